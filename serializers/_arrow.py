@@ -1,0 +1,210 @@
+"""Arrow IPC: pyarrow tables and record batches, pandas and polars data frames.
+
+pyarrow is imported lazily: importing it imports NumPy, and asking whether a
+value is a data frame must not import either.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, ClassVar
+
+from serializers.base import Buffer, Serialized, Serializer
+from serializers.errors import Declined
+
+__all__ = ["ArrowSerializer"]
+
+PYARROW_TABLE = "pyarrow.Table"
+PYARROW_RECORD_BATCH = "pyarrow.RecordBatch"
+PANDAS_DATAFRAME = "pandas.DataFrame"
+POLARS_DATAFRAME = "polars.DataFrame"
+
+_COMPRESSIONS = (None, "lz4", "zstd")
+# Writes below this size are metadata and padding: merged so that a table
+# gives a few dozen buffers, not thousands.
+_SMALL_WRITE = 64 * 1024
+
+
+class ArrowSerializer(Serializer):
+    """Tables and data frames as an Arrow IPC file; the original type comes back.
+
+    The blob is a valid Arrow IPC file (``pyarrow.ipc.open_file`` reads it).
+    Column buffers are handed to the writer uncopied. Loading without
+    compression is zero-copy: a ``pyarrow.Table``/``RecordBatch`` (and polars
+    frames where polars allows) views the given buffer, read-only when that is
+    a read-only memory map; pandas frames are converted (and so copied).
+    ``compression`` (``"lz4"`` or ``"zstd"``) compresses column buffers, at the
+    cost of a decompressed copy on load. pandas frames that Arrow would not
+    give back exactly (object columns of mixed types, duplicate column names,
+    complex numbers, ...) are declined.
+    """
+
+    encoding: ClassVar[str] = "arrow-ipc/1"
+    priority: ClassVar[int] = 80
+
+    def __init__(self, compression: str | None = None) -> None:
+        if compression not in _COMPRESSIONS:
+            raise ValueError(f"compression must be one of {_COMPRESSIONS}, not {compression!r}")
+        self.compression = compression
+
+    def can_serialize(self, obj: Any) -> bool:
+        """Whether ``obj`` is one of the supported types, without importing their libraries."""
+        return _kind_of(obj) is not None
+
+    def serialize(self, obj: Any) -> Serialized:
+        """Write ``obj`` as an Arrow IPC file into a list of buffers."""
+        import pyarrow as pa
+
+        kind = _kind_of(obj)
+        extra: dict[str, Any] = {}
+        if kind == PANDAS_DATAFRAME:
+            data, extra = _from_pandas(obj)
+        elif kind == POLARS_DATAFRAME:
+            data = _from_polars(obj)
+        elif kind in (PYARROW_TABLE, PYARROW_RECORD_BATCH):
+            data = obj
+        else:
+            raise Declined(f"not a table or data frame: {type(obj).__qualname__}")
+        sink = _BufferSink()
+        options = pa.ipc.IpcWriteOptions(compression=self.compression)
+        with pa.ipc.new_file(sink, data.schema, options=options) as writer:
+            writer.write(data)
+        sink.close()
+        metadata = {
+            "kind": kind,
+            "schema": [[field.name, str(field.type)] for field in data.schema],
+            "rows": data.num_rows,
+            "nbytes": data.nbytes,
+            "compression": self.compression,
+            **extra,
+        }
+        return Serialized(sink.buffers, metadata)
+
+    def deserialize(self, buffer: memoryview, metadata: dict[str, Any]) -> Any:
+        """Read the IPC file in ``buffer`` back as the original kind of object."""
+        import pyarrow as pa
+
+        reader = pa.ipc.open_file(pa.py_buffer(buffer))
+        kind = metadata["kind"]
+        if kind == PYARROW_RECORD_BATCH:
+            return reader.get_batch(0)
+        table = reader.read_all()
+        if kind == PANDAS_DATAFRAME:
+            return _to_pandas(table, metadata)
+        if kind == POLARS_DATAFRAME:
+            import polars as pl
+
+            return pl.from_arrow(table, rechunk=False)
+        return table
+
+
+def _kind_of(obj: Any) -> str | None:
+    cls = type(obj)
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is not None and cls is pyarrow.Table:
+        return PYARROW_TABLE
+    if pyarrow is not None and cls is pyarrow.RecordBatch:
+        return PYARROW_RECORD_BATCH
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and cls is pandas.DataFrame:
+        return PANDAS_DATAFRAME
+    polars = sys.modules.get("polars")
+    if polars is not None and cls is polars.DataFrame:
+        return POLARS_DATAFRAME
+    return None
+
+
+def _from_pandas(frame: Any) -> tuple[Any, dict[str, Any]]:
+    import pyarrow as pa
+
+    try:
+        table = pa.Table.from_pandas(frame)
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise Declined(f"Arrow cannot represent this frame: {exc}") from exc
+    lost = _pandas_loss(frame, table.slice(0, 0).to_pandas())
+    if lost:
+        raise Declined(f"the frame would not round-trip through Arrow exactly: {lost}")
+    freq = getattr(frame.index, "freqstr", None)
+    return table, ({} if freq is None else {"index_freq": freq})
+
+
+def _pandas_loss(frame: Any, probe: Any) -> str | None:
+    # Converting an empty slice back is cheap and shows what Arrow would give
+    # back: dtypes, column labels and index types must all survive.
+    if list(probe.dtypes) != list(frame.dtypes):
+        changed = [
+            f"{label!r}: {before} -> {after}"
+            for label, before, after in zip(frame.columns, frame.dtypes, probe.dtypes, strict=True)
+            if before != after
+        ]
+        return "column dtypes change (" + ", ".join(changed) + ")"
+    for name, before, after in (
+        ("columns", frame.columns, probe.columns),
+        ("index", frame.index, probe.index),
+    ):
+        if type(before) is not type(after) or list(before.names) != list(after.names):
+            return f"the {name} change from {type(before).__name__} to {type(after).__name__}"
+        if _index_dtypes(before) != _index_dtypes(after):
+            return (
+                f"the {name} dtype changes from {_index_dtypes(before)} to {_index_dtypes(after)}"
+            )
+    if not probe.columns.equals(frame.columns):
+        return "column labels change"
+    return None
+
+
+def _index_dtypes(index: Any) -> list[Any]:
+    return list(getattr(index, "dtypes", [index.dtype]))
+
+
+def _to_pandas(table: Any, metadata: dict[str, Any]) -> Any:
+    frame = table.to_pandas()
+    freq = metadata.get("index_freq")
+    if freq is not None:
+        frame.index = type(frame.index)(frame.index, freq=freq)
+    return frame
+
+
+def _from_polars(frame: Any) -> Any:
+    try:
+        return frame.to_arrow()
+    except Exception as exc:
+        raise Declined(f"polars cannot export this frame to Arrow: {exc}") from exc
+
+
+class _BufferSink:
+    """A write-only file for pyarrow that keeps the buffers it is given, uncopied."""
+
+    def __init__(self) -> None:
+        self.buffers: list[Buffer] = []
+        self.closed = False
+        self._small = bytearray()
+        self._position = 0
+
+    def write(self, data: Buffer) -> int:
+        size = memoryview(data).nbytes
+        if size < _SMALL_WRITE:
+            self._small += data
+        else:
+            self._flush_small()
+            self.buffers.append(data)
+        self._position += size
+        return size
+
+    def tell(self) -> int:
+        return self._position
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self._flush_small()
+        self.closed = True
+
+    def _flush_small(self) -> None:
+        if self._small:
+            self.buffers.append(bytes(self._small))
+            self._small = bytearray()
