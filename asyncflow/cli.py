@@ -1,0 +1,120 @@
+"""The command line of a flow script: ``python flow.py run|show|check``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import anyio
+import click
+
+from .display import LinePrinter
+from .engine import Engine, current_user
+from .exceptions import AsyncflowException
+from .flowspec import FlowSpec
+from .graph import FlowGraph
+from .lint import lint
+from .store import Datastore
+
+
+class _Obj:
+    def __init__(self, flow_cls: type[FlowSpec], root: str | None) -> None:
+        self.flow_cls = flow_cls
+        self.root = root
+
+
+def _fail(exc: AsyncflowException) -> None:
+    click.secho(exc.render(), fg="red", err=True)
+    sys.exit(exc.exit_code)
+
+
+def _lint_or_exit(flow_cls: type[FlowSpec]) -> FlowGraph:
+    try:
+        graph = FlowGraph(flow_cls)
+    except (OSError, SyntaxError) as exc:
+        raise click.ClickException(f"cannot read the source of {flow_cls.__name__}: {exc}") from exc
+    findings = lint(graph)
+    if findings:
+        click.secho("Validating your flow...", err=True)
+        for finding in findings:
+            click.secho(f"    {finding}", fg="red", err=True)
+        sys.exit(1)
+    return graph
+
+
+@click.group()
+@click.option(
+    "--datastore-root",
+    envvar="ASYNCFLOW_HOME",
+    default=None,
+    help="Where runs and artifacts are stored (default: the nearest .asyncflow directory).",
+)
+@click.pass_context
+def cli(ctx: click.Context, datastore_root: str | None) -> None:
+    """Run and inspect this flow."""
+    ctx.obj = _Obj(ctx.obj, datastore_root)
+
+
+@cli.command()
+@click.option("--max-workers", default=16, show_default=True, help="Tasks running at once.")
+@click.option("--max-num-splits", default=100, show_default=True, help="Largest foreach allowed.")
+@click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
+@click.pass_obj
+def run(obj: _Obj, max_workers: int, max_num_splits: int, tags: tuple[str, ...]) -> None:
+    """Run the flow from start to end, persisting every artifact."""
+    _lint_or_exit(obj.flow_cls)
+    click.echo(f"asyncflow executing {obj.flow_cls.__name__} for user:{current_user()}")
+    try:
+        engine = Engine(
+            Datastore(obj.root),
+            max_workers=max_workers,
+            max_num_splits=max_num_splits,
+            listeners=[LinePrinter()],
+        )
+        result = anyio.run(_run, engine, obj.flow_cls, tags)
+    except AsyncflowException as exc:
+        _fail(exc)
+    if not result.successful:
+        click.secho(
+            f"Run {result.pathspec} failed in {result.failed_pathspec}.", fg="red", err=True
+        )
+        sys.exit(1)
+
+
+async def _run(engine: Engine, flow_cls: type[FlowSpec], tags: tuple[str, ...]) -> Any:
+    return await engine.run(flow_cls, tags=tags)
+
+
+@cli.command()
+@click.pass_obj
+def check(obj: _Obj) -> None:
+    """Check the step graph and report every problem."""
+    _lint_or_exit(obj.flow_cls)
+    click.echo("The graph looks good!")
+
+
+@cli.command()
+@click.pass_obj
+def show(obj: _Obj) -> None:
+    """Print the steps and their transitions."""
+    graph = _lint_or_exit(obj.flow_cls)
+    doc = (obj.flow_cls.__doc__ or "").strip()
+    if doc:
+        click.echo(doc + "\n")
+    for node in graph.sorted_nodes():
+        click.echo(f"Step {node.name}")
+        step_doc = (node.func.__doc__ or "").strip()
+        if step_doc:
+            click.echo(f"    {step_doc}")
+        if node.type == "end":
+            click.echo("    (end of flow)")
+        elif node.type == "foreach":
+            click.echo(f"    => {node.out_funcs[0]} (foreach over '{node.foreach_param}')")
+        else:
+            click.echo(f"    => {', '.join(node.out_funcs)}")
+        click.echo()
+
+
+def main(flow_cls: type[FlowSpec]) -> None:
+    """Entry point used by ``FlowSpec()`` in a flow script's ``__main__``."""
+    cli.main(obj=flow_cls, prog_name=sys.argv[0] if sys.argv else flow_cls.__name__)

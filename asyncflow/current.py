@@ -1,0 +1,108 @@
+"""``current``: facts about the running task, correct inside concurrent tasks.
+
+Each task sets a context variable, so two tasks running at once on the loop
+(or in worker threads, which copy the context) each see their own values.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What ``current`` reports while a task runs."""
+
+    flow_name: str
+    run_id: str
+    step_name: str
+    task_id: str
+    retry_count: int = 0
+    origin_run_id: str | None = None
+    namespace: str | None = None
+    username: str = ""
+    tags: frozenset[str] = field(default_factory=frozenset)
+
+
+_context: ContextVar[TaskContext | None] = ContextVar("asyncflow_current", default=None)
+
+
+def enter_task(ctx: TaskContext) -> Token[TaskContext | None]:
+    """Make ``ctx`` current for this task's context; returns the token to reset it."""
+    return _context.set(ctx)
+
+
+def leave_task(token: Token[TaskContext | None]) -> None:
+    """Undo :func:`enter_task`."""
+    _context.reset(token)
+
+
+class Current:
+    """Read-only view of the running task (Metaflow's ``current``)."""
+
+    @property
+    def is_running_flow(self) -> bool:
+        """Whether the caller runs inside a task."""
+        return _context.get() is not None
+
+    def _get(self, name: str) -> Any:
+        ctx = _context.get()
+        return None if ctx is None else getattr(ctx, name)
+
+    @property
+    def flow_name(self) -> str | None:
+        """Name of the running flow."""
+        return self._get("flow_name")  # type: ignore[no-any-return]
+
+    @property
+    def run_id(self) -> str | None:
+        """Id of the running run."""
+        return self._get("run_id")  # type: ignore[no-any-return]
+
+    @property
+    def step_name(self) -> str | None:
+        """Name of the running step."""
+        return self._get("step_name")  # type: ignore[no-any-return]
+
+    @property
+    def task_id(self) -> str | None:
+        """Id of the running task."""
+        return self._get("task_id")  # type: ignore[no-any-return]
+
+    @property
+    def retry_count(self) -> int:
+        """How many times this task has been retried (0 on the first attempt)."""
+        return int(self._get("retry_count") or 0)
+
+    @property
+    def origin_run_id(self) -> str | None:
+        """For a resumed run, the run it resumed."""
+        return self._get("origin_run_id")  # type: ignore[no-any-return]
+
+    @property
+    def namespace(self) -> str | None:
+        """The namespace the run is in."""
+        return self._get("namespace")  # type: ignore[no-any-return]
+
+    @property
+    def username(self) -> str | None:
+        """Who started the run."""
+        return self._get("username")  # type: ignore[no-any-return]
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """The run's tags."""
+        return frozenset(self._get("tags") or ())
+
+    @property
+    def pathspec(self) -> str | None:
+        """``Flow/run_id/step/task_id`` of the running task."""
+        ctx = _context.get()
+        if ctx is None:
+            return None
+        return f"{ctx.flow_name}/{ctx.run_id}/{ctx.step_name}/{ctx.task_id}"
+
+
+current = Current()

@@ -1,0 +1,49 @@
+"""State shared by the tasks of one run."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import anyio
+
+from ..events import Event, Listener
+from ..flowspec import FlowSpec
+from ..graph import FlowGraph
+from ..store import ArtifactRef, Datastore, RunRecord
+
+
+@dataclass
+class RunContext:
+    """One run in progress: its flow, graph, store, limits and listeners."""
+
+    flow_cls: type[FlowSpec]
+    graph: FlowGraph
+    datastore: Datastore
+    record: RunRecord
+    listeners: list[Listener]
+    thread_limiter: anyio.CapacityLimiter
+    task_limiter: anyio.CapacityLimiter
+    max_num_splits: int = 100
+    namespace: str | None = None
+    param_refs: dict[str, ArtifactRef] = field(default_factory=dict)
+    _task_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def run_id(self) -> str:
+        """The run id as a string, as pathspecs show it."""
+        return str(self.record.run_id)
+
+    @property
+    def flow_name(self) -> str:
+        """The flow's name."""
+        return self.record.flow
+
+    def next_task_id(self) -> int:
+        """A task id unique within the run."""
+        return next(self._task_ids)
+
+    def emit(self, event: Event) -> None:
+        """Send ``event`` to every listener."""
+        for listener in self.listeners:
+            listener(event)

@@ -1,0 +1,30 @@
+"""What flows between tasks inside the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..flowspec import ForeachFrame
+from ..store import ArtifactRef
+
+
+@dataclass(frozen=True)
+class TaskInput:
+    """A task to run: its step, the tasks it follows, and its foreach position."""
+
+    step: str
+    parents: tuple[TaskResult, ...]
+    frames: tuple[ForeachFrame, ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """A committed task, as its successors need it."""
+
+    step: str
+    task_id: int
+    pathspec: str
+    artifacts: dict[str, ArtifactRef]
+    frames: tuple[ForeachFrame, ...] = ()
+    foreach_items: list[Any] | None = field(default=None, repr=False)

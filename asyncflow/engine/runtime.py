@@ -1,0 +1,204 @@
+"""The engine: runs a flow as an anyio task group inside the caller's event loop."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ..events import Listener, RunFinished, RunStarted
+from ..exceptions import LintError
+from ..flowspec import FlowSpec
+from ..graph import FlowGraph
+from ..lint import lint
+from ..store import ArtifactRef, Datastore
+from .context import RunContext
+from .joins import JoinBarriers
+from .records import TaskInput, TaskResult
+from .task import TaskError, run_task
+
+
+@dataclass
+class RunResult:
+    """How a run ended: status, its pathspec, and the failure if any."""
+
+    status: str
+    flow: str
+    run_id: int
+    root: str
+    exception: BaseException | None = None
+    failed_pathspec: str | None = None
+    traceback: str | None = None
+
+    @property
+    def pathspec(self) -> str:
+        """``Flow/run_id``."""
+        return f"{self.flow}/{self.run_id}"
+
+    @property
+    def successful(self) -> bool:
+        """Whether the run succeeded."""
+        return self.status == "successful"
+
+
+def current_user() -> str:
+    """The user a run is recorded under (``$USER``, then the login name)."""
+    return os.environ.get("USER") or os.environ.get("USERNAME") or getpass.getuser()
+
+
+class Engine:
+    """Runs flows against one datastore; many runs may share one engine and one loop."""
+
+    def __init__(
+        self,
+        datastore: Datastore | None = None,
+        *,
+        max_workers: int = 16,
+        max_num_splits: int = 100,
+        listeners: Sequence[Listener] = (),
+    ) -> None:
+        self.datastore = datastore or Datastore()
+        self.max_workers = max_workers
+        self.max_num_splits = max_num_splits
+        self.listeners = list(listeners)
+
+    async def run(
+        self,
+        flow_cls: type[FlowSpec],
+        params: dict[str, Any] | None = None,
+        *,
+        tags: Sequence[str] = (),
+        user: str | None = None,
+    ) -> RunResult:
+        """Lint, then run ``flow_cls`` to the end; the result says how it ended."""
+        graph = FlowGraph(flow_cls)
+        findings = lint(graph)
+        if findings:
+            raise LintError(findings)
+        run = await self._start(flow_cls, graph, params or {}, tags, user or current_user())
+        try:
+            await _Scheduler(run).run()
+        except TaskError as err:
+            return await self._finish(run, "failed", err)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._finish(run, "cancelled")
+            raise
+        return await self._finish(run, "successful")
+
+    async def _start(
+        self,
+        flow_cls: type[FlowSpec],
+        graph: FlowGraph,
+        params: dict[str, Any],
+        tags: Sequence[str],
+        user: str,
+    ) -> RunContext:
+        system_tags = [
+            f"user:{user}",
+            "runtime:asyncflow",
+            f"python_version:{platform.python_version()}",
+        ]
+        meta = self.datastore.metadata
+        record = await anyio.to_thread.run_sync(
+            meta.create_run, graph.name, user, _jsonable(params), tags, system_tags
+        )
+        run = RunContext(
+            flow_cls=flow_cls,
+            graph=graph,
+            datastore=self.datastore,
+            record=record,
+            listeners=self.listeners,
+            thread_limiter=anyio.CapacityLimiter(self.max_workers),
+            task_limiter=anyio.CapacityLimiter(self.max_workers),
+            max_num_splits=self.max_num_splits,
+            namespace=f"user:{user}",
+        )
+        run.param_refs = await anyio.to_thread.run_sync(self._persist_params, params)
+        run.emit(RunStarted(record.pathspec))
+        return run
+
+    def _persist_params(self, params: dict[str, Any]) -> dict[str, ArtifactRef]:
+        return {
+            name: self.datastore.persist(name, value, step="_parameters")
+            for name, value in params.items()
+        }
+
+    async def _finish(
+        self, run: RunContext, status: str, err: TaskError | None = None
+    ) -> RunResult:
+        meta = self.datastore.metadata
+        await anyio.to_thread.run_sync(
+            meta.finish_run, run.flow_name, run.record.run_id, status,
+            err.formatted if err else None, err.pathspec if err else None,
+        )  # fmt: skip
+        run.emit(RunFinished(run.record.pathspec, status))
+        return RunResult(
+            status, run.flow_name, run.record.run_id, str(self.datastore.root),
+            err.exception if err else None, err.pathspec if err else None,
+            err.formatted if err else None,
+        )  # fmt: skip
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v if isinstance(v, str | int | float | bool | None) else repr(v)
+        for k, v in params.items()
+    }
+
+
+class _Scheduler:
+    """Launches each task once its parents are done; the first failure cancels the rest."""
+
+    def __init__(self, run: RunContext) -> None:
+        self.run_ctx = run
+        self.joins = JoinBarriers(run.graph)
+        self.failure: TaskError | None = None
+
+    async def run(self) -> None:
+        async with anyio.create_task_group() as tg:
+            self._launch(tg, TaskInput("start", ()))
+        if self.failure is not None:
+            raise self.failure
+
+    def _launch(self, tg: TaskGroup, inp: TaskInput) -> None:
+        tg.start_soon(self._task, tg, inp)
+
+    async def _task(self, tg: TaskGroup, inp: TaskInput) -> None:
+        async with self.run_ctx.task_limiter:
+            try:
+                result = await run_task(self.run_ctx, inp)
+            except TaskError as err:
+                if self.failure is None:
+                    self.failure = err
+                tg.cancel_scope.cancel()
+                return
+        self._successors(tg, result)
+
+    def _successors(self, tg: TaskGroup, result: TaskResult) -> None:
+        node = self.run_ctx.graph[result.step]
+        if node.type == "foreach":
+            self._fan_out(tg, result, node.out_funcs[0])
+            return
+        for out in node.out_funcs:
+            if self.run_ctx.graph[out].type == "join":
+                ready = self.joins.arrive(out, result)
+                if ready is not None:
+                    self._launch(tg, ready)
+            else:
+                self._launch(tg, TaskInput(out, (result,), result.frames))
+
+    def _fan_out(self, tg: TaskGroup, result: TaskResult, child: str) -> None:
+        from ..flowspec import ForeachFrame
+
+        node = self.run_ctx.graph[result.step]
+        items = result.foreach_items or []
+        for index, item in enumerate(items):
+            frame = ForeachFrame(node.name, node.foreach_param or "", index, len(items), item)
+            self._launch(tg, TaskInput(child, (result,), (*result.frames, frame)))

@@ -1,0 +1,111 @@
+"""Errors raised by asyncflow.
+
+The tree, so callers can catch at the level they need::
+
+    AsyncflowException                 every error of ours; renders itself for the CLI
+    ├── FlowDefinitionError            a flow class that cannot run as written
+    │   └── LintError                  the step graph breaks a rule (carries every finding)
+    ├── InvalidTransitionError         a step called self.next(...) differently from its source
+    ├── ReservedArtifactError          a step assigned a reserved name (next, input, ...)
+    ├── NotFoundError                  an unknown flow, run, step, task or artifact
+    ├── DatastoreError                 the store cannot be read or written
+    │   └── CorruptedBlobError         a blob is missing or does not match its hash
+    └── RunFailed                      a run ended because a task failed for good
+
+Every exception builds its message in ``__init__`` from structured arguments
+and keeps them as attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class AsyncflowException(Exception):
+    """Base class of every asyncflow error; ``exit_code`` is what the CLI returns."""
+
+    headline = "asyncflow error"
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def render(self) -> str:
+        """A terminal-friendly rendering: headline, then the message."""
+        return f"{self.headline}:\n    {self.message}"
+
+
+class FlowDefinitionError(AsyncflowException):
+    """A flow class that cannot run as written."""
+
+    headline = "Invalid flow"
+
+
+class LintError(FlowDefinitionError):
+    """The step graph breaks one or more rules; ``findings`` lists them all."""
+
+    headline = "The flow failed the graph check"
+
+    def __init__(self, findings: Sequence[str]) -> None:
+        self.findings = list(findings)
+        super().__init__("\n    ".join(self.findings))
+
+
+class InvalidTransitionError(AsyncflowException):
+    """A step's ``self.next(...)`` call did not match the graph built from its source."""
+
+    headline = "Invalid self.next() transition"
+
+    def __init__(self, step: str, expected: Sequence[str], actual: Sequence[str]) -> None:
+        self.step, self.expected, self.actual = step, list(expected), list(actual)
+        super().__init__(
+            f"step '{step}' called self.next({', '.join(self.actual) or 'nothing'}) but its "
+            f"source says self.next({', '.join(self.expected)})"
+        )
+
+
+class ReservedArtifactError(AsyncflowException):
+    """A step tried to assign an attribute name that asyncflow reserves."""
+
+    headline = "Reserved artifact name"
+
+    def __init__(self, name: str, step: str | None = None) -> None:
+        self.name, self.step = name, step
+        where = f" in step '{step}'" if step else ""
+        super().__init__(f"'{name}' is reserved by asyncflow and cannot be an artifact{where}")
+
+
+class NotFoundError(AsyncflowException):
+    """An unknown flow, run, step, task or artifact; ``pathspec`` names it."""
+
+    headline = "Not found"
+
+    def __init__(self, kind: str, pathspec: str, hint: str = "") -> None:
+        self.kind, self.pathspec = kind, pathspec
+        super().__init__(f"{kind} '{pathspec}' does not exist{hint}")
+
+
+class DatastoreError(AsyncflowException):
+    """The datastore cannot be read or written."""
+
+    headline = "Datastore error"
+
+
+class CorruptedBlobError(DatastoreError):
+    """A blob is missing or its content does not match its key."""
+
+    def __init__(self, key: str, problem: str, artifact: str | None = None) -> None:
+        self.key, self.problem, self.artifact = key, problem, artifact
+        owner = f"artifact '{artifact}': " if artifact else ""
+        super().__init__(f"{owner}blob {key} is {problem}")
+
+
+class RunFailed(AsyncflowException):
+    """A run ended because a task failed after its retries."""
+
+    headline = "Run failed"
+
+    def __init__(self, pathspec: str, exception: BaseException) -> None:
+        self.pathspec, self.exception = pathspec, exception
+        super().__init__(f"task {pathspec} failed: {type(exception).__name__}: {exception}")

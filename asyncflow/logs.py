@@ -1,0 +1,107 @@
+"""Per-task capture of stdout and stderr while tasks share one process.
+
+``sys.stdout`` and ``sys.stderr`` are replaced, once, by proxies that write to
+the capture of the task running in the current context (worker threads copy
+the context, so sync steps are covered) and to the real stream otherwise.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+from collections.abc import Callable
+from contextvars import ContextVar, Token
+from typing import Any, TextIO
+
+LineSink = Callable[[str, str], None]
+
+
+class TaskCapture:
+    """The stdout and stderr text of one task attempt; whole lines go to ``on_line``."""
+
+    def __init__(self, on_line: LineSink | None = None) -> None:
+        self._on_line = on_line
+        self._parts: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        self._pending: dict[str, str] = {"stdout": "", "stderr": ""}
+        self._lock = threading.Lock()
+
+    def write(self, stream: str, text: str) -> None:
+        """Record ``text`` written to ``stream``."""
+        with self._lock:
+            self._parts[stream].append(text)
+            lines = (self._pending[stream] + text).split("\n")
+            self._pending[stream] = lines.pop()
+        if self._on_line:
+            for line in lines:
+                self._on_line(stream, line)
+
+    def flush(self) -> None:
+        """Emit any unterminated last line."""
+        for stream in ("stdout", "stderr"):
+            with self._lock:
+                rest, self._pending[stream] = self._pending[stream], ""
+            if rest and self._on_line:
+                self._on_line(stream, rest)
+
+    def text(self, stream: str) -> str:
+        """All text written to ``stream`` so far."""
+        with self._lock:
+            return "".join(self._parts[stream])
+
+
+_capture: ContextVar[TaskCapture | None] = ContextVar("asyncflow_capture", default=None)
+
+
+class _StreamProxy(io.TextIOBase):
+    def __init__(self, name: str, real: TextIO) -> None:
+        self._name = name
+        self.real = real
+
+    def write(self, text: str) -> int:
+        capture = _capture.get()
+        if capture is None:
+            return self.real.write(text)
+        capture.write(self._name, text)
+        return len(text)
+
+    def flush(self) -> None:
+        if _capture.get() is None:
+            self.real.flush()
+
+    def isatty(self) -> bool:
+        return self.real.isatty()
+
+    def fileno(self) -> int:
+        return self.real.fileno()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+_install_lock = threading.Lock()
+
+
+def install_proxies() -> None:
+    """Route ``sys.stdout``/``sys.stderr`` through task-aware proxies (idempotent)."""
+    with _install_lock:
+        if not isinstance(sys.stdout, _StreamProxy):
+            sys.stdout = _StreamProxy("stdout", sys.stdout)
+        if not isinstance(sys.stderr, _StreamProxy):
+            sys.stderr = _StreamProxy("stderr", sys.stderr)
+
+
+def real_stream(stream: TextIO) -> TextIO:
+    """The stream under a proxy, for writing around any capture."""
+    return stream.real if isinstance(stream, _StreamProxy) else stream
+
+
+def start_capture(capture: TaskCapture) -> Token[TaskCapture | None]:
+    """Send this context's output to ``capture``."""
+    install_proxies()
+    return _capture.set(capture)
+
+
+def stop_capture(token: Token[TaskCapture | None]) -> None:
+    """Undo :func:`start_capture`."""
+    _capture.reset(token)

@@ -1,0 +1,21 @@
+"""Storage: content-addressed blobs, SQLite metadata, and the datastore tying them together."""
+
+from __future__ import annotations
+
+from .blobs import BlobStore, LocalBlobStore, content_key
+from .datastore import Datastore, resolve_root
+from .metadata import MetadataStore, SQLiteMetadataStore
+from .records import ArtifactRef, RunRecord, TaskRecord
+
+__all__ = [
+    "ArtifactRef",
+    "BlobStore",
+    "Datastore",
+    "LocalBlobStore",
+    "MetadataStore",
+    "RunRecord",
+    "SQLiteMetadataStore",
+    "TaskRecord",
+    "content_key",
+    "resolve_root",
+]

@@ -1,0 +1,255 @@
+"""Run, task and artifact records in SQLite (WAL), safe across threads and processes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..exceptions import DatastoreError
+from .records import ArtifactRef, RunRecord, TaskRecord
+from .schema import migrate
+
+_RUN_COLUMNS = (
+    "flow, run_id, status, user, tags, system_tags, params, created_at, finished_at, "
+    "origin_run_id, exception, failed_pathspec"
+)
+_TASK_COLUMNS = (
+    "flow, run_id, step, task_id, status, attempt, started_at, finished_at, foreach_stack, "
+    "parents, exception"
+)
+_ARTIFACT_COLUMNS = "name, key, encoding, size, type, metadata, inline"
+
+
+class MetadataStore(Protocol):
+    """Flows, runs, tasks and artifact records; a shared database can stand behind it later."""
+
+    def create_run(
+        self, flow: str, user: str, params: dict[str, Any], tags: Sequence[str],
+        system_tags: Sequence[str], origin_run_id: int | None = None,
+    ) -> RunRecord: ...  # fmt: skip
+    def finish_run(
+        self, flow: str, run_id: int, status: str, exception: str | None = None,
+        failed_pathspec: str | None = None,
+    ) -> None: ...  # fmt: skip
+    def commit_task(
+        self, task: TaskRecord, artifacts: Sequence[ArtifactRef], logs: dict[str, str] | None = None
+    ) -> None: ...
+    def get_logs(self, flow: str, run_id: int, task_id: int, stream: str) -> str: ...
+    def get_run(self, flow: str, run_id: int) -> RunRecord | None: ...
+    def list_runs(self, flow: str) -> list[RunRecord]: ...
+    def list_flows(self) -> list[str]: ...
+    def list_tasks(self, flow: str, run_id: int, step: str | None = None) -> list[TaskRecord]: ...
+    def get_task(self, flow: str, run_id: int, step: str, task_id: int) -> TaskRecord | None: ...
+    def list_artifacts(self, flow: str, run_id: int, task_id: int) -> list[ArtifactRef]: ...
+    def get_inline(self, key: str) -> bytes | None: ...
+    def set_tags(self, flow: str, run_id: int, tags: Sequence[str]) -> None: ...
+
+
+class SQLiteMetadataStore:
+    """The embedded default: one SQLite file in WAL mode.
+
+    One connection is shared by the threads of a process behind a lock;
+    other processes coordinate through SQLite's own locking.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=60, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            with self._write() as cur:
+                migrate(cur)
+        except sqlite3.Error as exc:
+            raise DatastoreError(f"cannot open metadata database {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Cursor]:
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def create_run(
+        self,
+        flow: str,
+        user: str,
+        params: dict[str, Any],
+        tags: Sequence[str],
+        system_tags: Sequence[str],
+        origin_run_id: int | None = None,
+    ) -> RunRecord:
+        """Allocate a new run id (unique across processes) and record the run as running."""
+        now = time.time()
+        with self._write() as cur:
+            cur.execute("INSERT OR IGNORE INTO flows (name, created_at) VALUES (?, ?)", (flow, now))
+            cur.execute(
+                "INSERT INTO runs (flow, status, user, tags, system_tags, params, created_at, "
+                "origin_run_id) VALUES (?, 'running', ?, ?, ?, ?, ?, ?)",
+                (flow, user, _dump(list(tags)), _dump(list(system_tags)), _dump(params), now,
+                 origin_run_id),
+            )  # fmt: skip
+            run_id = cur.lastrowid
+        assert run_id is not None
+        return RunRecord(
+            flow, run_id, "running", user, list(tags), list(system_tags), params, now,
+            origin_run_id=origin_run_id,
+        )  # fmt: skip
+
+    def finish_run(
+        self,
+        flow: str,
+        run_id: int,
+        status: str,
+        exception: str | None = None,
+        failed_pathspec: str | None = None,
+    ) -> None:
+        """Mark a run successful, failed or cancelled."""
+        with self._write() as cur:
+            cur.execute(
+                "UPDATE runs SET status=?, finished_at=?, exception=?, failed_pathspec=? "
+                "WHERE flow=? AND run_id=?",
+                (status, time.time(), exception, failed_pathspec, flow, run_id),
+            )
+
+    def commit_task(
+        self, task: TaskRecord, artifacts: Sequence[ArtifactRef], logs: dict[str, str] | None = None
+    ) -> None:
+        """Make a task, its artifacts and its logs visible at once, in one transaction."""
+        with self._write() as cur:
+            cur.executemany(
+                "INSERT OR REPLACE INTO logs (run_id, task_id, attempt, stream, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(task.run_id, task.task_id, task.attempt, k, v) for k, v in (logs or {}).items()],
+            )
+            cur.executemany(
+                "INSERT OR IGNORE INTO inline_blobs (key, data) VALUES (?, ?)",
+                [(a.key, a.data) for a in artifacts if a.inline and a.data is not None],
+            )
+            cur.execute(
+                f"INSERT OR REPLACE INTO tasks ({_TASK_COLUMNS}) VALUES ({_marks(11)})",
+                (task.flow, task.run_id, task.step, task.task_id, task.status, task.attempt,
+                 task.started_at, task.finished_at, _dump(task.foreach_stack),
+                 _dump(task.parents), task.exception),
+            )  # fmt: skip
+            cur.executemany(
+                f"INSERT OR REPLACE INTO artifacts (flow, run_id, task_id, {_ARTIFACT_COLUMNS}) "
+                f"VALUES ({_marks(10)})",
+                [(task.flow, task.run_id, task.task_id, a.name, a.key, a.encoding, a.size, a.type,
+                  _dump(a.metadata), int(a.inline)) for a in artifacts],
+            )  # fmt: skip
+
+    def get_run(self, flow: str, run_id: int) -> RunRecord | None:
+        """The run, or None."""
+        rows = self._read(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE flow=? AND run_id=?", (flow, run_id)
+        )
+        return _run(rows[0]) if rows else None
+
+    def list_runs(self, flow: str) -> list[RunRecord]:
+        """Runs of a flow, newest first."""
+        rows = self._read(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE flow=? ORDER BY run_id DESC", (flow,)
+        )
+        return [_run(r) for r in rows]
+
+    def list_flows(self) -> list[str]:
+        """Names of every flow that has run here."""
+        return [r[0] for r in self._read("SELECT name FROM flows ORDER BY name")]
+
+    def list_tasks(self, flow: str, run_id: int, step: str | None = None) -> list[TaskRecord]:
+        """Committed tasks of a run (of one step if given), in task id order."""
+        sql = f"SELECT {_TASK_COLUMNS} FROM tasks WHERE flow=? AND run_id=?"
+        args: list[Any] = [flow, run_id]
+        if step is not None:
+            sql += " AND step=?"
+            args.append(step)
+        return [_task(r) for r in self._read(sql + " ORDER BY task_id", args)]
+
+    def get_task(self, flow: str, run_id: int, step: str, task_id: int) -> TaskRecord | None:
+        """One committed task, or None."""
+        rows = self._read(
+            f"SELECT {_TASK_COLUMNS} FROM tasks WHERE flow=? AND run_id=? AND step=? AND task_id=?",
+            (flow, run_id, step, task_id),
+        )
+        return _task(rows[0]) if rows else None
+
+    def list_artifacts(self, flow: str, run_id: int, task_id: int) -> list[ArtifactRef]:
+        """Artifact records of a task, by name."""
+        rows = self._read(
+            f"SELECT {_ARTIFACT_COLUMNS} FROM artifacts WHERE flow=? AND run_id=? AND task_id=? "
+            "ORDER BY name",
+            (flow, run_id, task_id),
+        )
+        return [
+            ArtifactRef(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), bool(r[6])) for r in rows
+        ]
+
+    def get_logs(self, flow: str, run_id: int, task_id: int, stream: str) -> str:
+        """What a task printed to ``stream`` (its latest attempt); empty if nothing."""
+        rows = self._read(
+            "SELECT data FROM logs WHERE run_id=? AND task_id=? AND stream=? "
+            "ORDER BY attempt DESC LIMIT 1",
+            (run_id, task_id, stream),
+        )
+        return str(rows[0][0]) if rows else ""
+
+    def get_inline(self, key: str) -> bytes | None:
+        """The bytes of an inline blob, or None."""
+        rows = self._read("SELECT data FROM inline_blobs WHERE key=?", (key,))
+        return bytes(rows[0][0]) if rows else None
+
+    def set_tags(self, flow: str, run_id: int, tags: Sequence[str]) -> None:
+        """Replace a run's user tags."""
+        with self._write() as cur:
+            cur.execute(
+                "UPDATE runs SET tags=? WHERE flow=? AND run_id=?",
+                (_dump(list(tags)), flow, run_id),
+            )
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def _run(row: tuple[Any, ...]) -> RunRecord:
+    return RunRecord(
+        row[0], row[1], row[2], row[3], json.loads(row[4]), json.loads(row[5]), json.loads(row[6]),
+        row[7], row[8], row[9], row[10], row[11],
+    )  # fmt: skip
+
+
+def _task(row: tuple[Any, ...]) -> TaskRecord:
+    return TaskRecord(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], json.loads(row[8]),
+        json.loads(row[9]), row[10],
+    )  # fmt: skip

@@ -1,0 +1,82 @@
+"""Plain records exchanged between the engine, the stores and the client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    """Where an artifact's bytes are and how to decode them; no value inside.
+
+    ``inline`` values live in the metadata database instead of a blob file;
+    ``data`` caches their bytes in memory when already at hand.
+    """
+
+    name: str
+    key: str
+    encoding: str
+    size: int
+    type: str
+    metadata: dict[str, Any]
+    inline: bool
+    data: bytes | None = field(default=None, compare=False, repr=False)
+
+    def renamed(self, name: str) -> ArtifactRef:
+        """The same stored value under another artifact name."""
+        return ArtifactRef(
+            name,
+            self.key,
+            self.encoding,
+            self.size,
+            self.type,
+            self.metadata,
+            self.inline,
+            self.data,
+        )
+
+
+@dataclass
+class RunRecord:
+    """One run of a flow, as stored."""
+
+    flow: str
+    run_id: int
+    status: str
+    user: str
+    tags: list[str]
+    system_tags: list[str]
+    params: dict[str, Any]
+    created_at: float
+    finished_at: float | None = None
+    origin_run_id: int | None = None
+    exception: str | None = None
+    failed_pathspec: str | None = None
+
+    @property
+    def pathspec(self) -> str:
+        """``Flow/run_id``."""
+        return f"{self.flow}/{self.run_id}"
+
+
+@dataclass
+class TaskRecord:
+    """One committed task: its place in the graph, its outcome and timings."""
+
+    flow: str
+    run_id: int
+    step: str
+    task_id: int
+    status: str
+    attempt: int = 0
+    started_at: float = 0.0
+    finished_at: float | None = None
+    foreach_stack: list[dict[str, Any]] = field(default_factory=list)
+    parents: list[int] = field(default_factory=list)
+    exception: str | None = None
+
+    @property
+    def pathspec(self) -> str:
+        """``Flow/run_id/step/task_id``."""
+        return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"

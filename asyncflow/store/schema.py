@@ -1,0 +1,90 @@
+"""The metadata schema and its migrations, tracked with SQLite's ``user_version``."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ..exceptions import DatastoreError
+
+#: Each entry upgrades the schema by one version; never edit a released entry.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE flows (
+        name TEXT PRIMARY KEY,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE runs (
+        run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        flow TEXT NOT NULL REFERENCES flows(name),
+        status TEXT NOT NULL,
+        user TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        system_tags TEXT NOT NULL,
+        params TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        finished_at REAL,
+        origin_run_id INTEGER,
+        exception TEXT,
+        failed_pathspec TEXT
+    );
+    CREATE INDEX runs_by_flow ON runs(flow, run_id);
+    CREATE TABLE tasks (
+        flow TEXT NOT NULL,
+        run_id INTEGER NOT NULL REFERENCES runs(run_id),
+        step TEXT NOT NULL,
+        task_id INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        foreach_stack TEXT NOT NULL,
+        parents TEXT NOT NULL,
+        exception TEXT,
+        PRIMARY KEY (run_id, task_id)
+    );
+    CREATE INDEX tasks_by_step ON tasks(run_id, step);
+    CREATE TABLE artifacts (
+        flow TEXT NOT NULL,
+        run_id INTEGER NOT NULL,
+        task_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        key TEXT NOT NULL,
+        encoding TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        inline INTEGER NOT NULL,
+        PRIMARY KEY (run_id, task_id, name),
+        FOREIGN KEY (run_id, task_id) REFERENCES tasks(run_id, task_id)
+    );
+    CREATE INDEX artifacts_by_key ON artifacts(key);
+    CREATE TABLE logs (
+        run_id INTEGER NOT NULL,
+        task_id INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        stream TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (run_id, task_id, attempt, stream)
+    );
+    CREATE TABLE inline_blobs (
+        key TEXT PRIMARY KEY,
+        data BLOB NOT NULL
+    );
+    """,
+]
+
+
+def migrate(cur: sqlite3.Cursor) -> int:
+    """Bring the database to the latest schema inside the caller's transaction."""
+    version = int(cur.execute("PRAGMA user_version").fetchone()[0])
+    if version > len(MIGRATIONS):
+        raise DatastoreError(
+            f"the metadata database has schema version {version}, newer than this asyncflow "
+            f"understands ({len(MIGRATIONS)}); upgrade asyncflow"
+        )
+    for index in range(version, len(MIGRATIONS)):
+        for statement in MIGRATIONS[index].split(";"):
+            if statement.strip():
+                cur.execute(statement)
+        cur.execute(f"PRAGMA user_version = {index + 1}")
+    return len(MIGRATIONS)

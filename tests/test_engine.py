@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+from asyncflow import Engine, Flow, FlowSpec, NotFoundError, Run, step
+from asyncflow.exceptions import InvalidTransitionError, LintError, ReservedArtifactError
+from asyncflow.store import Datastore
+
+from .flows.linear import FailingFlow, MixedFlow, WrongNextFlow
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_mixed_flow_runs_and_persists_every_artifact(store_root: Path) -> None:
+    result = await Engine().run(MixedFlow)
+    assert result.status == "successful"
+    run = Flow("MixedFlow").latest_run
+    assert run is not None and run.successful and run.finished
+    assert run.data is not None
+    assert run.data.numbers == [2, 4, 6, 100]
+    assert run.data.total == 112
+    double, start = run["double"].task, run["start"].task
+    assert double is not None and start is not None
+    assert double.data.numbers == [2, 4, 6]
+    assert start.data.numbers == [1, 2, 3]
+
+
+async def test_current_names_the_task_in_threads_and_on_the_loop(store_root: Path) -> None:
+    result = await Engine().run(MixedFlow)
+    run = Run(result.pathspec)
+    double, grow = run["double"].task, run["grow"].task
+    assert double is not None and grow is not None
+    assert double.data.thread_pathspec == double.pathspec
+    assert grow.data.loop_pathspec == grow.pathspec
+
+
+async def test_untouched_artifacts_are_passed_by_reference(store_root: Path) -> None:
+    result = await Engine().run(MixedFlow)
+    run = Run(result.pathspec)
+    start, end = run["start"].task, run["end"].task
+    assert start is not None and end is not None
+    assert end["untouched"].sha == start["untouched"].sha
+    # `config` was read in `double` but not changed: still the same stored value.
+    assert end["config"].sha == start["config"].sha
+
+
+async def test_step_output_is_captured_per_task(store_root: Path) -> None:
+    result = await Engine().run(MixedFlow)
+    grow = Run(result.pathspec)["grow"].task
+    assert grow is not None
+    assert grow.stdout == "grew to 4\n"
+
+
+async def test_failure_keeps_completed_tasks_and_names_the_task(store_root: Path) -> None:
+    result = await Engine().run(FailingFlow)
+    assert result.status == "failed"
+    assert result.failed_pathspec == f"FailingFlow/{result.run_id}/explode/2"
+    assert isinstance(result.exception, ValueError)
+    assert result.traceback is not None and "the answer is not 42" in result.traceback
+    run = Run(result.pathspec)
+    assert not run.successful and run.finished
+    start = run["start"].task
+    assert start is not None and start.data.before == "committed"
+    failed = run["explode"].task
+    assert failed is not None and not failed.successful
+    assert failed.exception is not None and "ValueError: the answer is not 42" in failed.exception
+    assert "partial" not in failed
+    assert run.data is None
+
+
+async def test_transition_that_differs_from_the_source_fails_the_task(store_root: Path) -> None:
+    result = await Engine().run(WrongNextFlow)
+    assert isinstance(result.exception, InvalidTransitionError)
+    assert str(result.exception) == (
+        "step 'start' called self.next(end) but its source says self.next(middle)"
+    )
+
+
+class ReservedFlow(FlowSpec):
+    @step
+    def start(self):
+        self.index = 3  # type: ignore[misc]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+async def test_assigning_a_reserved_name_fails_clearly(store_root: Path) -> None:
+    result = await Engine().run(ReservedFlow)
+    assert isinstance(result.exception, ReservedArtifactError)
+    assert str(result.exception) == (
+        "'index' is reserved by asyncflow and cannot be an artifact in step 'start'"
+    )
+
+
+class NoEndFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.finish)
+
+    @step
+    def finish(self):
+        pass
+
+
+async def test_a_broken_graph_is_refused_before_any_task(store_root: Path) -> None:
+    with pytest.raises(LintError) as info:
+        await Engine().run(NoEndFlow)
+    finish_line = inspect.getsourcelines(NoEndFlow.finish)[1] + 1
+    assert info.value.findings == [
+        "the flow NoEndFlow has no 'end' step; add one",
+        f"step 'finish' ({__file__}:{finish_line}): the last statement of a step must be "
+        "self.next(...)",
+    ]
+    with pytest.raises(NotFoundError, match="flow 'NoEndFlow' does not exist"):
+        Flow("NoEndFlow")
+
+
+async def test_two_runs_share_one_loop_and_one_store(store_root: Path) -> None:
+    import anyio
+
+    engine = Engine(Datastore(store_root))
+    results = []
+
+    async def one() -> None:
+        results.append(await engine.run(MixedFlow))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(one)
+        tg.start_soon(one)
+    assert sorted(r.status for r in results) == ["successful", "successful"]
+    assert len({r.run_id for r in results}) == 2
+    assert [r.id for r in Flow("MixedFlow").runs()] == sorted(
+        (str(r.run_id) for r in results), key=int, reverse=True
+    )
