@@ -166,6 +166,11 @@ def _to_pandas(table: Any, metadata: dict[str, Any]) -> Any:
 
 
 def _from_polars(frame: Any) -> Any:
+    import polars as pl
+
+    objects = [name for name, dtype in frame.schema.items() if dtype == pl.Object]
+    if objects:
+        raise Declined(f"polars Object columns have no Arrow type: {objects}")
     try:
         return frame.to_arrow()
     except Exception as exc:
