@@ -25,9 +25,7 @@ class AsyncArtifactFlow(FlowSpec):
 
     @step
     async def end(self):
-        print(
-            f"Artifact is in state `{self.metadata_description}` with values {self.dataset}"
-        )
+        print(f"Artifact is in state `{self.metadata_description}` with values {self.dataset}")
 
 
 if __name__ == "__main__":
