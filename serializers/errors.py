@@ -18,6 +18,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Declined",
+    "DeserializationError",
+    "DuplicateEncodingError",
+    "LoadError",
+    "PickleNotAllowedError",
+    "SerializationError",
+    "SerializerPluginWarning",
+    "UnknownEncodingError",
+    "UnserializableError",
+]
+
+#: The entry-point group third-party serializers are registered under.
 ENTRY_POINT_GROUP = "asyncflow.serializers"
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 import socket
 import sys
 import threading
@@ -331,3 +332,35 @@ def test_public_names_match_all() -> None:
         and not isinstance(value, types.ModuleType)
     }
     assert defined == set(serializers.__all__)
+
+
+@pytest.mark.parametrize(
+    "module_name",
+    [
+        "serializers.errors",
+        "serializers.registry",
+        "serializers.testing",
+        "serializers._msgpack",
+        "serializers._numpy",
+        "serializers._arrow",
+        "serializers._pickle",
+    ],
+)
+def test_module_all_lists_its_public_definitions(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    defined = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and getattr(value, "__module__", None) == module_name
+    }
+    assert defined <= set(module.__all__)
+    assert all(hasattr(module, name) for name in module.__all__)
+
+
+def test_error_tree() -> None:
+    assert issubclass(SerializationError, Exception)
+    for error in (Declined, UnserializableError, DuplicateEncodingError, serializers.LoadError):
+        assert issubclass(error, SerializationError)
+    for load_error in (UnknownEncodingError, PickleNotAllowedError, DeserializationError):
+        assert issubclass(load_error, serializers.LoadError)
+    assert issubclass(SerializerPluginWarning, UserWarning)
