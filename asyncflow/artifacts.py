@@ -59,8 +59,8 @@ class TaskArtifacts:
         return name in self.inherited
 
     def load(self, name: str) -> Any:
-        """Decode inherited artifact ``name`` (a fresh copy) and note that it was read."""
-        value = self.datastore.load(self.inherited[name], pathspec=self.pathspec)
+        """Decode inherited artifact ``name`` (a fresh, private copy) and note that it was read."""
+        value = self.datastore.load(self.inherited[name], pathspec=self.pathspec, writable=True)
         self.loaded.add(name)
         return value
 

@@ -41,8 +41,8 @@ class BlobStore(Protocol):
         """Store buffers under ``key`` (their content hash); False if it already existed."""
         ...
 
-    def get(self, key: str) -> memoryview:
-        """The bytes of ``key``; may be a read-only memory map."""
+    def get(self, key: str, *, writable: bool = False) -> memoryview:
+        """The bytes of ``key``; may be a memory map, private copy-on-write if ``writable``."""
         ...
 
     def exists(self, key: str) -> bool:
@@ -98,14 +98,18 @@ class LocalBlobStore:
             _fsync_dir(target.parent)
         return True
 
-    def get(self, key: str) -> memoryview:
+    def get(self, key: str, *, writable: bool = False) -> memoryview:
         target = self.path(key)
         try:
             with open(target, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
                 if size < MMAP_THRESHOLD:
-                    return memoryview(f.read())
-                return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+                    data = f.read()
+                    return memoryview(bytearray(data) if writable else data)
+                # A copy-on-write map lets a step change its copy in place while the
+                # file, and every other reader, keeps the stored bytes.
+                access = mmap.ACCESS_COPY if writable else mmap.ACCESS_READ
+                return memoryview(mmap.mmap(f.fileno(), 0, access=access))
         except FileNotFoundError as exc:
             raise CorruptedBlobError(key, f"missing (expected at {target})") from exc
 

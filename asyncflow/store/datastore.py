@@ -65,25 +65,31 @@ class Datastore:
         self.blobs.put(key, encoded.buffers)
         return ArtifactRef(name, key, encoded.encoding, size, type_name, meta, False)
 
-    def read_bytes(self, ref: ArtifactRef, *, pathspec: str | None = None) -> memoryview:
-        """The stored bytes of an artifact, checked against its key and size."""
+    def read_bytes(
+        self, ref: ArtifactRef, *, pathspec: str | None = None, writable: bool = False
+    ) -> memoryview:
+        """The stored bytes of an artifact, checked against its key and size.
+
+        ``writable`` gives a private copy (copy-on-write for memory maps) that the
+        decoded value may be changed through without touching the store.
+        """
         where = f"{pathspec}/{ref.name}" if pathspec else ref.name
         if ref.inline:
             data = ref.data if ref.data is not None else self.metadata.get_inline(ref.key)
             if data is None:
                 raise CorruptedBlobError(ref.key, "missing from the metadata database", where)
-            view = memoryview(data)
+            view = memoryview(bytearray(data) if writable else data)
         else:
             try:
-                view = self.blobs.get(ref.key)
+                view = self.blobs.get(ref.key, writable=writable)
             except CorruptedBlobError as exc:
                 raise CorruptedBlobError(ref.key, exc.problem, where) from exc
         _check(view, ref, where)
         return view
 
-    def load(self, ref: ArtifactRef, *, pathspec: str | None = None) -> Any:
-        """Decode an artifact; a fresh object on every call."""
-        view = self.read_bytes(ref, pathspec=pathspec)
+    def load(self, ref: ArtifactRef, *, pathspec: str | None = None, writable: bool = False) -> Any:
+        """Decode an artifact; a fresh object on every call (see :meth:`read_bytes`)."""
+        view = self.read_bytes(ref, pathspec=pathspec, writable=writable)
         try:
             return self.registry.deserialize(ref.encoding, view, ref.metadata, artifact=ref.name)
         except SerializationError:
