@@ -4,23 +4,29 @@ from __future__ import annotations
 
 from .client import DataArtifact, Flow, MetaflowData, Run, Step, Task
 from .current import current
-from .decorators import step
+from .decorators import ExceptionWrapper, MetaflowExceptionWrapper, catch, retry, step, timeout
 from .engine import Engine, RunResult
-from .exceptions import AsyncflowException, NotFoundError
+from .exceptions import AsyncflowException, NotFoundError, StepTimeoutError
 from .flowspec import FlowSpec
 
 __all__ = [
     "AsyncflowException",
     "DataArtifact",
     "Engine",
+    "ExceptionWrapper",
     "Flow",
     "FlowSpec",
     "MetaflowData",
+    "MetaflowExceptionWrapper",
     "NotFoundError",
     "Run",
     "RunResult",
     "Step",
+    "StepTimeoutError",
     "Task",
+    "catch",
     "current",
+    "retry",
     "step",
+    "timeout",
 ]

@@ -232,9 +232,18 @@ class Step:
 
 
 class Task:
-    """One task: ``task.data.x``, ``task["x"].encoding``."""
+    """One task: ``task.data.x``, ``task["x"].encoding``.
 
-    def __init__(self, pathspec: str, *, root: str | os.PathLike[str] | None = None) -> None:
+    ``attempt`` picks which attempt's ``stdout``/``stderr`` to show (default: the last).
+    """
+
+    def __init__(
+        self,
+        pathspec: str,
+        *,
+        attempt: int | None = None,
+        root: str | os.PathLike[str] | None = None,
+    ) -> None:
         flow, run_id, step, task_id = _split(pathspec, 4, "task")
         store = get_datastore(root)
         record = None
@@ -244,7 +253,9 @@ class Task:
             )
         if record is None:
             raise NotFoundError("task", pathspec)
-        self._init(record, store)
+        if attempt is not None and not 0 <= attempt <= record.attempt:
+            raise NotFoundError("attempt", f"{pathspec} attempt {attempt}")
+        self._init(record, store, attempt)
 
     @classmethod
     def _from_record(cls, record: TaskRecord, store: Datastore) -> Task:
@@ -252,10 +263,11 @@ class Task:
         obj._init(record, store)
         return obj
 
-    def _init(self, record: TaskRecord, store: Datastore) -> None:
+    def _init(self, record: TaskRecord, store: Datastore, attempt: int | None = None) -> None:
         self._record, self._store = record, store
         self.id, self.pathspec = str(record.task_id), record.pathspec
         self._artifacts: dict[str, DataArtifact] | None = None
+        self._attempt = attempt
 
     def _artifact_map(self) -> dict[str, DataArtifact]:
         if self._artifacts is None:
@@ -309,16 +321,21 @@ class Task:
         return int(stack[-1]["index"]) if stack else None
 
     @property
+    def current_attempt(self) -> int:
+        """The attempt that ended the task: 0 unless ``@retry`` or ``@catch`` ran it again."""
+        return self._record.attempt
+
+    @property
     def stdout(self) -> str:
-        """What the task printed to stdout."""
+        """What the task printed to stdout (in the chosen attempt, default the last)."""
         r = self._record
-        return self._store.metadata.get_logs(r.flow, r.run_id, r.task_id, "stdout")
+        return self._store.metadata.get_logs(r.flow, r.run_id, r.task_id, "stdout", self._attempt)
 
     @property
     def stderr(self) -> str:
-        """What the task printed to stderr."""
+        """What the task printed to stderr; a failed attempt's ends with its traceback."""
         r = self._record
-        return self._store.metadata.get_logs(r.flow, r.run_id, r.task_id, "stderr")
+        return self._store.metadata.get_logs(r.flow, r.run_id, r.task_id, "stderr", self._attempt)
 
     def __repr__(self) -> str:
         return f"Task('{self.pathspec}')"

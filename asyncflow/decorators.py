@@ -1,9 +1,14 @@
-"""The ``@step`` decorator: it only marks a method; the graph and engine do the rest."""
+"""Step decorators: ``@step`` marks a method; ``@retry``, ``@catch`` and ``@timeout`` only
+record a spec onto ``func.decorators``. The engine reads the specs and does the work."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+from .exceptions import FlowDefinitionError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,3 +26,155 @@ def step(func: F) -> F:
 def is_step(obj: object) -> bool:
     """Whether ``obj`` is a function marked with ``@step``."""
     return callable(obj) and getattr(obj, STEP_MARK, False) is True
+
+
+@dataclass(frozen=True)
+class RetrySpec:
+    """``@retry``: run a failing task up to ``times`` more times, waiting in between."""
+
+    name = "retry"
+    times: int = 3
+    minutes_between_retries: float = 2.0
+
+
+@dataclass(frozen=True)
+class CatchSpec:
+    """``@catch``: once retries are spent, succeed and keep the exception in ``self.<var>``."""
+
+    name = "catch"
+    var: str | None = None
+    print_exception: bool = True
+
+
+@dataclass(frozen=True)
+class TimeoutSpec:
+    """``@timeout``: fail an attempt that runs longer than ``seconds``."""
+
+    name = "timeout"
+    seconds: float
+
+    def describe(self) -> str:
+        """The limit as a user wrote it, e.g. ``2 seconds``."""
+        whole = int(self.seconds)
+        return f"{whole if whole == self.seconds else self.seconds} seconds"
+
+
+StepSpec = RetrySpec | CatchSpec | TimeoutSpec
+
+
+def _attach(spec: StepSpec, func: F) -> F:
+    specs: list[Any] | None = getattr(func, "decorators", None)
+    if specs is None:
+        specs = []
+        setattr(func, "decorators", specs)  # noqa: B010 - same list @step creates
+    if any(getattr(s, "name", None) == spec.name for s in specs):
+        raise FlowDefinitionError(f"step '{func.__name__}' has @{spec.name} twice")
+    specs.append(spec)
+    return func
+
+
+def _decorator(spec: StepSpec, func: F | None) -> F | Callable[[F], F]:
+    if func is not None:
+        return _attach(spec, func)
+    return lambda f: _attach(spec, f)
+
+
+@overload
+def retry(func: F) -> F: ...
+@overload
+def retry(*, times: int = 3, minutes_between_retries: float = 2) -> Callable[[F], F]: ...
+def retry(
+    func: F | None = None, *, times: int = 3, minutes_between_retries: float = 2
+) -> F | Callable[[F], F]:
+    """Retry a failing step ``times`` times, ``minutes_between_retries`` apart (Metaflow's)."""
+    if not isinstance(times, int) or times < 0:
+        raise FlowDefinitionError(f"@retry(times={times!r}) must be a whole number >= 0")
+    if minutes_between_retries < 0:
+        raise FlowDefinitionError(
+            f"@retry(minutes_between_retries={minutes_between_retries!r}) must be >= 0"
+        )
+    return _decorator(RetrySpec(times, float(minutes_between_retries)), func)
+
+
+@overload
+def catch(func: F) -> F: ...
+@overload
+def catch(*, var: str | None = None, print_exception: bool = True) -> Callable[[F], F]: ...
+def catch(
+    func: F | None = None, *, var: str | None = None, print_exception: bool = True
+) -> F | Callable[[F], F]:
+    """After the retries are spent, let the step succeed; store the error in ``self.<var>``."""
+    if var is not None and (not var.isidentifier() or var.startswith("_")):
+        raise FlowDefinitionError(f"@catch(var={var!r}) must name a public attribute")
+    return _decorator(CatchSpec(var, print_exception), func)
+
+
+@overload
+def timeout(func: F) -> F: ...
+@overload
+def timeout(*, seconds: float = 0, minutes: float = 0, hours: float = 0) -> Callable[[F], F]: ...
+def timeout(
+    func: F | None = None, *, seconds: float = 0, minutes: float = 0, hours: float = 0
+) -> F | Callable[[F], F]:
+    """Fail an attempt of the step that runs longer than the sum of the limits given.
+
+    An async step is cancelled at its deadline. A sync step runs in a worker
+    thread, which cannot be killed: the attempt fails on time, the thread is
+    abandoned to finish on its own, and whatever it does afterwards is discarded.
+    """
+    total = seconds + 60 * minutes + 3600 * hours
+    if total <= 0:
+        raise FlowDefinitionError("@timeout needs a positive seconds=, minutes= or hours=")
+    return _decorator(TimeoutSpec(float(total)), func)
+
+
+def step_specs(func: Callable[..., Any]) -> Sequence[Any]:
+    """The decorator specs recorded on a step function (empty if none)."""
+    return tuple(getattr(func, "decorators", ()))
+
+
+def find_spec(func: Callable[..., Any], kind: type[Any]) -> Any:
+    """The spec of type ``kind`` on ``func``, or None."""
+    return next((s for s in step_specs(func) if isinstance(s, kind)), None)
+
+
+class ExceptionWrapper:
+    """An exception caught by ``@catch``, kept as plain text so it pickles anywhere.
+
+    Mirrors Metaflow's ``MetaflowExceptionWrapper``: ``type`` (qualified class
+    name), ``exception`` (the message) and ``stacktrace`` (the traceback text).
+    """
+
+    def __init__(self, exc: BaseException | None = None, stacktrace: str | None = None) -> None:
+        if exc is None:
+            self.type, self.exception, self.stacktrace = "", "", ""
+            return
+        cls = type(exc)
+        self.type = cls.__qualname__ if cls.__module__ == "builtins" else (
+            f"{cls.__module__}.{cls.__qualname__}"
+        )  # fmt: skip
+        self.exception = str(exc)
+        self.stacktrace = stacktrace or "".join(traceback.format_exception(exc))
+
+    def __getstate__(self) -> dict[str, str]:
+        return {"type": self.type, "exception": self.exception, "stacktrace": self.stacktrace}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.type, self.exception = state["type"], state["exception"]
+        self.stacktrace = state["stacktrace"]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ExceptionWrapper) and self.__getstate__() == other.__getstate__()
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.exception))
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.exception}" if self.exception else self.type
+
+    def __repr__(self) -> str:
+        return f"ExceptionWrapper({str(self)!r})"
+
+
+#: The name Metaflow users know.
+MetaflowExceptionWrapper = ExceptionWrapper

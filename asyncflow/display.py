@@ -14,6 +14,7 @@ from .events import (
     TaskFailed,
     TaskFinished,
     TaskOutput,
+    TaskRetrying,
     TaskStarted,
 )
 from .logs import real_stream
@@ -52,6 +53,10 @@ class LinePrinter:
                 for line in tb.rstrip().splitlines():
                     self._line(f"{_prefix(p)} {line}")
                 self._line(f"{_prefix(p)} Task failed.")
+            case TaskRetrying(pathspec=p, attempt=n, traceback=tb, wait_seconds=wait):
+                for line in tb.rstrip().splitlines():
+                    self._line(f"{_prefix(p)} {line}")
+                self._line(f"{_prefix(p)} Attempt failed; retry {n} in {wait:g} seconds.")
             case RunFinished(status="successful"):
                 self._line("Done!")
             case RunFinished(pathspec=p, status=status):

@@ -49,6 +49,17 @@ class TaskFailed:
 
 
 @dataclass(frozen=True)
+class TaskRetrying:
+    """An attempt failed and ``@retry`` runs the task again (``attempt`` counts from 0)."""
+
+    pathspec: str
+    attempt: int
+    exception: str
+    traceback: str
+    wait_seconds: float
+
+
+@dataclass(frozen=True)
 class TaskOutput:
     """A line a task printed; ``stream`` is stdout or stderr."""
 
@@ -68,6 +79,13 @@ class ArtifactStored:
 
 
 Event = (
-    RunStarted | RunFinished | TaskStarted | TaskFinished | TaskFailed | TaskOutput | ArtifactStored
+    RunStarted
+    | RunFinished
+    | TaskStarted
+    | TaskFinished
+    | TaskFailed
+    | TaskRetrying
+    | TaskOutput
+    | ArtifactStored
 )
 Listener = Callable[[Event], None]

@@ -6,6 +6,7 @@ The tree, so callers can catch at the level they need::
     ├── FlowDefinitionError            a flow class that cannot run as written
     │   └── LintError                  the step graph breaks a rule (carries every finding)
     ├── InvalidTransitionError         a step called self.next(...) differently from its source
+    ├── StepTimeoutError               an attempt of a step ran past its @timeout
     ├── ReservedArtifactError          a step assigned a reserved name (next, input, ...)
     ├── NotFoundError                  an unknown flow, run, step, task or artifact
     ├── DatastoreError                 the store cannot be read or written
@@ -63,6 +64,16 @@ class InvalidTransitionError(AsyncflowException):
             f"step '{step}' called self.next({', '.join(self.actual) or 'nothing'}) but its "
             f"source says self.next({', '.join(self.expected)})"
         )
+
+
+class StepTimeoutError(AsyncflowException):
+    """An attempt of a step ran longer than its ``@timeout``; it counts as a failure."""
+
+    headline = "Step timed out"
+
+    def __init__(self, step: str, limit: str) -> None:
+        self.step, self.limit = step, limit
+        super().__init__(f"step '{step}' timed out after {limit} (@timeout)")
 
 
 class ReservedArtifactError(AsyncflowException):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import anyio
@@ -27,6 +28,8 @@ class RunContext:
     max_num_splits: int = 100
     namespace: str | None = None
     param_refs: dict[str, ArtifactRef] = field(default_factory=dict)
+    #: How the engine waits between retries; tests pass a fake clock.
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
     _task_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,8 +62,10 @@ class Engine:
         max_workers: int = 16,
         max_num_splits: int = 100,
         listeners: Sequence[Listener] = (),
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self.datastore = datastore or Datastore()
+        self.sleep = sleep  # the wait between retries; tests pass a fake clock
         self.max_workers = max_workers
         self.max_num_splits = max_num_splits
         self.listeners = list(listeners)
@@ -119,6 +121,7 @@ class Engine:
             task_limiter=anyio.CapacityLimiter(self.max_workers),
             max_num_splits=self.max_num_splits,
             namespace=f"user:{user}",
+            sleep=self.sleep,
         )
         run.param_refs = await anyio.to_thread.run_sync(self._persist_params, params)
         run.emit(RunStarted(record.pathspec))

@@ -40,7 +40,10 @@ class MetadataStore(Protocol):
     def commit_task(
         self, task: TaskRecord, artifacts: Sequence[ArtifactRef], logs: dict[str, str] | None = None
     ) -> None: ...
-    def get_logs(self, flow: str, run_id: int, task_id: int, stream: str) -> str: ...
+    def get_logs(
+        self, flow: str, run_id: int, task_id: int, stream: str, attempt: int | None = None
+    ) -> str: ...
+    def put_logs(self, run_id: int, task_id: int, attempt: int, logs: dict[str, str]) -> None: ...
     def get_run(self, flow: str, run_id: int) -> RunRecord | None: ...
     def list_runs(self, flow: str) -> list[RunRecord]: ...
     def list_flows(self) -> list[str]: ...
@@ -210,14 +213,26 @@ class SQLiteMetadataStore:
             ArtifactRef(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), bool(r[6])) for r in rows
         ]
 
-    def get_logs(self, flow: str, run_id: int, task_id: int, stream: str) -> str:
-        """What a task printed to ``stream`` (its latest attempt); empty if nothing."""
-        rows = self._read(
-            "SELECT data FROM logs WHERE run_id=? AND task_id=? AND stream=? "
-            "ORDER BY attempt DESC LIMIT 1",
-            (run_id, task_id, stream),
-        )
+    def get_logs(
+        self, flow: str, run_id: int, task_id: int, stream: str, attempt: int | None = None
+    ) -> str:
+        """What a task printed to ``stream`` in ``attempt`` (default: its latest); may be empty."""
+        sql = "SELECT data FROM logs WHERE run_id=? AND task_id=? AND stream=?"
+        args: list[Any] = [run_id, task_id, stream]
+        if attempt is not None:
+            sql += " AND attempt=?"
+            args.append(attempt)
+        rows = self._read(sql + " ORDER BY attempt DESC LIMIT 1", args)
         return str(rows[0][0]) if rows else ""
+
+    def put_logs(self, run_id: int, task_id: int, attempt: int, logs: dict[str, str]) -> None:
+        """Store the output of one attempt (a retried one, before its task commits)."""
+        with self._write() as cur:
+            cur.executemany(
+                "INSERT OR REPLACE INTO logs (run_id, task_id, attempt, stream, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(run_id, task_id, attempt, k, v) for k, v in logs.items()],
+            )
 
     def get_inline(self, key: str) -> bytes | None:
         """The bytes of an inline blob, or None."""

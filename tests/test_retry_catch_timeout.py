@@ -1,0 +1,230 @@
+"""@retry, @catch and @timeout: attempts, waits, recovery and deadlines."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from pathlib import Path
+
+import anyio
+import pytest
+
+from asyncflow import (
+    Engine,
+    ExceptionWrapper,
+    FlowSpec,
+    Run,
+    StepTimeoutError,
+    Task,
+    catch,
+    retry,
+    step,
+    timeout,
+)
+from asyncflow.decorators import CatchSpec, RetrySpec, TimeoutSpec, step_specs
+from asyncflow.events import Event, TaskFailed, TaskFinished, TaskRetrying
+from asyncflow.exceptions import FlowDefinitionError, NotFoundError
+from tests.flows import retrying
+from tests.flows.retrying import (
+    AlwaysFailsFlow,
+    AsyncTimeoutFlow,
+    CatchFlow,
+    DefaultRetryFlow,
+    FlakyFlow,
+    QuietCatchFlow,
+    SiblingFailureFlow,
+    StuckFlow,
+    SyncTimeoutFlow,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+def test_decorators_only_record_specs() -> None:
+    def body(self: FlowSpec) -> None: ...
+
+    marked = catch(var="err")(retry(times=4, minutes_between_retries=0.5)(timeout(minutes=1)(body)))
+    assert step(marked) is body
+    assert step_specs(body) == (
+        TimeoutSpec(60.0),
+        RetrySpec(4, 0.5),
+        CatchSpec("err", True),
+    )
+    assert step_specs(retry(catch(lambda: None))) == (CatchSpec(None, True), RetrySpec(3, 2.0))
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: retry(times=-1), "@retry(times=-1) must be a whole number >= 0"),
+        (
+            lambda: retry(minutes_between_retries=-2),
+            "@retry(minutes_between_retries=-2) must be >= 0",
+        ),
+        (lambda: catch(var="_hidden"), "@catch(var='_hidden') must name a public attribute"),
+        (lambda: timeout(), "@timeout needs a positive seconds=, minutes= or hours="),
+    ],
+)
+def test_bad_decorator_arguments_fail_clearly(make: object, message: str) -> None:
+    with pytest.raises(FlowDefinitionError) as info:
+        make()  # type: ignore[operator]
+    assert info.value.message == message
+
+
+def test_a_decorator_given_twice_is_refused() -> None:
+    def twice(self: FlowSpec) -> None: ...
+
+    with pytest.raises(FlowDefinitionError) as info:
+        retry(retry(twice))
+    assert info.value.message == "step 'twice' has @retry twice"
+
+
+async def test_retry_runs_again_until_success_and_keeps_every_attempt(store_root: Path) -> None:
+    events: list[Event] = []
+    result = await Engine(listeners=[events.append]).run(FlakyFlow)
+    assert result.successful
+    run = Run(result.pathspec)
+    flaky = run["flaky"].task
+    assert flaky is not None and flaky.successful
+    assert flaky.current_attempt == 2
+    assert flaky.stdout == "attempt 2\n"
+    assert flaky.data.partial == 2
+    for attempt in (0, 1):
+        earlier = Task(flaky.pathspec, attempt=attempt)
+        assert earlier.stdout == f"attempt {attempt}\n"
+        assert earlier.stderr.endswith(f"ValueError: flaky failure {attempt}\n")
+        assert 'raise ValueError(f"flaky failure {current.retry_count}")' in earlier.stderr
+    assert run.data is not None and run.data.seen == ("from start", 2)
+    retries = [e for e in events if isinstance(e, TaskRetrying)]
+    assert [(e.pathspec, e.attempt, e.exception, e.wait_seconds) for e in retries] == [
+        (flaky.pathspec, 1, "ValueError: flaky failure 0", 0.0),
+        (flaky.pathspec, 2, "ValueError: flaky failure 1", 0.0),
+    ]
+    assert [e for e in events if isinstance(e, TaskFinished | TaskFailed)][1] == TaskFinished(
+        flaky.pathspec
+    )
+
+
+async def test_an_attempt_that_does_not_exist_is_not_found(store_root: Path) -> None:
+    result = await Engine().run(FlakyFlow)
+    pathspec = f"{result.pathspec}/flaky/2"
+    with pytest.raises(NotFoundError) as info:
+        Task(pathspec, attempt=3)
+    assert info.value.message == f"attempt '{pathspec} attempt 3' does not exist"
+
+
+async def test_retries_spent_fail_the_run_with_the_last_error(store_root: Path) -> None:
+    result = await Engine().run(AlwaysFailsFlow)
+    assert result.status == "failed"
+    assert result.failed_pathspec == f"AlwaysFailsFlow/{result.run_id}/doomed/2"
+    assert str(result.exception) == "no luck on attempt 1"
+    doomed = Run(result.pathspec)["doomed"].task
+    assert doomed is not None and not doomed.successful
+    assert doomed.current_attempt == 1
+    assert doomed.exception is not None
+    assert doomed.exception.endswith("RuntimeError: no luck on attempt 1\n")
+    assert Task(doomed.pathspec, attempt=0).stderr.endswith("RuntimeError: no luck on attempt 0\n")
+
+
+async def test_retry_waits_through_the_engine_clock_without_blocking(store_root: Path) -> None:
+    waits: list[float] = []
+    retrying.signals["b_done"] = b_done = anyio.Event()
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await b_done.wait()  # only returns if branch b could run meanwhile
+
+    result = await Engine(sleep=fake_sleep).run(DefaultRetryFlow)
+    assert result.successful
+    assert waits == [120.0, 120.0]  # Metaflow's default: 2 minutes between retries
+    a = Run(result.pathspec)["a"].task
+    assert a is not None and a.current_attempt == 2
+
+
+async def test_catch_lets_the_flow_go_on_with_the_exception(store_root: Path) -> None:
+    result = await Engine().run(CatchFlow)
+    assert result.successful
+    run = Run(result.pathspec)
+    boom = run["boom"].task
+    assert boom is not None and boom.successful
+    assert boom.current_attempt == 2  # two real attempts, then the @catch fallback
+    error = boom.data.error
+    assert isinstance(error, ExceptionWrapper)
+    assert (error.type, error.exception) == ("KeyError", "'missing'")
+    assert str(error) == "KeyError: 'missing'"
+    assert error.stacktrace.endswith("KeyError: 'missing'\n")
+    assert '{"present": 1}["missing"]' in error.stacktrace
+    assert pickle.loads(pickle.dumps(error)) == error
+    assert "discarded" not in boom
+    assert boom.data.kept == "from start"
+    assert boom.stderr.startswith(f"@catch caught an exception from {boom.pathspec}:\n")
+    assert run.data is not None and run.data.summary == "from start; caught KeyError"
+
+
+async def test_catch_without_var_or_printing_just_goes_on(store_root: Path) -> None:
+    result = await Engine().run(QuietCatchFlow)
+    assert result.successful
+    boom = Run(result.pathspec)["boom"].task
+    assert boom is not None and boom.current_attempt == 1
+    assert boom.stderr == ""
+    assert [a.id for a in boom.artifacts] == []
+    assert Task(boom.pathspec, attempt=0).stderr.endswith("OSError: disk on fire\n")
+
+
+async def test_an_async_step_is_cancelled_at_its_deadline_and_retried(store_root: Path) -> None:
+    events: list[Event] = []
+    result = await Engine(listeners=[events.append]).run(AsyncTimeoutFlow)
+    assert result.successful
+    hang = Run(result.pathspec)["hang"].task
+    assert hang is not None and hang.current_attempt == 1
+    assert hang.data.attempts_seen == 1
+    message = "step 'hang' timed out after 0.05 seconds (@timeout)"
+    assert (
+        Task(hang.pathspec, attempt=0).stderr
+        == f"asyncflow.exceptions.StepTimeoutError: {message}\n"
+    )
+    retried = [e for e in events if isinstance(e, TaskRetrying)]
+    assert [e.exception for e in retried] == [f"StepTimeoutError: {message}"]
+
+
+async def test_a_sync_step_fails_on_time_and_its_thread_is_abandoned(store_root: Path) -> None:
+    gate, finished = threading.Event(), threading.Event()
+    retrying.signals.update(gate=gate, abandoned_finished=finished)
+    try:
+        result = await Engine().run(SyncTimeoutFlow)
+    finally:
+        gate.set()
+    assert result.successful
+    block = Run(result.pathspec)["block"].task
+    assert block is not None
+    timed_out = block.data.timed_out
+    assert (timed_out.type, timed_out.exception) == (
+        "asyncflow.exceptions.StepTimeoutError",
+        "step 'block' timed out after 0.05 seconds (@timeout)",
+    )
+    await anyio.to_thread.run_sync(finished.wait)
+    assert "too_late" not in Run(result.pathspec)["block"].task  # type: ignore[operator]
+
+
+async def test_a_timeout_that_is_never_caught_fails_the_run(store_root: Path) -> None:
+    result = await Engine().run(StuckFlow)
+    assert result.status == "failed"
+    assert isinstance(result.exception, StepTimeoutError)
+    assert result.traceback == (
+        "asyncflow.exceptions.StepTimeoutError: "
+        "step 'stuck' timed out after 0.05 seconds (@timeout)\n"
+    )
+
+
+async def test_a_failure_cancels_running_siblings(store_root: Path) -> None:
+    retrying.signals["slow_started"] = anyio.Event()
+    events: list[Event] = []
+    result = await Engine(listeners=[events.append]).run(SiblingFailureFlow)
+    assert result.status == "failed"
+    run = Run(result.pathspec)
+    fail = run["fail"].task
+    assert fail is not None and result.failed_pathspec == fail.pathspec
+    assert not run.successful and run.finished and run.status == "failed"
+    assert [s.id for s in run.steps()] == ["start", "fail"]
+    finished = [e.pathspec.split("/")[2] for e in events if isinstance(e, TaskFinished)]
+    assert finished == ["start"]
