@@ -8,6 +8,7 @@ from .decorators import ExceptionWrapper, MetaflowExceptionWrapper, catch, retry
 from .engine import Engine, RunResult
 from .exceptions import AsyncflowException, NotFoundError, StepTimeoutError
 from .flowspec import FlowSpec
+from .runner import Runner, RunStream
 
 __all__ = [
     "AsyncflowException",
@@ -21,6 +22,8 @@ __all__ = [
     "NotFoundError",
     "Run",
     "RunResult",
+    "RunStream",
+    "Runner",
     "Step",
     "StepTimeoutError",
     "Task",

@@ -4,7 +4,8 @@ The tree, so callers can catch at the level they need::
 
     AsyncflowException                 every error of ours; renders itself for the CLI
     ├── FlowDefinitionError            a flow class that cannot run as written
-    │   └── LintError                  the step graph breaks a rule (carries every finding)
+    │   ├── LintError                  the step graph breaks a rule (carries every finding)
+    │   └── FlowFileError              a flow file that is missing or defines no single flow
     ├── InvalidTransitionError         a step called self.next(...) differently from its source
     ├── StepTimeoutError               an attempt of a step ran past its @timeout
     ├── ReservedArtifactError          a step assigned a reserved name (next, input, ...)
@@ -51,6 +52,19 @@ class LintError(FlowDefinitionError):
     def __init__(self, findings: Sequence[str]) -> None:
         self.findings = list(findings)
         super().__init__("\n    ".join(self.findings))
+
+
+class FlowFileError(FlowDefinitionError):
+    """A flow file given to ``Runner`` is missing or does not define exactly one flow."""
+
+    def __init__(self, path: str, found: str | None) -> None:
+        self.path, self.found = path, found
+        if found is None:
+            super().__init__(f"flow file {path} does not exist")
+        else:
+            super().__init__(
+                f"flow file {path} must define exactly one FlowSpec subclass to run; found {found}"
+            )
 
 
 class InvalidTransitionError(AsyncflowException):

@@ -6,8 +6,8 @@ import getpass
 import os
 import platform
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -23,6 +23,9 @@ from .joins import JoinBarriers
 from .records import TaskInput, TaskResult
 from .task import TaskError, run_task
 
+if TYPE_CHECKING:
+    from ..client import Run
+
 
 @dataclass
 class RunResult:
@@ -35,6 +38,22 @@ class RunResult:
     exception: BaseException | None = None
     failed_pathspec: str | None = None
     traceback: str | None = None
+    _run: Run | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def run(self) -> Run:
+        """The client ``Run`` of this run (read from the store on first use)."""
+        if self._run is None:
+            from ..client import Run
+
+            self._run = Run(self.pathspec, root=self.root)
+        return self._run
+
+    def __enter__(self) -> RunResult:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
 
     @property
     def pathspec(self) -> str:
@@ -77,20 +96,34 @@ class Engine:
         *,
         tags: Sequence[str] = (),
         user: str | None = None,
+        namespace: str | None = None,
+        listeners: Sequence[Listener] = (),
     ) -> RunResult:
-        """Lint, then run ``flow_cls`` to the end; the result says how it ended."""
+        """Lint, then run ``flow_cls`` to the end; the result says how it ended.
+
+        ``listeners`` get this run's events on top of the engine's own. Cancelling
+        the caller's scope cancels the run: it is recorded as cancelled (what
+        committed stays committed) and the cancellation propagates.
+        """
         graph = FlowGraph(flow_cls)
         findings = lint(graph)
         if findings:
             raise LintError(findings)
-        run = await self._start(flow_cls, graph, params or {}, tags, user or current_user())
+        user = user or current_user()
+        run = await self._start(
+            flow_cls, graph, params or {}, tags, user, namespace or f"user:{user}", listeners
+        )
         try:
+            run.emit(RunStarted(run.record.pathspec))
+            run.param_refs = await anyio.to_thread.run_sync(self._persist_params, params or {})
             await _Scheduler(run).run()
         except TaskError as err:
             return await self._finish(run, "failed", err)
-        except BaseException:
+        except BaseException as exc:
+            # Once its record exists, a run always ends recorded, however it ends.
+            status = "failed" if isinstance(exc, Exception) else "cancelled"
             with anyio.CancelScope(shield=True):
-                await self._finish(run, "cancelled")
+                await self._finish(run, status)
             raise
         return await self._finish(run, "successful")
 
@@ -101,6 +134,8 @@ class Engine:
         params: dict[str, Any],
         tags: Sequence[str],
         user: str,
+        namespace: str,
+        listeners: Sequence[Listener],
     ) -> RunContext:
         system_tags = [
             f"user:{user}",
@@ -116,15 +151,13 @@ class Engine:
             graph=graph,
             datastore=self.datastore,
             record=record,
-            listeners=self.listeners,
+            listeners=[*self.listeners, *listeners],
             thread_limiter=anyio.CapacityLimiter(self.max_workers),
             task_limiter=anyio.CapacityLimiter(self.max_workers),
             max_num_splits=self.max_num_splits,
-            namespace=f"user:{user}",
+            namespace=namespace,
             sleep=self.sleep,
         )
-        run.param_refs = await anyio.to_thread.run_sync(self._persist_params, params)
-        run.emit(RunStarted(record.pathspec))
         return run
 
     def _persist_params(self, params: dict[str, Any]) -> dict[str, ArtifactRef]:

@@ -1,0 +1,271 @@
+"""Running flows from Python: ``Runner`` for services, notebooks and scripts.
+
+``Runner(flow).run(**params)`` blocks on its own event loop;
+``await Runner(flow).async_run(**params)`` runs on the caller's loop (asyncio or
+trio), and many runs may share that loop. ``runner.stream(**params)`` yields the
+run's events as they happen. Shaped after ``metaflow.Runner``: the result has
+``.status`` and ``.run`` (the client ``Run``) and works as a context manager.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import inspect
+import math
+import os
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from serializers import Registry
+
+from .display import LinePrinter
+from .engine import Engine, RunResult
+from .events import Event, Listener, RunStarted
+from .exceptions import FlowFileError
+from .flowspec import FlowSpec
+from .store import Datastore
+
+EventCallback = Callable[[Event], None]
+
+
+class Runner:
+    """Runs one flow, from a FlowSpec subclass or the path of a flow file.
+
+    Options apply to every run: ``datastore_root`` (default: as the CLI finds
+    it), ``max_workers``, ``max_num_splits``, ``tags``, ``namespace`` (what
+    ``current.namespace`` reports; also added to the run's tags), ``registry``
+    (the serializers), ``show_output`` (print each event's line, as the CLI's
+    plain display does). Flow parameters go to ``run(**params)``.
+    """
+
+    def __init__(
+        self,
+        flow: type[FlowSpec] | str | os.PathLike[str],
+        *,
+        datastore_root: str | os.PathLike[str] | None = None,
+        max_workers: int = 16,
+        max_num_splits: int = 100,
+        tags: Sequence[str] = (),
+        namespace: str | None = None,
+        registry: Registry | None = None,
+        show_output: bool = False,
+    ) -> None:
+        self.flow_cls = flow if isinstance(flow, type) else load_flow(flow)
+        self.datastore_root = datastore_root
+        self.max_workers = max_workers
+        self.max_num_splits = max_num_splits
+        self.tags = [*tags, *([namespace] if namespace and namespace not in tags else [])]
+        self.namespace = namespace
+        self.registry = registry
+        self.show_output = show_output
+        self._engine: Engine | None = None
+        self._engine_lock = threading.Lock()
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        """Nothing to clean up; kept so code written for metaflow.Runner runs unchanged."""
+
+    def run(self, **params: Any) -> RunResult:
+        """Run the flow to its end on a new event loop; block until it ends."""
+        return anyio.run(self._run_blocking, params)
+
+    async def _run_blocking(self, params: dict[str, Any]) -> RunResult:
+        return await self.async_run(**params)
+
+    async def async_run(self, *, on_event: EventCallback | None = None, **params: Any) -> RunResult:
+        """Run the flow on the caller's event loop and return how it ended.
+
+        ``on_event`` is called with each event, always on the caller's loop thread.
+        Cancelling the caller's scope cancels the run (recorded as cancelled; the
+        cancellation propagates).
+        """
+        listeners = [to_loop(on_event)] if on_event else []
+        engine = await self._get_engine()
+        result = await engine.run(
+            self.flow_cls, params, tags=self.tags, namespace=self.namespace, listeners=listeners
+        )
+        await anyio.to_thread.run_sync(lambda: result.run)
+        return result
+
+    @contextlib.asynccontextmanager
+    async def stream(self, **params: Any) -> AsyncIterator[RunStream]:
+        """Start a run on the caller's loop and yield its events as they happen.
+
+        ``async for event in events`` ends after ``RunFinished``; leaving the block
+        waits for the run to end, unless it raised (that cancels the run).
+        """
+        send, receive = anyio.create_memory_object_stream[Event](math.inf)
+        events = RunStream(receive)
+        error: Exception | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._stream_run, params, send, events)
+            try:
+                with receive:
+                    yield events
+            except Exception as exc:
+                # Cancel the run, then raise the caller's error as it is, not in a group.
+                error = exc
+                tg.cancel_scope.cancel()
+        if error is not None:
+            raise error
+
+    async def _stream_run(
+        self, params: dict[str, Any], send: MemoryObjectSendStream[Event], events: RunStream
+    ) -> None:
+        started: list[RunStarted] = []
+
+        def deliver(event: Event) -> None:
+            if isinstance(event, RunStarted):
+                started.append(event)
+            with contextlib.suppress(anyio.BrokenResourceError):  # the reader left
+                send.send_nowait(event)
+
+        with send, events._scope:
+            try:
+                events._finish(await self.async_run(on_event=deliver, **params))
+            finally:
+                if events.result is None:
+                    events._finish(self._cancelled(started[0].pathspec) if started else None)
+
+    def _cancelled(self, pathspec: str) -> RunResult:
+        flow, run_id = pathspec.split("/")
+        return RunResult("cancelled", flow, int(run_id), str(self._datastore_root()))
+
+    def _datastore_root(self) -> Path:
+        assert self._engine is not None
+        return self._engine.datastore.root
+
+    async def _get_engine(self) -> Engine:
+        if self._engine is None:
+            await anyio.to_thread.run_sync(self._make_engine)
+        assert self._engine is not None
+        return self._engine
+
+    def _make_engine(self) -> None:
+        with self._engine_lock:
+            if self._engine is None:
+                store = Datastore(self.datastore_root, registry=self.registry)
+                listeners: list[Listener] = [LinePrinter()] if self.show_output else []
+                self._engine = Engine(
+                    store,
+                    max_workers=self.max_workers,
+                    max_num_splits=self.max_num_splits,
+                    listeners=listeners,
+                )
+
+
+class RunStream:
+    """The events of a run in progress: ``async for`` them; ``cancel()`` stops the run."""
+
+    def __init__(self, receive: MemoryObjectReceiveStream[Event]) -> None:
+        self._receive = receive
+        self._scope = anyio.CancelScope()
+        self._done = anyio.Event()
+        self.result: RunResult | None = None
+
+    def __aiter__(self) -> RunStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            return await self._receive.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    def cancel(self) -> None:
+        """Cancel the run; it ends with status ``cancelled``."""
+        self._scope.cancel()
+
+    async def wait(self) -> RunResult | None:
+        """Wait for the run to end and return its result (None: cancelled before it began)."""
+        await self._done.wait()
+        return self.result
+
+    def _finish(self, result: RunResult | None) -> None:
+        self.result = result
+        self._done.set()
+
+
+def to_loop(callback: EventCallback) -> Listener:
+    """A listener that calls ``callback`` on the current event loop's thread.
+
+    Engine events come from worker threads too (task output, stored artifacts);
+    those are handed to the loop and the worker waits until ``callback`` ran, so
+    events keep their order. Events arriving after the loop has stopped are dropped.
+    """
+    token = anyio.lowlevel.current_token()
+    loop_thread = threading.get_ident()
+
+    def listener(event: Event) -> None:
+        if threading.get_ident() == loop_thread:
+            callback(event)
+            return
+        ran = False
+
+        def on_loop() -> None:
+            nonlocal ran
+            ran = True
+            callback(event)
+
+        try:
+            anyio.from_thread.run_sync(on_loop, token=token)
+        except RuntimeError:
+            if ran:  # the callback's own error
+                raise
+            # otherwise the loop is gone: nobody is listening any more
+
+    return listener
+
+
+def load_flow(path: str | os.PathLike[str]) -> type[FlowSpec]:
+    """The FlowSpec subclass defined in the flow file at ``path``.
+
+    The file is imported as a module (its ``__main__`` block does not run). When it
+    defines several flows, the one no other flow in the file derives from is taken.
+    """
+    module = _import_file(Path(path))
+    flows = [
+        obj
+        for obj in vars(module).values()
+        if inspect.isclass(obj) and issubclass(obj, FlowSpec) and obj.__module__ == module.__name__
+    ]
+    leaves = [f for f in flows if not any(o is not f and issubclass(o, f) for o in flows)]
+    if len(leaves) != 1:
+        names = ", ".join(sorted(f.__name__ for f in leaves)) or "none"
+        raise FlowFileError(str(path), names)
+    return leaves[0]
+
+
+def _import_file(path: Path) -> ModuleType:
+    import cloudpickle
+
+    if not path.is_file():
+        raise FlowFileError(str(path), None)
+    name = f"asyncflow_flowfile_{abs(hash(path.resolve()))}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # inspect finds the step sources through sys.modules
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    # Classes defined in the file are pickled by value: other processes cannot import it.
+    cloudpickle.register_pickle_by_value(module)
+    return module

@@ -1,0 +1,88 @@
+"""Flows for the embedding tests; a test plugs its coordination into ``HOOKS``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asyncflow import FlowSpec, current, step
+
+#: What a test wants a step to await: ``HOOKS[step_name](flow)``.
+HOOKS: dict[str, Callable[[Any], Awaitable[None]]] = {}
+
+
+async def _hook(name: str, flow: Any) -> None:
+    hook = HOOKS.get(name)
+    if hook is not None:
+        await hook(flow)
+
+
+class HookedFlow(FlowSpec):
+    """start (sync) -> wait (async, awaits the test's hook) -> end."""
+
+    @step
+    def start(self):
+        self.before = "committed"
+        self.next(self.wait)
+
+    @step
+    async def wait(self):
+        self.namespace_seen = current.namespace
+        await _hook("wait", self)
+        self.during = "set"
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.after = "done"
+
+
+class ForeachFlow(FlowSpec):
+    """A foreach of three tasks that each print, then a join."""
+
+    @step
+    def start(self):
+        self.items = ["a", "b", "c"]
+        self.next(self.work, foreach="items")
+
+    @step
+    async def work(self):
+        await _hook("work", self)
+        print(f"working on {self.input}")
+        self.result = self.input.upper()
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.results = sorted(i.result for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class NoisyFlow(FlowSpec):
+    """Two branches that print to stdout and stderr, one sync and one async."""
+
+    @step
+    def start(self):
+        self.next(self.left, self.right)
+
+    @step
+    async def left(self):
+        await _hook("left", self)
+        self.next(self.join)
+
+    @step
+    async def right(self):
+        await _hook("right", self)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass

@@ -1,0 +1,246 @@
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from asyncflow import Run, Runner
+from asyncflow.engine import current_user
+from asyncflow.events import (
+    ArtifactStored,
+    Event,
+    RunFinished,
+    RunStarted,
+    TaskFinished,
+    TaskStarted,
+)
+from asyncflow.exceptions import FlowFileError
+from serializers import CloudpickleSerializer, Registry
+
+from .conftest import run_python
+from .flows.embedding import HOOKS, HookedFlow
+from .flows.linear import FailingFlow, MixedFlow
+
+FLOWS = Path(__file__).parent / "flows"
+
+
+@pytest.fixture(autouse=True)
+def clear_hooks() -> Iterator[None]:
+    yield
+    HOOKS.clear()
+
+
+def test_run_blocks_and_returns_the_client_run(store_root: Path) -> None:
+    with Runner(MixedFlow).run() as running:
+        assert running.status == "successful"
+        assert running.exception is None
+        assert running.run.pathspec == f"MixedFlow/{running.run_id}"
+        assert running.run.data is not None and running.run.data.total == 112
+
+
+def test_failed_run_carries_the_exception(store_root: Path) -> None:
+    result = Runner(FailingFlow).run()
+    assert result.status == "failed"
+    assert isinstance(result.exception, ValueError)
+    assert str(result.exception) == "the answer is not 42"
+    assert result.run.status == "failed"
+
+
+def test_flow_file_is_loaded_without_running_its_main_block(store_root: Path) -> None:
+    result = Runner(FLOWS / "runner_script.py").run()
+    assert result.status == "successful"
+    assert result.run.data is not None and result.run.data.norm2 == 25
+
+
+def test_artifacts_of_classes_from_a_flow_file_load_in_another_process(store_root: Path) -> None:
+    result = Runner(str(FLOWS / "runner_script.py")).run()
+    proc = run_python(
+        "-c",
+        f"from asyncflow import Run; p = Run({result.pathspec!r})['start'].task.data.point;"
+        " print(type(p).__name__, p.x, p.y)",
+        root=store_root,
+        check=True,
+    )
+    assert proc.stdout == "Point 3 4\n"
+
+
+def test_a_missing_flow_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(FlowFileError) as info:
+        Runner(tmp_path / "nope.py")
+    assert str(info.value) == f"flow file {tmp_path / 'nope.py'} does not exist"
+
+
+def test_a_flow_file_with_two_flows_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "two.py"
+    path.write_text(
+        "from asyncflow import FlowSpec\nclass AFlow(FlowSpec): pass\nclass BFlow(FlowSpec): pass\n"
+    )
+    with pytest.raises(FlowFileError) as info:
+        Runner(path)
+    assert str(info.value) == (
+        f"flow file {path} must define exactly one FlowSpec subclass to run; found AFlow, BFlow"
+    )
+
+
+def test_a_flow_file_with_a_base_flow_runs_the_derived_one(tmp_path: Path) -> None:
+    path = tmp_path / "derived.py"
+    path.write_text(
+        "from asyncflow import FlowSpec\n"
+        "class BaseFlow(FlowSpec): pass\n"
+        "class DerivedFlow(BaseFlow): pass\n"
+    )
+    assert Runner(path).flow_cls.__name__ == "DerivedFlow"
+
+
+def test_options_reach_the_run(tmp_path: Path) -> None:
+    registry = Registry([CloudpickleSerializer()], plugins=False)
+    runner = Runner(
+        HookedFlow,
+        datastore_root=tmp_path / "elsewhere",
+        tags=["nightly"],
+        namespace="team:search",
+        registry=registry,
+    )
+    result = runner.run()
+    assert result.root == str(tmp_path / "elsewhere")
+    run = Run(result.pathspec, root=tmp_path / "elsewhere")
+    assert run.user_tags == {"nightly", "team:search"}
+    end = run["end"].task
+    assert end is not None
+    assert end.data.namespace_seen == "team:search"
+    assert end["after"].encoding == "cloudpickle/1"
+
+
+@pytest.mark.anyio
+async def test_async_run_runs_on_the_callers_loop(store_root: Path) -> None:
+    loop_thread = threading.get_ident()
+    seen: list[int] = []
+
+    async def wait(flow: Any) -> None:
+        seen.append(threading.get_ident())
+
+    HOOKS["wait"] = wait
+    result = await Runner(HookedFlow).async_run()
+    assert result.status == "successful"
+    assert seen == [loop_thread]
+    assert result.run.data is not None and result.run.data.after == "done"
+
+
+@pytest.mark.anyio
+async def test_many_runs_share_one_loop_at_once(store_root: Path) -> None:
+    runs = 4
+    arrived = 0
+    everyone = anyio.Event()
+
+    async def wait(flow: Any) -> None:
+        # Every run's `wait` step must be in progress at once to get past this.
+        nonlocal arrived
+        arrived += 1
+        if arrived == runs:
+            everyone.set()
+        await everyone.wait()
+
+    HOOKS["wait"] = wait
+    results = []
+    runner = Runner(HookedFlow)
+
+    async def one() -> None:
+        results.append(await runner.async_run())
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(runs):
+            tg.start_soon(one)
+    assert sorted(r.status for r in results) == ["successful"] * runs
+    assert len({r.run_id for r in results}) == runs
+
+
+@pytest.mark.anyio
+async def test_cancelling_the_callers_scope_cancels_the_run(store_root: Path) -> None:
+    HOOKS["wait"] = lambda flow: anyio.sleep_forever()
+    events: list[Event] = []
+
+    def on_event(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, TaskStarted) and event.pathspec.endswith("/wait/2"):
+            scope.cancel()
+
+    with anyio.CancelScope() as scope:
+        await Runner(HookedFlow).async_run(on_event=on_event)
+    assert scope.cancelled_caught
+    started = events[0]
+    assert isinstance(started, RunStarted)
+    assert events[-1] == RunFinished(started.pathspec, "cancelled")
+    run = Run(started.pathspec)
+    assert run.status == "cancelled"
+    assert [s.id for s in run.steps()] == ["start"]
+    start = run["start"].task
+    assert start is not None and start.successful and start.data.before == "committed"
+
+
+@pytest.mark.anyio
+async def test_on_event_is_called_on_the_loop_thread(store_root: Path) -> None:
+    threads: set[int] = set()
+    kinds: list[str] = []
+
+    def on_event(event: Event) -> None:
+        threads.add(threading.get_ident())
+        kinds.append(type(event).__name__)
+
+    await Runner(HookedFlow).async_run(on_event=on_event)
+    # ArtifactStored comes from the worker thread that persisted the artifact.
+    assert "ArtifactStored" in kinds
+    assert threads == {threading.get_ident()}
+
+
+@pytest.mark.anyio
+async def test_stream_yields_every_event_in_order(store_root: Path) -> None:
+    async with Runner(HookedFlow).stream() as events:
+        seen = [e async for e in events]
+    result = await events.wait()
+    assert result is not None and result.status == "successful"
+    p, namespace = result.pathspec, f"user:{current_user()}"
+    assert seen == [
+        RunStarted(p),
+        TaskStarted(f"{p}/start/1"),
+        ArtifactStored(f"{p}/start/1", "before", 1 + len("committed"), "msgpack/1"),
+        TaskFinished(f"{p}/start/1"),
+        TaskStarted(f"{p}/wait/2"),
+        ArtifactStored(f"{p}/wait/2", "during", 1 + len("set"), "msgpack/1"),
+        ArtifactStored(f"{p}/wait/2", "namespace_seen", 1 + len(namespace), "msgpack/1"),
+        TaskFinished(f"{p}/wait/2"),
+        TaskStarted(f"{p}/end/3"),
+        ArtifactStored(f"{p}/end/3", "after", 1 + len("done"), "msgpack/1"),
+        TaskFinished(f"{p}/end/3"),
+        RunFinished(p, "successful"),
+    ]
+
+
+@pytest.mark.anyio
+async def test_stream_cancel_ends_the_run_cancelled(store_root: Path) -> None:
+    HOOKS["wait"] = lambda flow: anyio.sleep_forever()
+    async with Runner(HookedFlow).stream() as events:
+        async for event in events:
+            if isinstance(event, TaskStarted) and "/wait/" in event.pathspec:
+                events.cancel()
+    result = await events.wait()
+    assert result is not None and result.status == "cancelled"
+    assert result.run.status == "cancelled"
+    assert event == RunFinished(result.pathspec, "cancelled")
+
+
+@pytest.mark.anyio
+async def test_leaving_the_stream_block_by_an_error_cancels_the_run(store_root: Path) -> None:
+    HOOKS["wait"] = lambda flow: anyio.sleep_forever()
+    pathspec = ""
+    with pytest.raises(KeyError):
+        async with Runner(HookedFlow).stream() as events:
+            async for event in events:
+                if isinstance(event, RunStarted):
+                    pathspec = event.pathspec
+                if isinstance(event, TaskStarted) and "/wait/" in event.pathspec:
+                    raise KeyError("caller gave up")
+    assert Run(pathspec).status == "cancelled"
