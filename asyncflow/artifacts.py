@@ -72,7 +72,7 @@ class TaskArtifacts:
         for name in sorted(self.loaded - self.assigned):
             value = values.get(name)
             if name in values and not is_immutable(value):
-                ref = self.datastore.persist(name, value, step=self.step)
+                ref = self.datastore.persist(name, value, step=self.step, known_key=refs[name].key)
                 if ref.key != refs[name].key:
                     refs[name] = self._announce(ref)
         return refs

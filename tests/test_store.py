@@ -23,9 +23,9 @@ def test_blob_put_is_atomic_and_never_rewrites(tmp_path: Path) -> None:
     blobs = LocalBlobStore(tmp_path)
     key = content_key([b"abc"])
     assert blobs.put(key, [b"a", b"bc"]) is True
-    mtime = blobs.path(key).stat().st_mtime_ns
+    inode = blobs.path(key).stat().st_ino
     assert blobs.put(key, [b"abc"]) is False
-    assert blobs.path(key).stat().st_mtime_ns == mtime
+    assert blobs.path(key).stat().st_ino == inode
     assert bytes(blobs.get(key)) == b"abc"
     assert list(blobs.keys()) == [key]
     assert list((tmp_path / "tmp").iterdir()) == []
@@ -93,3 +93,147 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(DatastoreError, match="schema version 99, newer than this asyncflow"):
         SQLiteMetadataStore(tmp_path / "m.db")
+
+
+def test_write_streams_and_hashes_across_chunks(tmp_path: Path) -> None:
+    from asyncflow.store.blobs import CHUNK
+
+    blobs = LocalBlobStore(tmp_path)
+    big = bytes(range(256)) * (2 * CHUNK // 256) + b"tail"
+    parts = [memoryview(big)[:10], memoryview(big)[10:]]
+    key = blobs.write(parts)
+    assert key == content_key([big])
+    assert blobs.path(key).read_bytes() == big
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_write_of_an_existing_key_keeps_the_file_and_refreshes_its_mtime(tmp_path: Path) -> None:
+    import os
+
+    blobs = LocalBlobStore(tmp_path)
+    key = blobs.write([b"same bytes"])
+    path = blobs.path(key)
+    os.utime(path, (1_000_000, 1_000_000))
+    inode = path.stat().st_ino
+    assert blobs.write([b"same ", b"bytes"]) == key
+    assert path.stat().st_ino == inode
+    assert path.stat().st_mtime > 1_000_000
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_values_over_the_inline_threshold_go_to_a_blob_file(tmp_path: Path) -> None:
+    from asyncflow.store.datastore import INLINE_THRESHOLD
+
+    store = Datastore(tmp_path)
+    small = store.persist("small", b"x" * (INLINE_THRESHOLD - 64), step="s")
+    large = store.persist("large", b"x" * (INLINE_THRESHOLD + 1), step="s")
+    assert small.inline and not large.inline
+    assert list(store.blobs.keys()) == [large.key]
+    assert store.load(large) == b"x" * (INLINE_THRESHOLD + 1)
+
+
+def test_known_key_skips_the_write_of_an_unchanged_value(tmp_path: Path) -> None:
+    store = Datastore(tmp_path, inline_threshold=0)
+    ref = store.persist("v", list(range(1000)), step="s")
+    store.blobs.delete(ref.key)
+    again = store.persist("v", list(range(1000)), step="t", known_key=ref.key)
+    assert again.key == ref.key
+    assert not store.blobs.exists(ref.key)  # nothing was written
+    changed = store.persist("v", list(range(1001)), step="t", known_key=ref.key)
+    assert store.blobs.exists(changed.key)
+
+
+@pytest.mark.parametrize(("env", "expected"), [("1", True), ("true", True), ("", False)])
+def test_fsync_is_set_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str, expected: bool
+) -> None:
+    monkeypatch.setenv("ASYNCFLOW_FSYNC", env)
+    store = Datastore(tmp_path)
+    assert store.fsync is expected and store.blobs.fsync is expected
+    synchronous = store.metadata._read("PRAGMA synchronous")[0][0]
+    assert synchronous == (2 if expected else 1)  # FULL, NORMAL
+    ref = store.persist("v", b"y" * 100, step="s")
+    assert store.load(ref) == b"y" * 100
+    assert Datastore(tmp_path / "other", fsync=False).fsync is False
+
+
+def _flip_last_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_large_blobs_are_size_checked_and_fully_checked_on_request(tmp_path: Path) -> None:
+    store = Datastore(tmp_path, inline_threshold=0)
+    value = b"z" * (MMAP_THRESHOLD + 10)
+    ref = store.persist("big", value, step="s")
+    path = store.blobs.path(ref.key)
+    _flip_last_byte(path)
+    checked = Datastore(tmp_path, verify_reads=True)
+    with pytest.raises(CorruptedBlobError) as info:
+        checked.load(ref, pathspec="F/1/s/1")
+    assert str(info.value) == (
+        f"artifact 'F/1/s/1/big': blob {ref.key} is corrupted: its content does not match its hash"
+    )
+    path.write_bytes(path.read_bytes()[:-1])
+    with pytest.raises(CorruptedBlobError) as info:
+        store.load(ref, pathspec="F/1/s/1")
+    assert str(info.value) == (
+        f"artifact 'F/1/s/1/big': blob {ref.key} is corrupted: "
+        f"{ref.size - 1} bytes on disk, {ref.size} expected"
+    )
+
+
+def test_a_database_at_schema_1_migrates_to_the_latest(tmp_path: Path) -> None:
+    from asyncflow.store.schema import MIGRATIONS, migrate
+
+    conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    cur = conn.cursor()
+    cur.execute("BEGIN")
+    assert migrate(cur, target=1) == 1
+    cur.execute("INSERT INTO flows VALUES ('F', 1.0)")
+    cur.execute(
+        "INSERT INTO runs (flow, status, user, tags, system_tags, params, created_at) "
+        """VALUES ('F', 'successful', 'ann', '["t"]', '["user:ann"]', '{"a": 1}', 2.0)"""
+    )
+    cur.execute("COMMIT")
+    conn.close()
+    store = SQLiteMetadataStore(tmp_path / "m.db")
+    assert store._read("PRAGMA user_version")[0][0] == len(MIGRATIONS)
+    run = store.get_run("F", 1)
+    assert run is not None
+    assert (run.status, run.user, run.tags, run.params) == ("successful", "ann", ["t"], {"a": 1})
+    assert store.create_run("F", "bob", {}, [], []).run_id == 2
+
+
+def test_many_threads_commit_to_one_store_at_once(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asyncflow.store import TaskRecord
+
+    store = Datastore(tmp_path, inline_threshold=64)
+    run = store.metadata.create_run("F", "ann", {}, [], [])
+
+    def task(i: int) -> None:
+        refs = [store.persist("v", [i] * (i % 50), step="s")]
+        record = TaskRecord("F", run.run_id, "s", i, "successful", 0, 0.0, 1.0)
+        store.metadata.commit_task(record, refs, {"stdout": f"task {i}\n"})
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(task, range(1, 201)))
+    tasks = store.metadata.list_tasks("F", run.run_id)
+    assert [t.task_id for t in tasks] == list(range(1, 201))
+    for i in (1, 77, 200):
+        (ref,) = store.metadata.list_artifacts("F", run.run_id, i)
+        assert store.load(ref) == [i] * (i % 50)
+        assert store.metadata.get_logs("F", run.run_id, i, "stdout") == f"task {i}\n"
+
+
+def test_update_tags_adds_and_removes_in_one_step(tmp_path: Path) -> None:
+    meta = SQLiteMetadataStore(tmp_path / "m.db")
+    run = meta.create_run("F", "ann", {}, ["a", "b"], ["user:ann"])
+    assert meta.update_tags("F", run.run_id, add=["c"], remove=["a"]) == ["b", "c"]
+    got = meta.get_run("F", run.run_id)
+    assert got is not None and got.tags == ["b", "c"] and got.system_tags == ["user:ann"]
+    with pytest.raises(DatastoreError, match="run F/9 does not exist"):
+        meta.update_tags("F", 9, add=["x"])

@@ -1,15 +1,23 @@
 """Content-addressed blob storage: a key is the BLAKE3 hash of the bytes.
 
-Writes are atomic (temporary file, then rename) and an existing key is never
-rewritten. Large blobs are read back as read-only memory maps.
+Writes stream the buffers to a temporary file while hashing them, then rename
+the file to its key; an existing key is never rewritten. Large blobs are read
+back as read-only memory maps.
+
+BLAKE3 rather than SHA-256: it is collision-resistant like SHA-256 and about
+three times as fast on one core here (``benchmarks/hash_choice.py``: 256 MiB in
+82 ms against 285 ms), and hashing is on every artifact's write path.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import mmap
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,19 +31,39 @@ MMAP_THRESHOLD = 1 << 20
 #: Above this many bytes the hash uses all cores (BLAKE3 is parallel by design).
 PARALLEL_HASH_THRESHOLD = 8 << 20
 
+#: Writes hash and write this much at a time, so each chunk is hashed while still in cache.
+CHUNK = 4 << 20
+
 
 def content_key(buffers: Sequence[Any]) -> str:
     """The hex BLAKE3 digest of the buffers written back to back."""
     total = sum(memoryview(b).nbytes for b in buffers)
-    threads = blake3.blake3.AUTO if total >= PARALLEL_HASH_THRESHOLD else 1
-    hasher = blake3.blake3(max_threads=threads)
+    hasher = _hasher(total)
     for buf in buffers:
         hasher.update(memoryview(buf).cast("B"))
     return str(hasher.hexdigest())
 
 
+def _hasher(total: int) -> Any:
+    threads = blake3.blake3.AUTO if total >= PARALLEL_HASH_THRESHOLD else 1
+    return blake3.blake3(max_threads=threads)
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """One stored blob as listed by :meth:`LocalBlobStore.scan`."""
+
+    key: str
+    size: int
+    mtime: float
+
+
 class BlobStore(Protocol):
     """Where artifact bytes live; an object store can stand behind it later."""
+
+    def write(self, buffers: Sequence[Any]) -> str:
+        """Store the buffers back to back under their content hash; return the key."""
+        ...
 
     def put(self, key: str, buffers: Sequence[Any]) -> bool:
         """Store buffers under ``key`` (their content hash); False if it already existed."""
@@ -64,6 +92,10 @@ class LocalBlobStore:
     ``fsync=True`` flushes each blob and its directory to disk before the
     write returns, so a committed artifact survives power loss; it costs
     about 4x on large writes and is off by default.
+
+    Writers and the garbage collector coordinate through ``root/.lock``:
+    storing a blob (or refreshing the mtime of one that already exists) holds
+    it shared, deleting holds it exclusive. See :mod:`asyncflow.store.gc`.
     """
 
     def __init__(self, root: str | os.PathLike[str], *, fsync: bool = False) -> None:
@@ -71,32 +103,67 @@ class LocalBlobStore:
         self.fsync = fsync
         self._tmp = self.root / "tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
+        self._lock_path = self.root / ".lock"
 
     def path(self, key: str) -> Path:
         """The file that holds ``key``."""
         return self.root / key[:2] / key[2:]
 
+    def write(self, buffers: Sequence[Any]) -> str:
+        """Stream ``buffers`` to disk, hashing them on the way; return their key.
+
+        Nothing is copied whole in memory. If the key already exists the new
+        file is dropped and the old one's mtime refreshed, which tells the
+        garbage collector that a task is about to reference it.
+        """
+        total = sum(memoryview(b).nbytes for b in buffers)
+        hasher = _hasher(total)
+        with self._temp_file("blob") as (f, tmp):
+            for buf in buffers:
+                for chunk in _chunks(memoryview(buf).cast("B")):
+                    hasher.update(chunk)
+                    _write_all(f, chunk)
+            key = str(hasher.hexdigest())
+            self._finish(f, tmp, key)
+        return key
+
     def put(self, key: str, buffers: Sequence[Any]) -> bool:
-        target = self.path(key)
-        if target.exists():
+        if self.touch(key):
             return False
-        target.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix=key[:8])
+        with self._temp_file(key[:8]) as (f, tmp):
+            for buf in buffers:
+                _write_all(f, memoryview(buf).cast("B"))
+            return self._finish(f, tmp, key)
+
+    @contextlib.contextmanager
+    def _temp_file(self, prefix: str) -> Iterator[tuple[Any, str]]:
+        fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix=prefix)
         try:
             with os.fdopen(fd, "wb", buffering=0) as f:
-                for buf in buffers:
-                    _write_all(f, memoryview(buf).cast("B"))
-                if self.fsync:
-                    os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException as exc:
+                yield f, tmp
+        except OSError as exc:
+            raise DatastoreError(f"cannot write a blob under {self.root}: {exc}") from exc
+        finally:
             Path(tmp).unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise DatastoreError(f"cannot write blob {key} to {target}: {exc}") from exc
-            raise
+
+    def _finish(self, f: Any, tmp: str, key: str) -> bool:
+        """Move a complete temporary file to ``key`` unless it exists; True if it moved."""
+        if self.fsync:
+            os.fsync(f.fileno())
+        target = self.path(key)
+        with self.shared_lock():
+            if _touch(target):
+                return False
+            target.parent.mkdir(exist_ok=True)
+            os.replace(tmp, target)
         if self.fsync:
             _fsync_dir(target.parent)
         return True
+
+    def touch(self, key: str) -> bool:
+        """Refresh the mtime of ``key`` so a running gc keeps it; False if absent."""
+        with self.shared_lock():
+            return _touch(self.path(key))
 
     def get(self, key: str, *, writable: bool = False) -> memoryview:
         target = self.path(key)
@@ -120,10 +187,53 @@ class LocalBlobStore:
         self.path(key).unlink(missing_ok=True)
 
     def keys(self) -> Iterator[str]:
+        for info in self.scan():
+            yield info.key
+
+    def scan(self) -> Iterator[BlobInfo]:
+        """Every stored blob with its size and mtime, in key order."""
         for sub in sorted(self.root.iterdir()):
             if sub.is_dir() and len(sub.name) == 2:
                 for file in sorted(sub.iterdir()):
-                    yield sub.name + file.name
+                    with contextlib.suppress(FileNotFoundError):
+                        st = file.stat()
+                        yield BlobInfo(sub.name + file.name, st.st_size, st.st_mtime)
+
+    @contextlib.contextmanager
+    def shared_lock(self) -> Iterator[None]:
+        """Held while a blob is stored or touched; many holders at once."""
+        with self._flock(fcntl.LOCK_SH):
+            yield
+
+    @contextlib.contextmanager
+    def exclusive_lock(self) -> Iterator[None]:
+        """Held by the garbage collector while it deletes; excludes every writer."""
+        with self._flock(fcntl.LOCK_EX):
+            yield
+
+    @contextlib.contextmanager
+    def _flock(self, mode: int) -> Iterator[None]:
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, mode)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+
+def _touch(target: Path) -> bool:
+    try:
+        os.utime(target)
+    except FileNotFoundError:
+        return False
+    except PermissionError:
+        return target.exists()  # a read-only store shared with us: present is enough
+    return True
+
+
+def _chunks(view: memoryview) -> Iterator[memoryview]:
+    for start in range(0, view.nbytes, CHUNK):
+        yield view[start : start + CHUNK]
 
 
 def _write_all(f: Any, view: memoryview) -> None:

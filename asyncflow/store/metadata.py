@@ -58,10 +58,13 @@ class SQLiteMetadataStore:
     """The embedded default: one SQLite file in WAL mode.
 
     One connection is shared by the threads of a process behind a lock;
-    other processes coordinate through SQLite's own locking.
+    other processes coordinate through SQLite's own locking (every write is a
+    ``BEGIN IMMEDIATE`` transaction, waiting up to a minute for another
+    writer). ``fsync=True`` sets ``synchronous=FULL`` so each commit survives
+    power loss; the default ``NORMAL`` survives a crash of the process.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -70,7 +73,7 @@ class SQLiteMetadataStore:
                 self.path, timeout=60, isolation_level=None, check_same_thread=False
             )
             self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
             self._conn.execute("PRAGMA foreign_keys=ON")
             with self._write() as cur:
                 migrate(cur)
@@ -246,6 +249,46 @@ class SQLiteMetadataStore:
                 "UPDATE runs SET tags=? WHERE flow=? AND run_id=?",
                 (_dump(list(tags)), flow, run_id),
             )
+
+    def update_tags(
+        self, flow: str, run_id: int, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> list[str]:
+        """Add then remove user tags in one transaction (safe against concurrent
+        updates); return the run's user tags afterwards, sorted."""
+        with self._write() as cur:
+            row = cur.execute(
+                "SELECT tags FROM runs WHERE flow=? AND run_id=?", (flow, run_id)
+            ).fetchone()
+            if row is None:
+                raise DatastoreError(f"run {flow}/{run_id} does not exist")
+            tags = (set(json.loads(row[0])) | set(add)) - set(remove)
+            cur.execute(
+                "UPDATE runs SET tags=? WHERE flow=? AND run_id=?",
+                (_dump(sorted(tags)), flow, run_id),
+            )
+        return sorted(tags)
+
+    def referenced_keys(self) -> set[str]:
+        """Keys of every blob file some committed artifact uses."""
+        return {r[0] for r in self._read("SELECT DISTINCT key FROM artifacts WHERE inline=0")}
+
+    def delete_unreferenced_inline(self) -> int:
+        """Drop inline values no artifact uses (left by tasks that never committed)."""
+        with self._write() as cur:
+            cur.execute("DELETE FROM inline_blobs WHERE key NOT IN (SELECT key FROM artifacts)")
+            return cur.rowcount
+
+    def artifact_usages(self, inline: bool) -> Iterator[tuple[str, str, int]]:
+        """``(key, artifact pathspec, size)`` for every committed artifact stored
+        inline (``inline=True``) or in a blob file, ordered by key."""
+        rows = self._read(
+            "SELECT a.key, a.flow, a.run_id, t.step, a.task_id, a.name, a.size "
+            "FROM artifacts a JOIN tasks t ON t.run_id = a.run_id AND t.task_id = a.task_id "
+            "WHERE a.inline=? ORDER BY a.key, a.run_id, a.task_id, a.name",
+            (int(inline),),
+        )
+        for key, flow, run_id, step, task_id, name, size in rows:
+            yield key, f"{flow}/{run_id}/{step}/{task_id}/{name}", size
 
 
 def _marks(n: int) -> str:

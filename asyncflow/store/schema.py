@@ -74,17 +74,19 @@ MIGRATIONS: list[str] = [
 ]
 
 
-def migrate(cur: sqlite3.Cursor) -> int:
-    """Bring the database to the latest schema inside the caller's transaction."""
+def migrate(cur: sqlite3.Cursor, target: int | None = None) -> int:
+    """Bring the database to the latest schema (or to version ``target``) inside the
+    caller's transaction; return the version reached."""
     version = int(cur.execute("PRAGMA user_version").fetchone()[0])
     if version > len(MIGRATIONS):
         raise DatastoreError(
             f"the metadata database has schema version {version}, newer than this asyncflow "
             f"understands ({len(MIGRATIONS)}); upgrade asyncflow"
         )
-    for index in range(version, len(MIGRATIONS)):
+    last = len(MIGRATIONS) if target is None else target
+    for index in range(version, last):
         for statement in MIGRATIONS[index].split(";"):
             if statement.strip():
                 cur.execute(statement)
         cur.execute(f"PRAGMA user_version = {index + 1}")
-    return len(MIGRATIONS)
+    return max(version, last)

@@ -1,0 +1,172 @@
+"""Store upkeep: garbage-collect unreferenced blobs, verify every stored hash.
+
+Garbage collection must be safe while runs are active. A task writes its
+blobs first and commits the artifact records that reference them afterwards,
+so a blob can be legitimately unreferenced for a moment. Two mechanisms cover
+that window:
+
+- a grace period: a blob whose mtime is younger than ``grace`` seconds (one
+  hour by default) is never deleted. A writer that finds its blob already
+  stored refreshes the mtime, so an old orphan that a task is about to
+  reference again counts as new;
+- a lock (``flock`` on ``blobs/.lock``): writers hold it shared while they
+  store or touch a blob, the collector holds it exclusive while it re-checks
+  mtimes and deletes. Without it a writer could touch a blob between the
+  collector's check and its unlink.
+
+A lease per run would not need the grace period, but a crashed run would
+keep its lease (and its garbage) forever; mtimes need no cleanup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from .blobs import BlobInfo, content_key
+from .datastore import Datastore
+
+#: Default grace period: far longer than any task's gap between writing and committing.
+DEFAULT_GRACE = 3600.0
+
+
+@dataclass
+class GcReport:
+    """What :func:`collect_garbage` removed, or would remove with ``dry_run``."""
+
+    deleted: list[BlobInfo] = field(default_factory=list)
+    kept_recent: list[BlobInfo] = field(default_factory=list)
+    inline_deleted: int = 0
+    temp_deleted: int = 0
+
+    @property
+    def freed_bytes(self) -> int:
+        """Bytes of the deleted blob files."""
+        return sum(b.size for b in self.deleted)
+
+
+def collect_garbage(
+    store: Datastore, *, grace: float = DEFAULT_GRACE, dry_run: bool = False
+) -> GcReport:
+    """Delete blob files no committed artifact references and older than ``grace`` s."""
+    report = GcReport()
+    referenced = store.metadata.referenced_keys()
+    candidates = [b for b in store.blobs.scan() if b.key not in referenced]
+    with store.blobs.exclusive_lock():
+        cutoff = time.time() - grace
+        referenced = store.metadata.referenced_keys()  # commits made while we scanned
+        for blob in candidates:
+            fresh = _stat(store, blob.key)
+            if fresh is None or fresh.key in referenced:
+                continue
+            if fresh.mtime > cutoff:
+                report.kept_recent.append(fresh)
+                continue
+            if not dry_run:
+                store.blobs.delete(blob.key)
+            report.deleted.append(fresh)
+        if not dry_run:
+            report.inline_deleted = store.metadata.delete_unreferenced_inline()
+            report.temp_deleted = _clean_temp(store, cutoff)
+    return report
+
+
+def _stat(store: Datastore, key: str) -> BlobInfo | None:
+    try:
+        st = store.blobs.path(key).stat()
+    except FileNotFoundError:
+        return None
+    return BlobInfo(key, st.st_size, st.st_mtime)
+
+
+def _clean_temp(store: Datastore, cutoff: float) -> int:
+    """Remove temporary files of writers that died mid-write."""
+    removed = 0
+    for tmp in (store.blobs.root / "tmp").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if tmp.stat().st_mtime <= cutoff:
+                tmp.unlink()
+                removed += 1
+    return removed
+
+
+@dataclass
+class BlobProblem:
+    """A blob that is missing or does not match its key, and who uses it."""
+
+    key: str
+    problem: str
+    artifacts: list[str]
+
+
+@dataclass
+class VerifyReport:
+    """What :func:`verify` checked and found."""
+
+    checked: int = 0
+    problems: list[BlobProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every blob is present and intact."""
+        return not self.problems
+
+
+def verify(store: Datastore) -> VerifyReport:
+    """Recompute the hash of every blob file and inline value; report each bad one."""
+    report = VerifyReport()
+    _verify_files(store, report)
+    _verify_inline(store, report)
+    return report
+
+
+def _usages(store: Datastore, inline: bool) -> dict[str, tuple[int, list[str]]]:
+    users: dict[str, list[str]] = defaultdict(list)
+    sizes: dict[str, int] = {}
+    for key, pathspec, size in store.metadata.artifact_usages(inline):
+        users[key].append(pathspec)
+        sizes[key] = size
+    return {key: (sizes[key], paths) for key, paths in users.items()}
+
+
+def _verify_files(store: Datastore, report: VerifyReport) -> None:
+    usages = _usages(store, inline=False)
+    on_disk = {b.key for b in store.blobs.scan()}
+    for key in sorted(on_disk | set(usages)):
+        size, users = usages.get(key, (None, []))
+        report.checked += 1
+        problem = _file_problem(store, key, size, key in on_disk)
+        if problem is not None:
+            report.problems.append(BlobProblem(key, problem, users))
+
+
+def _file_problem(store: Datastore, key: str, size: int | None, present: bool) -> str | None:
+    if not present:
+        return f"missing (expected at {store.blobs.path(key)})"
+    view = store.blobs.get(key)
+    try:
+        if size is not None and view.nbytes != size:
+            return f"corrupted: {view.nbytes} bytes on disk, {size} expected"
+        if content_key([view]) != key:
+            return "corrupted: its content does not match its hash"
+        return None
+    finally:
+        view.release()
+
+
+def _verify_inline(store: Datastore, report: VerifyReport) -> None:
+    for key, (size, users) in sorted(_usages(store, inline=True).items()):
+        report.checked += 1
+        data = store.metadata.get_inline(key)
+        if data is None:
+            problem: str | None = "missing from the metadata database"
+        elif len(data) != size:
+            problem = f"corrupted: {len(data)} bytes stored, {size} expected"
+        elif content_key([data]) != key:
+            problem = "corrupted: its content does not match its hash"
+        else:
+            problem = None
+        if problem is not None:
+            report.problems.append(BlobProblem(key, problem, users))
