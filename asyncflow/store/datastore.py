@@ -125,7 +125,8 @@ class Datastore:
         """Decode an artifact; a fresh object on every call (see :meth:`read_bytes`)."""
         view = self.read_bytes(ref, pathspec=pathspec, writable=writable)
         try:
-            return self.registry.deserialize(ref.encoding, view, ref.metadata, artifact=ref.name)
+            where = f"{pathspec}/{ref.name}" if pathspec else ref.name
+            return self.registry.deserialize(ref.encoding, view, ref.metadata, artifact=where)
         except SerializationError:
             raise
         except Exception as exc:  # a decoder choking on bytes we verified is still our error

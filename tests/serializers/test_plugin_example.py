@@ -75,3 +75,54 @@ def test_plugin_passes_the_contract_kit(site: Path) -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert re.search(r"^\d+ passed in ", out.stdout, re.MULTILINE), out.stdout
+
+
+FLOW = """
+from fractions import Fraction
+from asyncflow import FlowSpec, step
+
+class FractionFlow(FlowSpec):
+    @step
+    def start(self):
+        self.third = Fraction(1, 3)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.sum = self.third * 3
+
+if __name__ == "__main__":
+    FractionFlow()
+"""
+
+READ = """
+from asyncflow import Run
+task = Run("FractionFlow/1")["end"].task
+print(task["third"].encoding, repr(task.data.third), repr(task.data.sum))
+"""
+
+
+def test_a_flow_stores_plugin_types_through_the_plugin(site: Path, tmp_path: Path) -> None:
+    (tmp_path / "fraction_flow.py").write_text(FLOW)
+    env = {
+        **os.environ,
+        "ASYNCFLOW_HOME": str(tmp_path / "store"),
+        "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]),
+    }
+
+    def python(*args: str, with_plugin: bool = True) -> subprocess.CompletedProcess[str]:
+        run_env = env if with_plugin else {**env, "PYTHONPATH": str(ROOT)}
+        return subprocess.run(
+            [sys.executable, *args], capture_output=True, text=True, env=run_env, cwd=tmp_path
+        )
+
+    ran = python("fraction_flow.py", "run")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert python("-c", READ).stdout == "fractions/1 Fraction(1, 3) Fraction(1, 1)\n"
+
+    without = python("-c", READ, with_plugin=False)
+    assert without.returncode == 1
+    assert (
+        "UnknownEncodingError: cannot deserialize artifact 'FractionFlow/1/end/2/third': "
+        "no serializer for encoding 'fractions/1' is registered; install the plugin"
+    ) in without.stderr
