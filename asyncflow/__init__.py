@@ -8,6 +8,7 @@ from .decorators import ExceptionWrapper, MetaflowExceptionWrapper, catch, retry
 from .engine import Engine, RunResult
 from .exceptions import AsyncflowException, NotFoundError, StepTimeoutError
 from .flowspec import FlowSpec
+from .parameters import IncludeFile, JSONType, Parameter
 from .runner import Runner, RunStream
 
 __all__ = [
@@ -17,9 +18,12 @@ __all__ = [
     "ExceptionWrapper",
     "Flow",
     "FlowSpec",
+    "IncludeFile",
+    "JSONType",
     "MetaflowData",
     "MetaflowExceptionWrapper",
     "NotFoundError",
+    "Parameter",
     "Run",
     "RunResult",
     "RunStream",

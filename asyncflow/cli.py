@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from typing import Any
 
 import anyio
@@ -12,8 +13,9 @@ from .display import LinePrinter
 from .engine import Engine, current_user
 from .exceptions import AsyncflowException
 from .flowspec import FlowSpec
-from .graph import FlowGraph
+from .graph import FlowGraph, StepNode, to_dot, to_mermaid
 from .lint import lint
+from .parameter_options import add_parameter_options, parameter_values
 from .store import Datastore
 
 
@@ -60,9 +62,12 @@ def cli(ctx: click.Context, datastore_root: str | None) -> None:
 @click.option("--max-num-splits", default=100, show_default=True, help="Largest foreach allowed.")
 @click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
 @click.pass_obj
-def run(obj: _Obj, max_workers: int, max_num_splits: int, tags: tuple[str, ...]) -> None:
+def run(
+    obj: _Obj, /, max_workers: int, max_num_splits: int, tags: tuple[str, ...], **options: Any
+) -> None:
     """Run the flow from start to end, persisting every artifact."""
     _lint_or_exit(obj.flow_cls)
+    params = parameter_values(options)
     click.echo(f"asyncflow executing {obj.flow_cls.__name__} for user:{current_user()}")
     try:
         engine = Engine(
@@ -71,7 +76,7 @@ def run(obj: _Obj, max_workers: int, max_num_splits: int, tags: tuple[str, ...])
             max_num_splits=max_num_splits,
             listeners=[LinePrinter()],
         )
-        result = anyio.run(_run, engine, obj.flow_cls, tags)
+        result = anyio.run(_run, engine, obj.flow_cls, params, tags)
     except AsyncflowException as exc:
         _fail(exc)
     if not result.successful:
@@ -81,8 +86,10 @@ def run(obj: _Obj, max_workers: int, max_num_splits: int, tags: tuple[str, ...])
         sys.exit(1)
 
 
-async def _run(engine: Engine, flow_cls: type[FlowSpec], tags: tuple[str, ...]) -> Any:
-    return await engine.run(flow_cls, tags=tags)
+async def _run(
+    engine: Engine, flow_cls: type[FlowSpec], params: dict[str, Any], tags: tuple[str, ...]
+) -> Any:
+    return await engine.run(flow_cls, params, tags=tags)
 
 
 @cli.command()
@@ -98,23 +105,39 @@ def check(obj: _Obj) -> None:
 def show(obj: _Obj) -> None:
     """Print the steps and their transitions."""
     graph = _lint_or_exit(obj.flow_cls)
-    doc = (obj.flow_cls.__doc__ or "").strip()
-    if doc:
-        click.echo(doc + "\n")
+    if graph.doc:
+        click.echo(graph.doc + "\n")
     for node in graph.sorted_nodes():
         click.echo(f"Step {node.name}")
-        step_doc = (node.func.__doc__ or "").strip()
-        if step_doc:
-            click.echo(f"    {step_doc}")
-        if node.type == "end":
-            click.echo("    (end of flow)")
-        elif node.type == "foreach":
-            click.echo(f"    => {node.out_funcs[0]} (foreach over '{node.foreach_param}')")
-        else:
-            click.echo(f"    => {', '.join(node.out_funcs)}")
+        if node.doc:
+            click.echo(textwrap.indent(node.doc, "    "))
+        click.echo(f"    {_describe_next(node)}")
         click.echo()
+
+
+def _describe_next(node: StepNode) -> str:
+    if node.type == "end":
+        return "(end of flow)"
+    if node.type == "foreach":
+        return f"=> {node.out_funcs[0]} (foreach over '{node.foreach_param}')"
+    return f"=> {', '.join(node.out_funcs)}"
+
+
+@cli.command("output-dot")
+@click.pass_obj
+def output_dot(obj: _Obj) -> None:
+    """Print the step graph in Graphviz DOT."""
+    click.echo(to_dot(_lint_or_exit(obj.flow_cls)))
+
+
+@cli.command("output-mermaid")
+@click.pass_obj
+def output_mermaid(obj: _Obj) -> None:
+    """Print the step graph as a Mermaid flowchart."""
+    click.echo(to_mermaid(_lint_or_exit(obj.flow_cls)))
 
 
 def main(flow_cls: type[FlowSpec]) -> None:
     """Entry point used by ``FlowSpec()`` in a flow script's ``__main__``."""
+    add_parameter_options(run, flow_cls)
     cli.main(obj=flow_cls, prog_name=sys.argv[0] if sys.argv else flow_cls.__name__)

@@ -5,10 +5,18 @@ The tree, so callers can catch at the level they need::
     AsyncflowException                 every error of ours; renders itself for the CLI
     ├── FlowDefinitionError            a flow class that cannot run as written
     │   ├── LintError                  the step graph breaks a rule (carries every finding)
-    │   └── FlowFileError              a flow file that is missing or defines no single flow
+    │   ├── FlowFileError              a flow file that is missing or defines no single flow
+    │   └── ParameterError             a bad Parameter definition or value (CLI exit code 2)
     ├── InvalidTransitionError         a step called self.next(...) differently from its source
+    │   └── RepeatedNextError          a step called self.next(...) more than once
     ├── StepTimeoutError               an attempt of a step ran past its @timeout
+    ├── ForeachError                   a foreach artifact that is missing, not iterable, empty
+    │                                  or longer than --max-num-splits
     ├── ReservedArtifactError          a step assigned a reserved name (next, input, ...)
+    │   └── ParameterReadOnlyError     a step assigned a Parameter
+    ├── MergeArtifactsError            merge_artifacts() misused, or inputs that cannot merge
+    │   ├── UnhandledInMergeArtifactsError  inputs disagree on artifacts the join did not set
+    │   └── MissingInMergeArtifactsError    include= names artifacts no input has
     ├── NotFoundError                  an unknown flow, run, step, task or artifact
     ├── DatastoreError                 the store cannot be read or written
     │   └── CorruptedBlobError         a blob is missing or does not match its hash
@@ -67,16 +75,41 @@ class FlowFileError(FlowDefinitionError):
             )
 
 
+class ParameterError(FlowDefinitionError):
+    """A Parameter that is defined wrongly, or given a value it cannot take."""
+
+    headline = "Invalid parameter"
+    exit_code = 2
+
+    def __init__(self, parameter: str, problem: str) -> None:
+        self.parameter, self.problem = parameter, problem
+        super().__init__(f"parameter '{parameter}': {problem}")
+
+
 class InvalidTransitionError(AsyncflowException):
     """A step's ``self.next(...)`` call did not match the graph built from its source."""
 
     headline = "Invalid self.next() transition"
 
-    def __init__(self, step: str, expected: Sequence[str], actual: Sequence[str]) -> None:
-        self.step, self.expected, self.actual = step, list(expected), list(actual)
-        super().__init__(
-            f"step '{step}' called self.next({', '.join(self.actual) or 'nothing'}) but its "
-            f"source says self.next({', '.join(self.expected)})"
+    def __init__(self, step: str, expected: Sequence[str], actual: Sequence[str] | None) -> None:
+        self.step, self.expected = step, list(expected)
+        self.actual = None if actual is None else list(actual)
+        said = f"its source says self.next({', '.join(self.expected)})"
+        if self.actual is None:
+            super().__init__(f"step '{step}' ended without calling self.next(); {said}")
+        else:
+            super().__init__(f"step '{step}' called self.next({', '.join(self.actual)}) but {said}")
+
+
+class RepeatedNextError(InvalidTransitionError):
+    """A step called ``self.next(...)`` more than once."""
+
+    def __init__(self, step: str, first: Sequence[str], second: Sequence[str]) -> None:
+        self.step, self.expected, self.actual = step, list(first), list(second)
+        AsyncflowException.__init__(
+            self,
+            f"step '{step}' called self.next() twice: self.next({', '.join(first)}), then "
+            f"self.next({', '.join(second)}); call it once, as the step's last statement",
         )
 
 
@@ -99,6 +132,58 @@ class ReservedArtifactError(AsyncflowException):
         self.name, self.step = name, step
         where = f" in step '{step}'" if step else ""
         super().__init__(f"'{name}' is reserved by asyncflow and cannot be an artifact{where}")
+
+
+class ParameterReadOnlyError(ReservedArtifactError):
+    """A step assigned a Parameter: parameters are constant for the whole run."""
+
+    headline = "Parameters are read-only"
+
+    def __init__(self, name: str, step: str | None = None) -> None:
+        self.name, self.step = name, step
+        where = f" in step '{step}'" if step else ""
+        AsyncflowException.__init__(
+            self, f"'{name}' is a Parameter and cannot be assigned{where}; use another name"
+        )
+
+
+class ForeachError(AsyncflowException):
+    """A foreach whose artifact cannot fan out: missing, not iterable, empty or too long."""
+
+    headline = "Invalid foreach"
+
+    def __init__(self, step: str, var: str, problem: str) -> None:
+        self.step, self.var, self.problem = step, var, problem
+        super().__init__(f"step '{step}' fans out over self.{var}, which {problem}")
+
+
+class MergeArtifactsError(AsyncflowException):
+    """``merge_artifacts`` was misused, or its inputs cannot be merged."""
+
+    headline = "Cannot merge artifacts"
+
+
+class UnhandledInMergeArtifactsError(MergeArtifactsError):
+    """Inputs hold different values for artifacts the join neither set nor excluded."""
+
+    def __init__(self, step: str, artifacts: Sequence[str]) -> None:
+        self.step, self.artifacts = step, list(artifacts)
+        super().__init__(
+            f"step '{step}' cannot merge artifacts whose values differ between its inputs: "
+            f"{', '.join(self.artifacts)}; set them in the join (self.<name> = ...) before "
+            "calling merge_artifacts, or exclude them"
+        )
+
+
+class MissingInMergeArtifactsError(MergeArtifactsError):
+    """``include=`` names artifacts that no input has."""
+
+    def __init__(self, step: str, artifacts: Sequence[str]) -> None:
+        self.step, self.artifacts = step, list(artifacts)
+        super().__init__(
+            f"step '{step}' asks merge_artifacts to include {', '.join(self.artifacts)}, "
+            "which no input has"
+        )
 
 
 class NotFoundError(AsyncflowException):

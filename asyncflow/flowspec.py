@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .artifacts import TaskArtifacts
-from .exceptions import AsyncflowException, ReservedArtifactError
-
-#: Attribute names a step may not assign as artifacts.
-RESERVED_NAMES = frozenset(
-    {"next", "input", "index", "name", "foreach_stack", "merge_artifacts", "script_name", "graph"}
+from .exceptions import (
+    MergeArtifactsError,
+    MissingInMergeArtifactsError,
+    ParameterReadOnlyError,
+    RepeatedNextError,
+    ReservedArtifactError,
+    UnhandledInMergeArtifactsError,
 )
+from .parameters import is_parameter
+from .store import ArtifactRef
+
+#: Attribute names a step may not assign as artifacts (Metaflow's, plus our methods).
+RESERVED_NAMES = frozenset(
+    {
+        "next", "input", "index", "name", "foreach_stack", "merge_artifacts", "script_name",
+        "graph", "cmd", "file", "path_spec",
+    }
+)  # fmt: skip
 
 
 class ForeachFrame:
@@ -53,6 +65,7 @@ class FlowSpec:
     _artifacts: TaskArtifacts | None = None
     _transition: tuple[tuple[str, ...], str | None] | None = None
     _foreach_frames: tuple[ForeachFrame, ...] = ()
+    _is_join: bool = False
 
     def __init__(self, use_cli: bool = True) -> None:
         if use_cli:
@@ -62,12 +75,17 @@ class FlowSpec:
 
     @classmethod
     def _for_task(
-        cls, artifacts: TaskArtifacts | None, frames: tuple[ForeachFrame, ...] = ()
+        cls,
+        artifacts: TaskArtifacts | None,
+        frames: tuple[ForeachFrame, ...] = (),
+        *,
+        is_join: bool = False,
     ) -> FlowSpec:
         """An instance for one task, without running the CLI."""
         flow = cls.__new__(cls)
         object.__setattr__(flow, "_artifacts", artifacts)
         object.__setattr__(flow, "_foreach_frames", frames)
+        object.__setattr__(flow, "_is_join", is_join)
         return flow
 
     @property
@@ -75,19 +93,25 @@ class FlowSpec:
         """The flow's name (its class name)."""
         return type(self).__name__
 
+    @property
+    def _step(self) -> str:
+        return self._artifacts.step if self._artifacts is not None else "?"
+
     def next(self, *steps: Callable[..., Any], foreach: str | None = None) -> None:
         """Say which step(s) run after this one; ``foreach`` names a list artifact to fan out."""
-        if self._transition is not None:
-            raise AsyncflowException("self.next() was called more than once in one step")
         names = tuple(getattr(s, "__name__", repr(s)) for s in steps)
+        if self._transition is not None:
+            raise RepeatedNextError(
+                self._step,
+                describe_transition(*self._transition),
+                describe_transition(names, foreach),
+            )
         object.__setattr__(self, "_transition", (names, foreach))
 
     @property
     def input(self) -> Any:
-        """The item of the foreach list this task handles (inside a foreach only)."""
-        if not self._foreach_frames:
-            raise AsyncflowException("self.input is only available inside a foreach")
-        return self._foreach_frames[-1].value
+        """The item of the foreach list this task handles (None outside a foreach)."""
+        return self._foreach_frames[-1].value if self._foreach_frames else None
 
     @property
     def index(self) -> int | None:
@@ -97,6 +121,47 @@ class FlowSpec:
     def foreach_stack(self) -> list[tuple[int, int, Any]]:
         """``(index, num_splits, value)`` for each enclosing foreach, outermost first."""
         return [(f.index, f.num_splits, f.value) for f in self._foreach_frames]
+
+    def merge_artifacts(
+        self,
+        inputs: Iterable[FlowSpec],
+        exclude: Iterable[str] | None = None,
+        include: Iterable[str] | None = None,
+    ) -> None:
+        """In a join, pass down every artifact the inputs agree on (compared by content hash).
+
+        Artifacts this step already set are left alone; ``exclude`` skips names,
+        ``include`` merges only the names it lists. Artifacts whose values differ
+        between inputs fail the step, naming them all, and nothing is merged.
+        """
+        include_set, exclude_set = set(include or ()), set(exclude or ())
+        artifacts = self._check_merge(include_set, exclude_set)
+        own = set(artifacts.inherited) | artifacts.assigned
+
+        def wanted(name: str) -> bool:
+            if name in own:
+                return False
+            return name in include_set if include_set else name not in exclude_set
+
+        merged, conflicts = _merge_refs(inputs, wanted)
+        missing = sorted(include_set - own - set(merged))
+        if conflicts:
+            raise UnhandledInMergeArtifactsError(self._step, conflicts)
+        if missing:
+            raise MissingInMergeArtifactsError(self._step, missing)
+        artifacts.inherited.update(merged)
+
+    def _check_merge(self, include: set[str], exclude: set[str]) -> TaskArtifacts:
+        if not self._is_join or self._artifacts is None:
+            raise MergeArtifactsError(
+                f"merge_artifacts() works only in a join step, and step '{self._step}' is not one"
+            )
+        if include and exclude:
+            raise MergeArtifactsError(
+                f"step '{self._step}' passed both include= and exclude= to merge_artifacts(); "
+                "use one or the other"
+            )
+        return self._artifacts
 
     def __getattr__(self, name: str) -> Any:
         artifacts = self.__dict__.get("_artifacts") or type(self)._artifacts
@@ -113,8 +178,11 @@ class FlowSpec:
             object.__setattr__(self, name, value)
             return
         artifacts = self._artifacts
+        step = artifacts.step if artifacts else None
+        if is_parameter(type(self), name):
+            raise ParameterReadOnlyError(name, step)
         if name in RESERVED_NAMES or callable(getattr(type(self), name, None)):
-            raise ReservedArtifactError(name, artifacts.step if artifacts else None)
+            raise ReservedArtifactError(name, step)
         object.__setattr__(self, name, value)
         if artifacts is not None:
             artifacts.assigned.add(name)
@@ -122,3 +190,24 @@ class FlowSpec:
     def _artifact_values(self) -> dict[str, Any]:
         """Values of the artifacts this task assigned or read."""
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+
+def describe_transition(steps: tuple[str, ...], foreach: str | None) -> list[str]:
+    return [*steps, *([f"foreach={foreach!r}"] if foreach else [])]
+
+
+def _merge_refs(
+    inputs: Iterable[FlowSpec], wanted: Callable[[str], bool]
+) -> tuple[dict[str, ArtifactRef], list[str]]:
+    """The first ref of each wanted name across inputs, and the names whose content differs."""
+    merged: dict[str, ArtifactRef] = {}
+    conflicts: list[str] = []
+    for inp in inputs:
+        refs = inp._artifacts.inherited if inp._artifacts is not None else {}
+        for name, ref in refs.items():
+            if not wanted(name):
+                continue
+            first = merged.setdefault(name, ref)
+            if (first.key, first.encoding) != (ref.key, ref.encoding) and name not in conflicts:
+                conflicts.append(name)
+    return merged, conflicts

@@ -30,16 +30,25 @@ class StepNode:
     has_next: bool = False
     next_lineno: int | None = None
     next_problem: str | None = None
+    #: Lines of ``self.next(...)`` calls that are not the step's last statement.
+    stray_next_lines: list[int] = field(default_factory=list)
+    has_varargs: bool = False
     is_async: bool = False
     type: str = "linear"
     in_funcs: list[str] = field(default_factory=list)
     split_parents: list[str] = field(default_factory=list)
     matching_join: str | None = None
+    doc: str = ""
 
     @property
     def location(self) -> str:
         """``file:line`` of the step's ``def``, for messages."""
         return f"{self.file}:{self.lineno}"
+
+    @property
+    def next_location(self) -> str:
+        """``file:line`` of the step's ``self.next(...)`` (its ``def`` if it has none)."""
+        return f"{self.file}:{self.next_lineno or self.lineno}"
 
 
 class FlowGraph:
@@ -47,6 +56,7 @@ class FlowGraph:
 
     def __init__(self, flow_cls: type) -> None:
         self.name = flow_cls.__name__
+        self.doc = inspect.cleandoc(flow_cls.__doc__ or "")
         self.nodes: dict[str, StepNode] = {
             name: _parse_step(name, func) for name, func in _step_functions(flow_cls)
         }
@@ -84,6 +94,15 @@ class FlowGraph:
         rest = sorted((n for n in self.nodes.values() if n.name not in seen), key=_by_line)
         return [self.nodes[n] for n in order] + rest
 
+    def edges(self) -> list[tuple[str, str, str | None]]:
+        """``(from, to, foreach variable or None)`` for every transition to a known step."""
+        return [
+            (node.name, out, node.foreach_param)
+            for node in self.sorted_nodes()
+            for out in node.out_funcs
+            if out in self.nodes
+        ]
+
 
 def _by_line(node: StepNode) -> int:
     return node.lineno
@@ -93,7 +112,7 @@ def _step_functions(flow_cls: type) -> Iterator[tuple[str, Callable[..., Any]]]:
     for name in dir(flow_cls):
         if name.startswith("__"):
             continue
-        attr = getattr(flow_cls, name, None)
+        attr = inspect.getattr_static(flow_cls, name, None)
         if is_step(attr):
             assert attr is not None
             yield name, attr
@@ -109,64 +128,77 @@ def _parse_step(name: str, func: Callable[..., Any]) -> StepNode:
         name=name,
         func=func,
         file=file,
-        lineno=first + _def_offset(fdef),
-        num_args=len(fdef.args.args),
+        lineno=first + fdef.lineno - 1,  # getsourcelines starts at the first decorator
+        num_args=len(fdef.args.posonlyargs) + len(fdef.args.args),
+        has_varargs=bool(fdef.args.vararg or fdef.args.kwarg or fdef.args.kwonlyargs),
         is_async=isinstance(fdef, ast.AsyncFunctionDef),
+        doc=inspect.cleandoc(ast.get_docstring(fdef) or ""),
     )
     _read_transition(node, fdef, first)
     return node
-
-
-def _def_offset(fdef: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
-    # getsourcelines starts at the first decorator; report the line of `def`.
-    return fdef.lineno - 1
 
 
 def _read_transition(
     node: StepNode, fdef: ast.FunctionDef | ast.AsyncFunctionDef, first: int
 ) -> None:
     last = fdef.body[-1]
-    call = last.value if isinstance(last, ast.Expr) else None
-    if not (isinstance(call, ast.Call) and _is_self_next(call.func)):
+    tail = last.value if isinstance(last, ast.Expr) else None
+    node.stray_next_lines = [
+        first + call.lineno - 1
+        for call in ast.walk(fdef)
+        if isinstance(call, ast.Call) and _is_self_next(call.func) and call is not tail
+    ]
+    if not (isinstance(tail, ast.Call) and _is_self_next(tail.func)):
         return
     node.has_next = True
     node.next_lineno = first + last.lineno - 1
+    node.next_problem = _read_next_call(node, tail)
+    if node.name == "end":
+        # lint reports the call; the graph keeps end a sink so nothing else trips on it
+        node.out_funcs, node.foreach_param = [], None
+
+
+def _read_next_call(node: StepNode, call: ast.Call) -> str | None:
+    """Fill ``out_funcs``/``foreach_param`` from ``self.next(...)``; the problem, if any."""
+    problem: str | None = None
     for arg in call.args:
-        if _is_self_attr(arg):
-            assert isinstance(arg, ast.Attribute)
+        if isinstance(arg, ast.Attribute) and _is_self_attr(arg):
             node.out_funcs.append(arg.attr)
         else:
-            node.next_problem = "self.next() takes steps written as self.<step_name>"
+            problem = "every argument of self.next() must be a step, written self.<step_name>"
     for kw in call.keywords:
         if kw.arg == "foreach" and isinstance(kw.value, ast.Constant):
+            if not isinstance(kw.value.value, str):
+                problem = "foreach= must name an artifact, as a string"
             node.foreach_param = str(kw.value.value)
         elif kw.arg == "foreach":
-            node.next_problem = "foreach= must be a string literal naming an artifact"
+            problem = "foreach= must be a string literal naming an artifact"
         else:
-            node.next_problem = f"self.next() got an unknown keyword '{kw.arg}'"
+            problem = f"self.next() got an unknown keyword argument '{kw.arg}'"
+    if problem is None and not node.out_funcs:
+        problem = "self.next() must name at least one step"
+    if problem is None and node.foreach_param is not None and len(node.out_funcs) != 1:
+        problem = "a foreach transition must name exactly one step"
+    return problem
 
 
 def _is_self_next(expr: ast.expr) -> bool:
-    return _is_self_attr(expr) and isinstance(expr, ast.Attribute) and expr.attr == "next"
+    return isinstance(expr, ast.Attribute) and _is_self_attr(expr) and expr.attr == "next"
 
 
-def _is_self_attr(expr: ast.expr) -> bool:
-    return (
-        isinstance(expr, ast.Attribute)
-        and isinstance(expr.value, ast.Name)
-        and expr.value.id == "self"
-    )
+def _is_self_attr(expr: ast.Attribute) -> bool:
+    return isinstance(expr.value, ast.Name) and expr.value.id == "self"
 
 
 def _node_type(node: StepNode) -> str:
     if node.name == "end":
         return "end"
-    if node.num_args > 1:
-        return "join"
     if node.foreach_param is not None:
         return "foreach"
     if len(node.out_funcs) > 1:
         return "split"
+    if node.num_args == 2:
+        return "join"
     if node.name == "start":
         return "start"
     return "linear"
@@ -181,7 +213,7 @@ def _assign_split_parents(graph: FlowGraph) -> None:
             return
         seen.add(name)
         node = graph.nodes[name]
-        if node.type == "join" and parents:
+        if node.num_args == 2 and parents:
             graph.nodes[parents[-1]].matching_join = name
             parents = parents[:-1]
         node.split_parents = parents
@@ -191,3 +223,28 @@ def _assign_split_parents(graph: FlowGraph) -> None:
             walk(out, parents)
 
     walk("start", [])
+
+
+def to_dot(graph: FlowGraph) -> str:
+    """The graph in Graphviz DOT: one box per step, one arrow per transition."""
+    lines = [f'digraph "{graph.name}" {{', "  node [shape=box];"]
+    for node in graph.sorted_nodes():
+        shape = " [shape=ellipse]" if node.type in ("start", "end") else ""
+        lines.append(f'  "{node.name}"{shape};')
+    for src, dst, foreach in graph.edges():
+        label = f' [label="foreach {foreach}"]' if foreach else ""
+        lines.append(f'  "{src}" -> "{dst}"{label};')
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def to_mermaid(graph: FlowGraph) -> str:
+    """The graph as a Mermaid flowchart, top to bottom."""
+    lines = ["flowchart TD"]
+    for node in graph.sorted_nodes():
+        shape = "([{}])" if node.type in ("start", "end") else "[{}]"
+        lines.append(f"    {node.name}{shape.format(node.name)}")
+    for src, dst, foreach in graph.edges():
+        arrow = f"-->|foreach {foreach}|" if foreach else "-->"
+        lines.append(f"    {src} {arrow} {dst}")
+    return "\n".join(lines)

@@ -17,6 +17,7 @@ from ..exceptions import LintError
 from ..flowspec import FlowSpec
 from ..graph import FlowGraph
 from ..lint import lint
+from ..parameters import resolve_parameters
 from ..store import ArtifactRef, Datastore
 from .context import RunContext
 from .joins import JoinBarriers
@@ -104,18 +105,24 @@ class Engine:
         ``listeners`` get this run's events on top of the engine's own. Cancelling
         the caller's scope cancels the run: it is recorded as cancelled (what
         committed stays committed) and the cancellation propagates.
+
+        ``params`` maps parameter names to values (text or Python values); they are
+        converted to each parameter's type and defaults fill in the rest. A broken
+        graph raises :class:`LintError`, a bad value :class:`ParameterError`, before
+        anything is stored.
         """
         graph = FlowGraph(flow_cls)
         findings = lint(graph)
         if findings:
             raise LintError(findings)
         user = user or current_user()
+        values = resolve_parameters(flow_cls, params or {}, user=user)
         run = await self._start(
-            flow_cls, graph, params or {}, tags, user, namespace or f"user:{user}", listeners
+            flow_cls, graph, values, tags, user, namespace or f"user:{user}", listeners
         )
         try:
             run.emit(RunStarted(run.record.pathspec))
-            run.param_refs = await anyio.to_thread.run_sync(self._persist_params, params or {})
+            run.param_refs = await anyio.to_thread.run_sync(self._persist_params, values)
             await _Scheduler(run).run()
         except TaskError as err:
             return await self._finish(run, "failed", err)

@@ -22,8 +22,13 @@ from ..events import (
     TaskRetrying,
     TaskStarted,
 )
-from ..exceptions import AsyncflowException, InvalidTransitionError, StepTimeoutError
-from ..flowspec import FlowSpec
+from ..exceptions import (
+    AsyncflowException,
+    ForeachError,
+    InvalidTransitionError,
+    StepTimeoutError,
+)
+from ..flowspec import FlowSpec, describe_transition
 from ..graph import StepNode
 from ..logs import TaskCapture, start_capture, stop_capture
 from ..store import ArtifactRef, TaskRecord
@@ -133,7 +138,7 @@ class _Attempt:
             run.datastore, node.name, task.pathspec, _inherited(run, node, inp),
             _stored_event(run, task.pathspec),
         )  # fmt: skip
-        self.flow = run.flow_cls._for_task(self.artifacts, inp.frames)
+        self.flow = run.flow_cls._for_task(self.artifacts, inp.frames, is_join=node.type == "join")
         self.capture = TaskCapture(
             lambda stream, line: run.emit(TaskOutput(task.pathspec, stream, line))
         )
@@ -344,16 +349,12 @@ def _finish(
 
 
 def _check_transition(node: StepNode, flow: FlowSpec) -> None:
-    steps, foreach = flow._transition or ((), None)
     if node.type == "end":
         if flow._transition is not None:
             raise AsyncflowException("the end step must not call self.next()")
         return
-    expected = [
-        *node.out_funcs,
-        *([f"foreach={node.foreach_param!r}"] if node.foreach_param else []),
-    ]
-    actual = [*steps, *([f"foreach={foreach!r}"] if foreach else [])]
+    expected = describe_transition(tuple(node.out_funcs), node.foreach_param)
+    actual = None if flow._transition is None else describe_transition(*flow._transition)
     if expected != actual:
         raise InvalidTransitionError(node.name, expected, actual)
 
@@ -364,23 +365,20 @@ def _foreach_items(run: RunContext, node: StepNode, flow: FlowSpec) -> list[Any]
     try:
         value = getattr(flow, var)
     except AttributeError:
-        raise AsyncflowException(
-            f"step '{node.name}' fans out over self.{var}, which it never set"
-        ) from None
+        raise ForeachError(node.name, var, "was never set") from None
     try:
         items = list(value)
     except TypeError:
-        raise AsyncflowException(
-            f"foreach artifact '{var}' of step '{node.name}' is a {type(value).__name__}, "
-            "which is not iterable"
+        raise ForeachError(
+            node.name, var, f"is not iterable (it is a {type(value).__name__})"
         ) from None
     if not items:
-        raise AsyncflowException(f"foreach artifact '{var}' of step '{node.name}' is empty")
+        raise ForeachError(node.name, var, "is empty")
     if len(items) > run.max_num_splits:
-        raise AsyncflowException(
-            f"foreach artifact '{var}' of step '{node.name}' has {len(items)} items, more than "
-            f"--max-num-splits {run.max_num_splits}; raise the limit to run it"
-        )
+        raise ForeachError(
+            node.name, var, f"has {len(items)} items, more than --max-num-splits "
+            f"({run.max_num_splits}); raise the limit to run it",
+        )  # fmt: skip
     return items
 
 

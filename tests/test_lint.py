@@ -1,0 +1,136 @@
+"""Every graph rule, with the exact message and the line it names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from asyncflow import FlowSpec
+from asyncflow.graph import FlowGraph
+from asyncflow.lint import lint
+
+from .flows import lint_cases
+
+FILE = str(Path(lint_cases.__file__))
+_LINES = Path(FILE).read_text().splitlines()
+
+
+def at(step: str, tag: str) -> str:
+    """``step 'x' (file:line)`` for the line marked ``# L:<tag>``."""
+    line = next(i for i, text in enumerate(_LINES, 1) if text.endswith(f"# L:{tag}"))
+    return f"step '{step}' ({FILE}:{line})"
+
+
+def findings(flow: type[FlowSpec]) -> list[str]:
+    return lint(FlowGraph(flow))
+
+
+CASES: list[tuple[type[FlowSpec], list[str]]] = [
+    (
+        lint_cases.ReservedNameFlow,
+        [f"{at('input', 'reserved')}: 'input' is a reserved name; give the step another name"],
+    ),
+    (
+        lint_cases.BadNameFlow,
+        [
+            f"{at('Upper', 'badname')}: a step name may only use lowercase letters, digits and "
+            "underscores, and may not start with an underscore"
+        ],
+    ),
+    (lint_cases.NoStartFlow, ["the flow NoStartFlow has no 'start' step; add one"]),
+    (
+        lint_cases.EndHasNextFlow,
+        [f"{at('end', 'end-next')}: the end step must not call self.next(); remove it"],
+    ),
+    (
+        lint_cases.MissingNextFlow,
+        [
+            f"{at('start', 'missing')}: the last statement of a step must be self.next(...)",
+        ],
+    ),
+    (
+        lint_cases.MisplacedNextFlow,
+        [
+            f"{at('start', 'misplaced')}: self.next(...) must be the last statement of the "
+            "step, called once on every path",
+        ],
+    ),
+    (
+        lint_cases.BadNextArgsFlow,
+        [
+            f"{at('start', 'badargs')}: every argument of self.next() must be a step, "
+            "written self.<step_name>",
+        ],
+    ),
+    (
+        lint_cases.ForeachTwoTargetsFlow,
+        [f"{at('start', 'foreach-two')}: a foreach transition must name exactly one step"],
+    ),
+    (
+        lint_cases.UnknownStepFlow,
+        [f"{at('start', 'unknown')}: self.next() goes to unknown step 'nowhere'"],
+    ),
+    (
+        lint_cases.CycleFlow,
+        [
+            f"{at('b', 'cycle')}: the flow loops: a -> b -> a; "
+            "break the loop in the self.next() calls"
+        ],
+    ),
+    (
+        lint_cases.OrphanFlow,
+        [
+            f"{at('lonely', 'orphan')}: no path from start reaches this step; "
+            "call self.next(self.lonely) somewhere or remove it"
+        ],
+    ),
+    (
+        lint_cases.UnjoinedSplitFlow,
+        [
+            f"{at('end', 'unjoined')}: the flow reaches end while the split at step 'start' "
+            "(into a, b) is not joined; add a join step before end"
+        ],
+    ),
+    (
+        lint_cases.JoinWithoutSplitFlow,
+        [f"{at('gather', 'nosplit')}: this join step (it takes 'inputs') follows no split"],
+    ),
+    (
+        lint_cases.ForeachIntoJoinFlow,
+        [
+            f"{at('start', 'foreach-join')}: the foreach goes straight into join step 'join'; "
+            "add a step between them"
+        ],
+    ),
+    (
+        lint_cases.SignatureFlow,
+        [
+            f"{at('start', 'split-join')}: a step cannot both join (it takes 'inputs') and "
+            "split; split in a separate step after the join",
+            f"{at('a', 'too-many')}: a step takes only 'self', or 'self, inputs' when it is a "
+            "join; remove the other arguments",
+            f"{at('end', 'end-join')}: the end step cannot be a join (it takes 'inputs'); "
+            "add a join before it",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("flow", "expected"), CASES, ids=[c[0].__name__ for c in CASES])
+def test_each_rule_reports_the_step_and_its_line(flow: type[FlowSpec], expected: list[str]) -> None:
+    assert findings(flow) == expected
+
+
+def test_a_join_that_misses_a_branch_names_both_counts() -> None:
+    assert findings(lint_cases.JoinMissesBranchFlow) == [
+        f"{at('join', 'misses')}: this join is reached from 2 step(s) (a, b) but the split at "
+        "step 'start' opened 3 branch(es) (a, b, c); every branch must reach it",
+        f"step 'end' ({FILE}:{at_line('end', lint_cases.JoinMissesBranchFlow)}): the flow "
+        "reaches end while the split at step 'start' (into a, b, c) is not joined; "
+        "add a join step before end",
+    ]
+
+
+def at_line(step: str, flow: type[FlowSpec]) -> int:
+    return FlowGraph(flow)[step].lineno
