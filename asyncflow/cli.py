@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
+import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 import click
 
 from .display import LinePrinter
-from .engine import Engine, current_user
+from .engine import Engine, RunResult, current_user
+from .events import Event, RunStarted
 from .exceptions import AsyncflowException
 from .flowspec import FlowSpec
 from .graph import FlowGraph, StepNode, to_dot, to_mermaid
@@ -69,27 +73,71 @@ def run(
     _lint_or_exit(obj.flow_cls)
     params = parameter_values(options)
     click.echo(f"asyncflow executing {obj.flow_cls.__name__} for user:{current_user()}")
+    _drive(
+        obj, lambda engine: engine.run(obj.flow_cls, params, tags=tags), max_workers, max_num_splits
+    )
+
+
+@cli.command()
+@click.argument("step", required=False)
+@click.option("--origin-run-id", default=None, help="The run to resume (default: the latest run).")
+@click.option("--max-workers", default=16, show_default=True, help="Tasks running at once.")
+@click.option("--max-num-splits", default=100, show_default=True, help="Largest foreach allowed.")
+@click.option("--tag", "tags", multiple=True, help="Tag the new run (repeatable).")
+@click.pass_obj
+def resume(
+    obj: _Obj,
+    step: str | None,
+    origin_run_id: str | None,
+    max_workers: int,
+    max_num_splits: int,
+    tags: tuple[str, ...],
+) -> None:
+    """Run again from STEP (default: the failed step), reusing what already succeeded."""
+    _lint_or_exit(obj.flow_cls)
+    if origin_run_id is not None and not origin_run_id.isdigit():
+        raise click.BadParameter(f"{origin_run_id!r} is not a run id", param_hint="--origin-run-id")
+    click.echo(f"asyncflow resuming {obj.flow_cls.__name__} for user:{current_user()}")
+    _drive(
+        obj,
+        lambda engine: engine.resume(obj.flow_cls, step, origin_run_id=origin_run_id, tags=tags),
+        max_workers,
+        max_num_splits,
+    )
+
+
+def _drive(
+    obj: _Obj,
+    start: Callable[[Engine], Awaitable[RunResult]],
+    max_workers: int,
+    max_num_splits: int,
+) -> None:
+    """Run the engine to the end; Ctrl-C cancels the run (exit 130), a failure exits 1."""
+    started: list[str] = []
+
+    def remember(event: Event) -> None:
+        if isinstance(event, RunStarted):
+            started.append(event.pathspec)
+
+    engine = Engine(
+        Datastore(obj.root),
+        max_workers=max_workers,
+        max_num_splits=max_num_splits,
+        listeners=[LinePrinter(), remember],
+    )
     try:
-        engine = Engine(
-            Datastore(obj.root),
-            max_workers=max_workers,
-            max_num_splits=max_num_splits,
-            listeners=[LinePrinter()],
-        )
-        result = anyio.run(_run, engine, obj.flow_cls, params, tags)
+        result = anyio.run(start, engine)
     except AsyncflowException as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        where = f"Run {started[0]}" if started else "The run"
+        click.secho(f"{where} was cancelled (Ctrl-C); `resume` continues it.", fg="red", err=True)
+        sys.exit(130)
     if not result.successful:
         click.secho(
             f"Run {result.pathspec} failed in {result.failed_pathspec}.", fg="red", err=True
         )
         sys.exit(1)
-
-
-async def _run(
-    engine: Engine, flow_cls: type[FlowSpec], params: dict[str, Any], tags: tuple[str, ...]
-) -> Any:
-    return await engine.run(flow_cls, params, tags=tags)
 
 
 @cli.command()
@@ -140,4 +188,19 @@ def output_mermaid(obj: _Obj) -> None:
 def main(flow_cls: type[FlowSpec]) -> None:
     """Entry point used by ``FlowSpec()`` in a flow script's ``__main__``."""
     add_parameter_options(run, flow_cls)
-    cli.main(obj=flow_cls, prog_name=sys.argv[0] if sys.argv else flow_cls.__name__)
+    try:
+        cli.main(obj=flow_cls, prog_name=sys.argv[0] if sys.argv else flow_cls.__name__)
+    except SystemExit as exc:
+        _leave(exc.code)
+
+
+def _leave(code: str | int | None) -> None:
+    """Exit with ``code`` even if a step's thread was abandoned (a thread cannot be killed)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(timeout=1)
+            if thread.is_alive():
+                os._exit(code if isinstance(code, int) else 1)  # all is committed already
+    sys.exit(code)

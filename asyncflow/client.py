@@ -127,6 +127,12 @@ class Run:
         return self._refresh().status
 
     @property
+    def origin_pathspec(self) -> str | None:
+        """For a resumed run, ``Flow/run_id`` of the run it resumed; else None."""
+        origin = self._record.origin_run_id
+        return f"{self._record.flow}/{origin}" if origin is not None else None
+
+    @property
     def created_at(self) -> datetime:
         """When the run started."""
         return datetime.fromtimestamp(self._record.created_at)

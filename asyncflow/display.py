@@ -11,6 +11,7 @@ from .events import (
     Event,
     RunFinished,
     RunStarted,
+    TaskCloned,
     TaskFailed,
     TaskFinished,
     TaskOutput,
@@ -57,6 +58,8 @@ class LinePrinter:
                 for line in tb.rstrip().splitlines():
                     self._line(f"{_prefix(p)} {line}")
                 self._line(f"{_prefix(p)} Attempt failed; retry {n} in {wait:g} seconds.")
+            case TaskCloned(pathspec=p, origin_pathspec=origin):
+                self._line(f"{_prefix(p)} Cloning results of a previously run task {origin}")
             case RunFinished(status="successful"):
                 self._line("Done!")
             case RunFinished(pathspec=p, status=status):

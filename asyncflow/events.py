@@ -60,6 +60,14 @@ class TaskRetrying:
 
 
 @dataclass(frozen=True)
+class TaskCloned:
+    """A resumed run reused a successful task of its origin run instead of running it."""
+
+    pathspec: str
+    origin_pathspec: str
+
+
+@dataclass(frozen=True)
 class TaskOutput:
     """A line a task printed; ``stream`` is stdout or stderr."""
 
@@ -85,6 +93,7 @@ Event = (
     | TaskFinished
     | TaskFailed
     | TaskRetrying
+    | TaskCloned
     | TaskOutput
     | ArtifactStored
 )

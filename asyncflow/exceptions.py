@@ -12,6 +12,7 @@ The tree, so callers can catch at the level they need::
     ├── StepTimeoutError               an attempt of a step ran past its @timeout
     ├── ForeachError                   a foreach artifact that is missing, not iterable, empty
     │                                  or longer than --max-num-splits
+    ├── ResumeError                    resume was asked for something it cannot do
     ├── ReservedArtifactError          a step assigned a reserved name (next, input, ...)
     │   └── ParameterReadOnlyError     a step assigned a Parameter
     ├── MergeArtifactsError            merge_artifacts() misused, or inputs that cannot merge
@@ -121,6 +122,12 @@ class StepTimeoutError(AsyncflowException):
     def __init__(self, step: str, limit: str) -> None:
         self.step, self.limit = step, limit
         super().__init__(f"step '{step}' timed out after {limit} (@timeout)")
+
+
+class ResumeError(AsyncflowException):
+    """``resume`` was asked for something it cannot do (an unknown step, ...)."""
+
+    headline = "Cannot resume"
 
 
 class ReservedArtifactError(AsyncflowException):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -12,6 +13,9 @@ from ..events import Event, Listener
 from ..flowspec import FlowSpec
 from ..graph import FlowGraph
 from ..store import ArtifactRef, Datastore, RunRecord
+
+if TYPE_CHECKING:
+    from .resume import ResumePlan
 
 
 @dataclass
@@ -30,6 +34,8 @@ class RunContext:
     param_refs: dict[str, ArtifactRef] = field(default_factory=dict)
     #: How the engine waits between retries; tests pass a fake clock.
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+    #: For a resumed run: which tasks of the origin run are reused.
+    resume: ResumePlan | None = None
     _task_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property

@@ -22,6 +22,7 @@ from ..store import ArtifactRef, Datastore
 from .context import RunContext
 from .joins import JoinBarriers
 from .records import TaskInput, TaskResult
+from .resume import ResumePlan, plan_resume
 from .task import TaskError, run_task
 
 if TYPE_CHECKING:
@@ -120,9 +121,45 @@ class Engine:
         run = await self._start(
             flow_cls, graph, values, tags, user, namespace or f"user:{user}", listeners
         )
+        return await self._drive(run, values)
+
+    async def resume(
+        self,
+        flow_cls: type[FlowSpec],
+        step: str | None = None,
+        *,
+        origin_run_id: int | str | None = None,
+        tags: Sequence[str] = (),
+        user: str | None = None,
+        namespace: str | None = None,
+        listeners: Sequence[Listener] = (),
+    ) -> RunResult:
+        """Run ``flow_cls`` again as a new run that reuses an earlier run's successful tasks.
+
+        ``origin_run_id`` defaults to the latest run of the flow. Without ``step``
+        only its failed and never-run tasks run; with ``step``, that step and
+        everything downstream of it run again. Parameters come from the origin.
+        """
+        graph = FlowGraph(flow_cls)
+        findings = lint(graph)
+        if findings:
+            raise LintError(findings)
+        origin = int(origin_run_id) if origin_run_id is not None else None
+        plan = await anyio.to_thread.run_sync(plan_resume, self.datastore, graph, origin, step)
+        user = user or current_user()
+        run = await self._start(
+            flow_cls, graph, plan.origin.params, tags, user, namespace or f"user:{user}",
+            listeners, plan,
+        )  # fmt: skip
+        return await self._drive(run, {})
+
+    async def _drive(self, run: RunContext, params: dict[str, Any]) -> RunResult:
         try:
             run.emit(RunStarted(run.record.pathspec))
-            run.param_refs = await anyio.to_thread.run_sync(self._persist_params, values)
+            if run.resume is not None:
+                run.param_refs = dict(run.resume.param_refs)
+            else:
+                run.param_refs = await anyio.to_thread.run_sync(self._persist_params, params)
             await _Scheduler(run).run()
         except TaskError as err:
             return await self._finish(run, "failed", err)
@@ -143,6 +180,7 @@ class Engine:
         user: str,
         namespace: str,
         listeners: Sequence[Listener],
+        plan: ResumePlan | None = None,
     ) -> RunContext:
         system_tags = [
             f"user:{user}",
@@ -150,8 +188,9 @@ class Engine:
             f"python_version:{platform.python_version()}",
         ]
         meta = self.datastore.metadata
+        origin_run_id = plan.origin.run_id if plan is not None else None
         record = await anyio.to_thread.run_sync(
-            meta.create_run, graph.name, user, _jsonable(params), tags, system_tags
+            meta.create_run, graph.name, user, _jsonable(params), tags, system_tags, origin_run_id
         )
         run = RunContext(
             flow_cls=flow_cls,
@@ -164,6 +203,7 @@ class Engine:
             max_num_splits=self.max_num_splits,
             namespace=namespace,
             sleep=self.sleep,
+            resume=plan,
         )
         return run
 

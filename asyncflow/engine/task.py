@@ -34,6 +34,7 @@ from ..logs import TaskCapture, start_capture, stop_capture
 from ..store import ArtifactRef, TaskRecord
 from .context import RunContext
 from .records import TaskInput, TaskResult
+from .resume import clone_task
 
 
 class TaskError(Exception):
@@ -62,6 +63,9 @@ async def run_task(run: RunContext, inp: TaskInput) -> TaskResult:
     recover it. Only the attempt that ends the task commits the task record;
     the logs of earlier attempts are stored as they fail.
     """
+    origin = run.resume.clone_of(inp) if run.resume is not None else None
+    if origin is not None:
+        return await clone_task(run, inp, origin)
     task = _Task.create(run, inp)
     run.emit(TaskStarted(task.pathspec))
     retries = task.policy.retries
@@ -313,13 +317,15 @@ async def _execute(
             node.func(flow, *args)
             return _finish(run, node, flow)
 
-        return await anyio.to_thread.run_sync(body_then_finish, limiter=run.thread_limiter)
+        # A thread cannot be killed: a cancelled task (Ctrl-C, a failed sibling, a timeout)
+        # abandons its thread, and nothing reads the flow object it goes on changing.
+        return await anyio.to_thread.run_sync(
+            body_then_finish, limiter=run.thread_limiter, abandon_on_cancel=True
+        )
     with _deadline(node, policy.timeout):
         if node.is_async:
             await node.func(flow, *args)
         else:
-            # A thread cannot be killed: on timeout it is abandoned and its flow object,
-            # which nothing reads any more, is dropped with it.
             await anyio.to_thread.run_sync(
                 node.func, flow, *args, limiter=run.thread_limiter, abandon_on_cancel=True
             )

@@ -1,0 +1,143 @@
+"""``resume``: a new run that clones the successful tasks of an earlier one by reference.
+
+Which tasks are cloned follows Metaflow: every task of the origin run that
+succeeded is reused, except in the step the user resumes from and every step
+downstream of it, which run again. Failed and never-run tasks always run.
+A foreach task is matched to its origin by its foreach indices. Cloning writes
+new task rows that point at the origin's blob keys: no artifact is copied.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from ..events import TaskCloned
+from ..exceptions import NotFoundError, ResumeError
+from ..graph import FlowGraph
+from ..store import ArtifactRef, Datastore, RunRecord, TaskRecord
+from .context import RunContext
+from .records import TaskInput, TaskResult
+
+TaskKey = tuple[str, tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class ResumePlan:
+    """What a resumed run reuses from its origin run."""
+
+    origin: RunRecord
+    step: str | None
+    rerun: frozenset[str]
+    clones: dict[TaskKey, TaskRecord]
+    param_refs: dict[str, ArtifactRef]
+
+    def clone_of(self, inp: TaskInput) -> TaskRecord | None:
+        """The origin task to clone for ``inp``, or None if it must run."""
+        if inp.step in self.rerun:
+            return None
+        return self.clones.get((inp.step, tuple(f.index for f in inp.frames)))
+
+
+def plan_resume(
+    datastore: Datastore, graph: FlowGraph, origin_run_id: int | None, step: str | None
+) -> ResumePlan:
+    """Find the origin run (default: the latest of the flow) and what can be cloned from it."""
+    origin = _origin_run(datastore, graph.name, origin_run_id)
+    if step is not None and step not in graph.nodes:
+        valid = ", ".join(n.name for n in graph.sorted_nodes())
+        raise ResumeError(f"cannot resume from step '{step}': {graph.name} has no such step "
+                          f"(its steps: {valid})")  # fmt: skip
+    meta = datastore.metadata
+    tasks = meta.list_tasks(origin.flow, origin.run_id)
+    clones = {
+        (t.step, tuple(int(f["index"]) for f in t.foreach_stack)): t
+        for t in tasks
+        if t.status == "successful" and t.step in graph.nodes
+    }
+    return ResumePlan(
+        origin,
+        step,
+        frozenset(_downstream(graph, step)) if step else frozenset(),
+        clones,
+        _origin_params(datastore, origin, tasks),
+    )
+
+
+def _origin_run(datastore: Datastore, flow: str, run_id: int | None) -> RunRecord:
+    meta = datastore.metadata
+    if run_id is None:
+        runs = meta.list_runs(flow)
+        if not runs:
+            raise NotFoundError("run", f"{flow}/latest", hint="; there is no run to resume")
+        return runs[0]
+    record = meta.get_run(flow, run_id)
+    if record is None:
+        raise NotFoundError("run", f"{flow}/{run_id}", hint="; there is no such run to resume")
+    return record
+
+
+def _downstream(graph: FlowGraph, step: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [step]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(graph[name].out_funcs)
+    return seen
+
+
+def _origin_params(
+    datastore: Datastore, origin: RunRecord, tasks: list[TaskRecord]
+) -> dict[str, ArtifactRef]:
+    """The origin's parameters as stored refs (exact values, nothing re-encoded) when a task
+    committed them; otherwise re-persisted from the run record."""
+    meta = datastore.metadata
+    for task in tasks:
+        if task.status == "successful":
+            refs = {
+                r.name: r for r in meta.list_artifacts(origin.flow, origin.run_id, task.task_id)
+            }
+            if all(name in refs for name in origin.params):
+                return {name: refs[name] for name in origin.params}
+    return {
+        name: datastore.persist(name, value, step="_parameters")
+        for name, value in origin.params.items()
+    }
+
+
+async def clone_task(run: RunContext, inp: TaskInput, origin: TaskRecord) -> TaskResult:
+    """Commit a copy of ``origin`` under this run: new rows, the same blob keys."""
+    node = run.graph[inp.step]
+    task_id = run.next_task_id()
+    pathspec = f"{run.flow_name}/{run.run_id}/{node.name}/{task_id}"
+    record = TaskRecord(
+        run.flow_name, run.record.run_id, node.name, task_id, "successful", origin.attempt,
+        time.time(), time.time(), [f.to_record() for f in inp.frames],
+        [p.task_id for p in inp.parents],
+    )  # fmt: skip
+    refs, items = await anyio.to_thread.run_sync(
+        _clone, run, origin, record, node.foreach_param, limiter=run.thread_limiter
+    )
+    run.emit(TaskCloned(pathspec, origin.pathspec))
+    return TaskResult(node.name, task_id, pathspec, refs, inp.frames, items)
+
+
+def _clone(
+    run: RunContext, origin: TaskRecord, record: TaskRecord, foreach_var: str | None
+) -> tuple[dict[str, ArtifactRef], list[Any] | None]:
+    meta = run.datastore.metadata
+    refs = {r.name: r for r in meta.list_artifacts(origin.flow, origin.run_id, origin.task_id)}
+    logs = {
+        stream: meta.get_logs(origin.flow, origin.run_id, origin.task_id, stream)
+        for stream in ("stdout", "stderr")
+    }
+    meta.commit_task(record, list(refs.values()), logs)
+    items = None
+    if foreach_var is not None:
+        items = list(run.datastore.load(refs[foreach_var], pathspec=origin.pathspec))
+    return refs, items
