@@ -10,7 +10,8 @@ from __future__ import annotations
 import io
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from typing import Any, TextIO
 
@@ -105,3 +106,13 @@ def start_capture(capture: TaskCapture) -> Token[TaskCapture | None]:
 def stop_capture(token: Token[TaskCapture | None]) -> None:
     """Undo :func:`start_capture`."""
     _capture.reset(token)
+
+
+@contextmanager
+def capture_suspended() -> Iterator[None]:
+    """Let output reach the real streams again, inside a task (for event listeners)."""
+    token = _capture.set(None)
+    try:
+        yield
+    finally:
+        _capture.reset(token)

@@ -244,3 +244,16 @@ async def test_leaving_the_stream_block_by_an_error_cancels_the_run(store_root: 
                 if isinstance(event, TaskStarted) and "/wait/" in event.pathspec:
                     raise KeyError("caller gave up")
     assert Run(pathspec).status == "cancelled"
+
+
+@pytest.mark.anyio
+async def test_a_printing_callback_prints_around_the_task_logs(
+    store_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = await Runner(MixedFlow).async_run(on_event=print)
+    out = capsys.readouterr().out
+    p = result.pathspec
+    assert f"TaskOutput(pathspec='{p}/grow/3', stream='stdout', line='grew to 4')\n" in out
+    assert f"RunFinished(pathspec='{p}', status='successful')\n" in out
+    grow = result.run["grow"].task
+    assert grow is not None and grow.stdout == "grew to 4\n"

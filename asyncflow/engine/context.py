@@ -12,6 +12,7 @@ import anyio
 from ..events import Event, Listener
 from ..flowspec import FlowSpec
 from ..graph import FlowGraph
+from ..logs import capture_suspended
 from ..store import ArtifactRef, Datastore, RunRecord
 
 if TYPE_CHECKING:
@@ -53,6 +54,11 @@ class RunContext:
         return next(self._task_ids)
 
     def emit(self, event: Event) -> None:
-        """Send ``event`` to every listener."""
-        for listener in self.listeners:
-            listener(event)
+        """Send ``event`` to every listener.
+
+        Listeners run outside the task's output capture: what they print goes to
+        the real streams, not into the task's logs (nor back into the events).
+        """
+        with capture_suspended():
+            for listener in self.listeners:
+                listener(event)

@@ -112,10 +112,7 @@ class Engine:
         graph raises :class:`LintError`, a bad value :class:`ParameterError`, before
         anything is stored.
         """
-        graph = FlowGraph(flow_cls)
-        findings = lint(graph)
-        if findings:
-            raise LintError(findings)
+        graph = await anyio.to_thread.run_sync(_checked_graph, flow_cls)
         user = user or current_user()
         values = resolve_parameters(flow_cls, params or {}, user=user)
         run = await self._start(
@@ -227,6 +224,15 @@ class Engine:
             err.exception if err else None, err.pathspec if err else None,
             err.formatted if err else None,
         )  # fmt: skip
+
+
+def _checked_graph(flow_cls: type[FlowSpec]) -> FlowGraph:
+    """The flow's graph, linted (reads and parses source: run it in a worker thread)."""
+    graph = FlowGraph(flow_cls)
+    findings = lint(graph)
+    if findings:
+        raise LintError(findings)
+    return graph
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:

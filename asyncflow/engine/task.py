@@ -33,6 +33,7 @@ from ..graph import StepNode
 from ..logs import TaskCapture, start_capture, stop_capture
 from ..store import ArtifactRef, TaskRecord
 from .context import RunContext
+from .prefetch import prefetch
 from .records import TaskInput, TaskResult
 from .resume import clone_task
 
@@ -324,6 +325,7 @@ async def _execute(
         )
     with _deadline(node, policy.timeout):
         if node.is_async:
+            await anyio.to_thread.run_sync(prefetch, flow, node.func, limiter=run.thread_limiter)
             await node.func(flow, *args)
         else:
             await anyio.to_thread.run_sync(

@@ -86,3 +86,30 @@ class NoisyFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+class Tracked:
+    """A value whose decoding a test serializer watches."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class PrefetchFlow(FlowSpec):
+    """An async step reading an inherited artifact, directly and through a helper."""
+
+    @step
+    def start(self):
+        self.tracked = Tracked("hello")
+        self.hidden = Tracked("read through getattr")
+        self.next(self.use)
+
+    @step
+    async def use(self):
+        self.seen = self.tracked.text
+        self.hidden_seen = getattr(self, "hid" + "den").text
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
