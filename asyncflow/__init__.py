@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from .client import DataArtifact, Flow, MetaflowData, Run, Step, Task
+from .client import (
+    DataArtifact,
+    Flow,
+    Metaflow,
+    MetaflowData,
+    Run,
+    Step,
+    Task,
+    default_namespace,
+    get_namespace,
+    namespace,
+)
 from .current import current
 from .decorators import ExceptionWrapper, MetaflowExceptionWrapper, catch, retry, step, timeout
 from .engine import Engine, RunResult
-from .exceptions import AsyncflowException, NotFoundError, StepTimeoutError
+from .exceptions import (
+    AsyncflowException,
+    NamespaceMismatchError,
+    NotFoundError,
+    StepTimeoutError,
+    TagError,
+)
 from .flowspec import FlowSpec
 from .parameters import IncludeFile, JSONType, Parameter
 from .runner import Runner, RunStream
@@ -20,8 +37,10 @@ __all__ = [
     "FlowSpec",
     "IncludeFile",
     "JSONType",
+    "Metaflow",
     "MetaflowData",
     "MetaflowExceptionWrapper",
+    "NamespaceMismatchError",
     "NotFoundError",
     "Parameter",
     "Run",
@@ -30,9 +49,13 @@ __all__ = [
     "Runner",
     "Step",
     "StepTimeoutError",
+    "TagError",
     "Task",
     "catch",
     "current",
+    "default_namespace",
+    "get_namespace",
+    "namespace",
     "retry",
     "step",
     "timeout",

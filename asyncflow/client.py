@@ -1,23 +1,46 @@
 """The client API: read flows, runs, steps, tasks and artifacts from any process.
 
-Listing reads metadata only; an artifact's value is decoded on first access
-and kept by the object that loaded it.
+Names and behaviour follow Metaflow's client: ``Metaflow``, ``Flow``, ``Run``,
+``Step``, ``Task``, ``DataArtifact``, and ``namespace``/``get_namespace``/
+``default_namespace``. Listing reads metadata only; an artifact's value is
+decoded on first access, once per client object.
+
+Every call here blocks on the disk. From an event loop, use the awaitable
+variants (``await flow.alatest_run()``, ``await run.adata()``,
+``await task.data.aget("x")``, ``await artifact.aload()``) or wrap any client
+expression in :func:`in_thread`::
+
+    value = await in_thread(lambda: Flow("X")["3"]["start"].task.data.x)
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from .exceptions import NotFoundError
+import anyio.to_thread
+
+from .current import current
+from .exceptions import NamespaceMismatchError, NotFoundError, TagError
 from .store import ArtifactRef, Datastore, RunRecord, TaskRecord, resolve_root
+
+T = TypeVar("T")
 
 _stores: dict[Path, Datastore] = {}
 _stores_lock = threading.Lock()
+
+#: The longest tag accepted, as in Metaflow.
+MAX_TAG_LENGTH = 500
+
+
+async def in_thread(fn: Callable[[], T]) -> T:
+    """Run a blocking client expression in a worker thread, so the loop stays free."""
+    return await anyio.to_thread.run_sync(fn)
 
 
 def get_datastore(root: str | os.PathLike[str] | None = None) -> Datastore:
@@ -31,6 +54,54 @@ def get_datastore(root: str | os.PathLike[str] | None = None) -> Datastore:
         return _stores[path]
 
 
+# --- namespaces ------------------------------------------------------------
+
+_UNSET: Any = object()
+_namespace: Any = _UNSET
+
+
+def default_namespace() -> str:
+    """Reset the namespace to the default and return it: the running flow's
+    namespace inside a task, else ``user:<name>``."""
+    global _namespace
+    _namespace = _default()
+    return str(_namespace)
+
+
+def _default() -> str:
+    if current.is_running_flow and current.namespace:
+        return str(current.namespace)
+    from .engine import current_user
+
+    return f"user:{current_user()}"
+
+
+def namespace(ns: str | None) -> str | None:
+    """Switch the namespace the client sees (any tag, e.g. ``user:ann``); ``None``
+    sees every run. Returns ``ns``."""
+    global _namespace
+    _namespace = ns
+    return ns
+
+
+def get_namespace() -> str | None:
+    """The current namespace; ``None`` means global."""
+    return _default() if _namespace is _UNSET else _namespace
+
+
+def _in_namespace(record: RunRecord) -> bool:
+    ns = get_namespace()
+    return ns is None or ns in record.tags or ns in record.system_tags
+
+
+def _check_namespace(record: RunRecord, kind: str, pathspec: str) -> None:
+    if not _in_namespace(record):
+        raise NamespaceMismatchError(kind, pathspec, str(get_namespace()))
+
+
+# --- pathspecs -------------------------------------------------------------
+
+
 def _split(pathspec: str, parts: int, kind: str) -> list[str]:
     pieces = pathspec.split("/")
     if len(pieces) != parts or not all(pieces):
@@ -38,29 +109,89 @@ def _split(pathspec: str, parts: int, kind: str) -> list[str]:
     return pieces
 
 
-def _run_id(pathspec: str, text: str, kind: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise NotFoundError(kind, pathspec) from None
+def _int_id(pathspec: str, text: str, kind: str) -> int:
+    if not text.isdigit():
+        raise NotFoundError(kind, pathspec)
+    return int(text)
 
 
-class Flow:
+def _load_run(store: Datastore, pathspec: str, kind: str, check: bool) -> RunRecord:
+    flow, run_id = pathspec.split("/")[:2]
+    record = store.metadata.get_run(flow, _int_id(pathspec, run_id, kind))
+    if record is None:
+        raise NotFoundError(kind, pathspec)
+    if check:
+        _check_namespace(record, kind, pathspec)
+    return record
+
+
+def _time(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts) if ts is not None else None
+
+
+class _Object:
+    """What every client object has: ``id``, ``pathspec``, equality by pathspec."""
+
+    id: str
+    pathspec: str
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}('{self.pathspec}')"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.pathspec == self.pathspec
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.pathspec))
+
+
+class Metaflow:
+    """Every flow in the datastore: ``Metaflow().flows``."""
+
+    def __init__(self, *, root: str | os.PathLike[str] | None = None) -> None:
+        self._root = resolve_root(root)
+
+    @property
+    def flows(self) -> list[Flow]:
+        """Every flow that has run here, by name (whatever the namespace)."""
+        if not (self._root / "metadata.db").exists():
+            return []
+        store = get_datastore(self._root)
+        return [Flow._create(name, store) for name in store.metadata.list_flows()]
+
+    def __iter__(self) -> Iterator[Flow]:
+        return iter(self.flows)
+
+    def __repr__(self) -> str:
+        return "Metaflow()"
+
+
+class Flow(_Object):
     """A flow that has run here: ``Flow("ArtifactFlow").latest_run``."""
 
     def __init__(self, name: str, *, root: str | os.PathLike[str] | None = None) -> None:
-        self._store = get_datastore(root)
-        if name not in self._store.metadata.list_flows():
+        store = get_datastore(root)
+        if name not in store.metadata.list_flows():
             raise NotFoundError("flow", name)
+        self._init(name, store)
+
+    @classmethod
+    def _create(cls, name: str, store: Datastore) -> Flow:
+        obj = cls.__new__(cls)
+        obj._init(name, store)
+        return obj
+
+    def _init(self, name: str, store: Datastore) -> None:
+        self._store = store
         self.id = self.pathspec = name
 
     def runs(self, *tags: str) -> list[Run]:
-        """Runs of this flow, newest first, having all ``tags``."""
+        """Runs in the current namespace having every one of ``tags``, newest first."""
         wanted = set(tags)
         return [
             Run._from_record(record, self._store)
             for record in self._store.metadata.list_runs(self.id)
-            if wanted <= set(record.tags) | set(record.system_tags)
+            if _in_namespace(record) and wanted <= set(record.tags) | set(record.system_tags)
         ]
 
     def __iter__(self) -> Iterator[Run]:
@@ -69,31 +200,53 @@ class Flow:
     def __getitem__(self, run_id: str) -> Run:
         return Run(f"{self.id}/{run_id}", root=self._store.root)
 
+    def __contains__(self, run_id: str) -> bool:
+        try:
+            self[run_id]
+        except (NotFoundError, NamespaceMismatchError):
+            return False
+        return True
+
     @property
     def latest_run(self) -> Run | None:
-        """The newest run, finished or not."""
+        """The newest run in the current namespace, finished or not."""
         runs = self.runs()
         return runs[0] if runs else None
 
     @property
     def latest_successful_run(self) -> Run | None:
-        """The newest run that succeeded."""
+        """The newest successful run in the current namespace."""
         return next((r for r in self.runs() if r.successful), None)
 
-    def __repr__(self) -> str:
-        return f"Flow('{self.pathspec}')"
+    async def aruns(self, *tags: str) -> list[Run]:
+        """:meth:`runs`, without blocking the event loop."""
+        return await in_thread(functools.partial(self.runs, *tags))
+
+    async def alatest_run(self) -> Run | None:
+        """:attr:`latest_run`, without blocking the event loop."""
+        return await in_thread(lambda: self.latest_run)
+
+    async def alatest_successful_run(self) -> Run | None:
+        """:attr:`latest_successful_run`, without blocking the event loop."""
+        return await in_thread(lambda: self.latest_successful_run)
 
 
-class Run:
-    """One run: ``Run("ArtifactFlow/3").data.dataset``."""
+class Run(_Object):
+    """One run: ``Run("ArtifactFlow/3").data.dataset``.
 
-    def __init__(self, pathspec: str, *, root: str | os.PathLike[str] | None = None) -> None:
-        flow, run_id = _split(pathspec, 2, "run")
+    A run outside the current namespace raises :class:`NamespaceMismatchError`.
+    """
+
+    def __init__(
+        self,
+        pathspec: str,
+        *,
+        root: str | os.PathLike[str] | None = None,
+        _namespace_check: bool = True,
+    ) -> None:
+        _split(pathspec, 2, "run")
         store = get_datastore(root)
-        record = store.metadata.get_run(flow, _run_id(pathspec, run_id, "run"))
-        if record is None:
-            raise NotFoundError("run", pathspec)
-        self._init(record, store)
+        self._init(_load_run(store, pathspec, "run", _namespace_check), store)
 
     @classmethod
     def _from_record(cls, record: RunRecord, store: Datastore) -> Run:
@@ -127,6 +280,16 @@ class Run:
         return self._refresh().status
 
     @property
+    def user(self) -> str:
+        """Who started the run."""
+        return self._record.user
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The run's parameters as recorded when it started (JSON-safe)."""
+        return dict(self._record.params)
+
+    @property
     def origin_pathspec(self) -> str | None:
         """For a resumed run, ``Flow/run_id`` of the run it resumed; else None."""
         origin = self._record.origin_run_id
@@ -140,8 +303,7 @@ class Run:
     @property
     def finished_at(self) -> datetime | None:
         """When the run ended, or None while it runs."""
-        ts = self._refresh().finished_at
-        return datetime.fromtimestamp(ts) if ts is not None else None
+        return _time(self._refresh().finished_at)
 
     @property
     def tags(self) -> frozenset[str]:
@@ -156,8 +318,37 @@ class Run:
 
     @property
     def system_tags(self) -> frozenset[str]:
-        """Tags asyncflow added."""
+        """Tags asyncflow added (``user:<name>``, ``runtime:asyncflow``, ...)."""
         return frozenset(self._record.system_tags)
+
+    def add_tag(self, tag: str) -> None:
+        """Add a user tag (seen by every process at once)."""
+        self.add_tags([tag])
+
+    def add_tags(self, tags: Iterable[str]) -> None:
+        """Add user tags in one step."""
+        self.replace_tags([], tags)
+
+    def remove_tag(self, tag: str) -> None:
+        """Remove a user tag; removing a system tag raises :class:`TagError`."""
+        self.remove_tags([tag])
+
+    def remove_tags(self, tags: Iterable[str]) -> None:
+        """Remove user tags in one step."""
+        self.replace_tags(tags, [])
+
+    def replace_tag(self, old: str, new: str) -> None:
+        """Remove ``old`` and add ``new`` in one step."""
+        self.replace_tags([old], [new])
+
+    def replace_tags(self, remove: Iterable[str], add: Iterable[str]) -> None:
+        """Remove then add user tags, atomically."""
+        remove, add = _valid_tags(remove), _valid_tags(add)
+        system = set(remove) & set(self._record.system_tags)
+        if system:
+            raise TagError(self.pathspec, sorted(system)[0], "it is a system tag")
+        self._store.metadata.update_tags(self._record.flow, self._record.run_id, add, remove)
+        self._refresh()
 
     def steps(self) -> list[Step]:
         """Steps that have at least one committed task, in the order they first ran."""
@@ -189,17 +380,39 @@ class Run:
         end = self.end_task
         return end.data if end is not None else None
 
-    def __repr__(self) -> str:
-        return f"Run('{self.pathspec}')"
+    async def aend_task(self) -> Task | None:
+        """:attr:`end_task`, without blocking the event loop."""
+        return await in_thread(lambda: self.end_task)
+
+    async def adata(self) -> MetaflowData | None:
+        """:attr:`data`, without blocking the event loop."""
+        return await in_thread(lambda: self.data)
 
 
-class Step:
+def _valid_tags(tags: Iterable[str]) -> list[str]:
+    tags = [tags] if isinstance(tags, str) else list(tags)
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip():
+            raise TagError(None, str(tag), "a tag must be a non-empty string")
+        if len(tag) > MAX_TAG_LENGTH:
+            raise TagError(None, tag[:20] + "...", f"a tag is at most {MAX_TAG_LENGTH} characters")
+    return tags
+
+
+class Step(_Object):
     """One step of a run: ``run["start"].task``."""
 
-    def __init__(self, pathspec: str, *, root: str | os.PathLike[str] | None = None) -> None:
-        flow, run_id, step = _split(pathspec, 3, "step")
-        run = Run(f"{flow}/{run_id}", root=root)
-        self._init(run, step)
+    def __init__(
+        self,
+        pathspec: str,
+        *,
+        root: str | os.PathLike[str] | None = None,
+        _namespace_check: bool = True,
+    ) -> None:
+        step = _split(pathspec, 3, "step")[2]
+        store = get_datastore(root)
+        record = _load_run(store, pathspec, "step", _namespace_check)
+        self._init(Run._from_record(record, store), step)
         if not self._tasks():
             raise NotFoundError("step", pathspec)
 
@@ -233,11 +446,24 @@ class Step:
         tasks = self.tasks()
         return tasks[0] if tasks else None
 
-    def __repr__(self) -> str:
-        return f"Step('{self.pathspec}')"
+    @property
+    def created_at(self) -> datetime | None:
+        """When the step's first task started."""
+        return _time(min((t.started_at for t in self._tasks()), default=None))
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the step's last task ended."""
+        ends = [t.finished_at for t in self._tasks()]
+        done = [end for end in ends if end is not None]
+        return _time(max(done)) if done and len(done) == len(ends) else None
+
+    async def atasks(self) -> list[Task]:
+        """:meth:`tasks`, without blocking the event loop."""
+        return await in_thread(self.tasks)
 
 
-class Task:
+class Task(_Object):
     """One task: ``task.data.x``, ``task["x"].encoding``.
 
     ``attempt`` picks which attempt's ``stdout``/``stderr`` to show (default: the last).
@@ -249,14 +475,14 @@ class Task:
         *,
         attempt: int | None = None,
         root: str | os.PathLike[str] | None = None,
+        _namespace_check: bool = True,
     ) -> None:
         flow, run_id, step, task_id = _split(pathspec, 4, "task")
         store = get_datastore(root)
-        record = None
-        if task_id.isdigit():
-            record = store.metadata.get_task(
-                flow, _run_id(pathspec, run_id, "task"), step, int(task_id)
-            )
+        _load_run(store, pathspec, "task", _namespace_check)
+        record = store.metadata.get_task(
+            flow, int(run_id), step, _int_id(pathspec, task_id, "task")
+        )
         if record is None:
             raise NotFoundError("task", pathspec)
         if attempt is not None and not 0 <= attempt <= record.attempt:
@@ -316,6 +542,16 @@ class Task:
         return self._record.finished_at is not None
 
     @property
+    def created_at(self) -> datetime:
+        """When the task started."""
+        return datetime.fromtimestamp(self._record.started_at)
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the task ended."""
+        return _time(self._record.finished_at)
+
+    @property
     def exception(self) -> str | None:
         """The traceback of a failed task."""
         return self._record.exception
@@ -325,6 +561,11 @@ class Task:
         """The task's index in its innermost foreach, or None."""
         stack = self._record.foreach_stack
         return int(stack[-1]["index"]) if stack else None
+
+    @property
+    def foreach_stack(self) -> list[dict[str, Any]]:
+        """The foreach frames the task runs in, outermost first (step, var, index, num_splits)."""
+        return [dict(frame) for frame in self._record.foreach_stack]
 
     @property
     def current_attempt(self) -> int:
@@ -343,37 +584,83 @@ class Task:
         r = self._record
         return self._store.metadata.get_logs(r.flow, r.run_id, r.task_id, "stderr", self._attempt)
 
-    def __repr__(self) -> str:
-        return f"Task('{self.pathspec}')"
+    def _run_tasks(self) -> list[TaskRecord]:
+        return self._store.metadata.list_tasks(self._record.flow, self._record.run_id)
+
+    @property
+    def parent_tasks(self) -> list[Task]:
+        """The tasks this one ran after (several for a join), in task id order."""
+        parents = set(self._record.parents)
+        return [
+            Task._from_record(r, self._store) for r in self._run_tasks() if r.task_id in parents
+        ]
+
+    @property
+    def child_tasks(self) -> list[Task]:
+        """The committed tasks that ran after this one, in task id order."""
+        me = self._record.task_id
+        return [Task._from_record(r, self._store) for r in self._run_tasks() if me in r.parents]
+
+    async def aartifacts(self) -> list[DataArtifact]:
+        """:attr:`artifacts`, without blocking the event loop."""
+        return await in_thread(lambda: self.artifacts)
 
 
-class DataArtifact:
+class DataArtifact(_Object):
     """One artifact: its value (``.data``, decoded once) and how it is stored."""
 
     _UNSET: Any = object()
-    _task: Task
-    _ref: ArtifactRef
-    _value: Any
-    id: str
-    pathspec: str
+
+    def __init__(
+        self,
+        pathspec: str,
+        *,
+        root: str | os.PathLike[str] | None = None,
+        _namespace_check: bool = True,
+    ) -> None:
+        flow, run_id, step, task_id, name = _split(pathspec, 5, "artifact")
+        task = Task(
+            f"{flow}/{run_id}/{step}/{task_id}", root=root, _namespace_check=_namespace_check
+        )
+        self._setup(task, task[name]._ref)
 
     @classmethod
     def _create(cls, task: Task, ref: ArtifactRef) -> DataArtifact:
         obj = cls.__new__(cls)
-        obj._task, obj._ref, obj._value = task, ref, cls._UNSET
-        obj.id, obj.pathspec = ref.name, f"{task.pathspec}/{ref.name}"
+        obj._setup(task, ref)
         return obj
+
+    def _setup(self, task: Task, ref: ArtifactRef) -> None:
+        self._task, self._ref, self._value = task, ref, self._UNSET
+        self._lock = threading.Lock()
+        self.id, self.pathspec = ref.name, f"{task.pathspec}/{ref.name}"
+
+    _task: Task
+    _ref: ArtifactRef
+    _value: Any
+    _lock: threading.Lock
 
     @property
     def data(self) -> Any:
-        """The value, decoded on first access."""
-        if self._value is self._UNSET:
-            self._value = self._task._store.load(self._ref, pathspec=self._task.pathspec)
-        return self._value
+        """The value, decoded on first access (once per object, even from many threads).
+
+        A missing or corrupted blob raises :class:`CorruptedBlobError` naming this
+        artifact's pathspec; a large value is a read-only zero-copy view of its file.
+        """
+        with self._lock:
+            if self._value is self._UNSET:
+                self._value = self._task._store.load(self._ref, pathspec=self._task.pathspec)
+            return self._value
+
+    async def aload(self) -> Any:
+        """:attr:`data`, decoded in a worker thread so the event loop stays free."""
+        if self._value is not self._UNSET:
+            return self._value
+        return await in_thread(lambda: self.data)
 
     @property
     def sha(self) -> str:
-        """The content hash (BLAKE3) of the stored bytes."""
+        """The content hash (BLAKE3, hex) of the stored bytes."""
         return self._ref.key
 
     @property
@@ -392,12 +679,14 @@ class DataArtifact:
         return self._ref.type
 
     @property
+    def inline(self) -> bool:
+        """Whether the bytes live in the metadata database rather than a blob file."""
+        return self._ref.inline
+
+    @property
     def metadata(self) -> dict[str, Any]:
         """What the serializer recorded: schema, rows, shape, dtype, size..."""
         return dict(self._ref.metadata)
-
-    def __repr__(self) -> str:
-        return f"DataArtifact('{self.pathspec}')"
 
 
 class MetaflowData:
@@ -413,6 +702,12 @@ class MetaflowData:
         if name not in task:
             raise AttributeError(f"task {task.pathspec} has no artifact '{name}'")
         return task[name].data
+
+    async def aget(self, name: str) -> Any:
+        """The value of artifact ``name``, decoded without blocking the event loop."""
+        task: Task = self._task
+        artifact = await in_thread(lambda: task[name])
+        return await artifact.aload()
 
     def __contains__(self, name: str) -> bool:
         return name in self._task

@@ -19,6 +19,8 @@ The tree, so callers can catch at the level they need::
     │   ├── UnhandledInMergeArtifactsError  inputs disagree on artifacts the join did not set
     │   └── MissingInMergeArtifactsError    include= names artifacts no input has
     ├── NotFoundError                  an unknown flow, run, step, task or artifact
+    ├── NamespaceMismatchError         a run outside the client's current namespace
+    ├── TagError                       a tag that cannot be added or removed
     ├── DatastoreError                 the store cannot be read or written
     │   └── CorruptedBlobError         a blob is missing or does not match its hash
     └── RunFailed                      a run ended because a task failed for good
@@ -201,6 +203,30 @@ class NotFoundError(AsyncflowException):
     def __init__(self, kind: str, pathspec: str, hint: str = "") -> None:
         self.kind, self.pathspec = kind, pathspec
         super().__init__(f"{kind} '{pathspec}' does not exist{hint}")
+
+
+class NamespaceMismatchError(AsyncflowException):
+    """A run (or its step, task, artifact) exists but is outside the current namespace."""
+
+    headline = "Not in the current namespace"
+
+    def __init__(self, kind: str, pathspec: str, namespace: str) -> None:
+        self.kind, self.pathspec, self.namespace = kind, pathspec, namespace
+        super().__init__(
+            f"{kind} '{pathspec}' is not in namespace '{namespace}'; "
+            "use namespace(None) to see every run"
+        )
+
+
+class TagError(AsyncflowException):
+    """A tag that cannot be added or removed (empty, too long, or a system tag)."""
+
+    headline = "Invalid tag operation"
+
+    def __init__(self, pathspec: str | None, tag: str, reason: str) -> None:
+        self.pathspec, self.tag, self.reason = pathspec, tag, reason
+        where = f" on run '{pathspec}'" if pathspec else ""
+        super().__init__(f"cannot use tag '{tag}'{where}: {reason}")
 
 
 class DatastoreError(AsyncflowException):

@@ -48,7 +48,7 @@ class RunResult:
         if self._run is None:
             from ..client import Run
 
-            self._run = Run(self.pathspec, root=self.root)
+            self._run = Run(self.pathspec, root=self.root, _namespace_check=False)
         return self._run
 
     def __enter__(self) -> RunResult:

@@ -1,0 +1,226 @@
+"""The client API read in process: navigation, not-found errors, namespaces, tags, laziness."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from asyncflow import (
+    DataArtifact,
+    Engine,
+    Flow,
+    Metaflow,
+    NamespaceMismatchError,
+    NotFoundError,
+    Run,
+    Step,
+    TagError,
+    Task,
+    client,
+    default_namespace,
+    get_namespace,
+    namespace,
+)
+from asyncflow.engine import current_user
+from asyncflow.exceptions import CorruptedBlobError
+from asyncflow.store import Datastore
+
+from .flows.client_flows import FanFlow
+from .flows.linear import MixedFlow
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(autouse=True)
+def _restore_namespace() -> Iterator[None]:
+    saved = client._namespace
+    yield
+    client._namespace = saved
+
+
+async def _run(flow: type, user: str | None = None, tags: tuple[str, ...] = ()) -> str:
+    result = await Engine(Datastore()).run(flow, tags=tags, user=user)
+    assert result.successful
+    return result.pathspec
+
+
+async def test_navigation_from_metaflow_down_to_artifacts(store_root: Path) -> None:
+    await _run(MixedFlow)
+    pathspec = await _run(FanFlow)
+    assert [f.id for f in Metaflow().flows] == ["FanFlow", "MixedFlow"]
+    run = Flow("FanFlow").latest_run
+    assert run is not None and run.pathspec == pathspec and run == Run(pathspec)
+    assert run.successful and run.finished and run.status == "successful"
+    assert run.finished_at is not None and run.created_at <= run.finished_at
+    assert [s.id for s in run] == ["start", "each", "join", "end"]
+    assert run.data is not None and run.data.answer == 42
+    assert run.end_task == run["end"].task
+
+    start = run["start"].task
+    assert start is not None and start.stdout == "starting\n" and start.stderr == ""
+    assert start.index is None and start.parent_tasks == [] and start.successful
+    each = run["each"].tasks()
+    assert sorted((t.index, t.data.item) for t in each) == [(0, "A"), (1, "B"), (2, "C")]
+    assert start.child_tasks == each
+    join = run["join"].task
+    assert join is not None and join.parent_tasks == each
+    assert [t.child_tasks for t in each] == [[join]] * 3
+    assert join.data.joined == "ABC"
+
+    big = start["big"]
+    assert big == DataArtifact(f"{start.pathspec}/big")
+    assert (big.encoding, big.size, big.inline) == ("msgpack/1", 200_005, False)
+    assert len(big.sha) == 64 and big.data == b"x" * 200_000
+    assert {a.id for a in start.artifacts} == {"big", "items"}
+    assert start["items"].metadata["type"] == "builtins.list"
+
+
+async def test_unknown_objects_raise_not_found_naming_the_pathspec(store_root: Path) -> None:
+    pathspec = await _run(MixedFlow)
+    cases = [
+        (lambda: Flow("NoSuchFlow"), "flow 'NoSuchFlow' does not exist"),
+        (lambda: Run("MixedFlow/99"), "run 'MixedFlow/99' does not exist"),
+        (lambda: Run("MixedFlow/abc"), "run 'MixedFlow/abc' does not exist"),
+        (lambda: Flow("MixedFlow")["7"], "run 'MixedFlow/7' does not exist"),
+        (lambda: Step(f"{pathspec}/nope"), f"step '{pathspec}/nope' does not exist"),
+        (lambda: Run(pathspec)["nope"], f"step '{pathspec}/nope' does not exist"),
+        (lambda: Task(f"{pathspec}/start/99"), f"task '{pathspec}/start/99' does not exist"),
+        (
+            lambda: DataArtifact(f"{pathspec}/start/1/nope"),
+            f"artifact '{pathspec}/start/1/nope' does not exist",
+        ),
+        (
+            lambda: Run("MixedFlow"),
+            "run 'MixedFlow' does not exist; expected 2 parts separated by '/'",
+        ),
+    ]
+    for make, message in cases:
+        with pytest.raises(NotFoundError) as info:
+            make()
+        assert info.value.message == message
+
+
+async def test_namespaces_filter_runs_and_guard_direct_access(store_root: Path) -> None:
+    me = current_user()
+    mine = await _run(MixedFlow)
+    theirs = await _run(MixedFlow, user="someone-else", tags=("shared",))
+    assert get_namespace() == f"user:{me}"
+
+    flow = Flow("MixedFlow")
+    assert [r.pathspec for r in flow.runs()] == [mine]
+    assert flow.latest_run is not None and flow.latest_run.pathspec == mine
+    assert "2" not in flow and "1" in flow
+    with pytest.raises(NamespaceMismatchError) as info:
+        Run(theirs)
+    assert info.value.message == (
+        f"run '{theirs}' is not in namespace 'user:{me}'; use namespace(None) to see every run"
+    )
+    with pytest.raises(NamespaceMismatchError):
+        Task(f"{theirs}/start/1")
+    assert Run(theirs, _namespace_check=False).user == "someone-else"
+
+    assert namespace("user:someone-else") == "user:someone-else"
+    assert [r.pathspec for r in flow.runs()] == [theirs]
+    namespace("shared")  # any tag is a namespace
+    assert [r.pathspec for r in flow.runs()] == [theirs]
+    namespace(None)
+    assert get_namespace() is None
+    assert [r.pathspec for r in flow.runs()] == [theirs, mine]
+    assert Run(theirs).data is not None
+    assert default_namespace() == f"user:{me}" == get_namespace()
+    assert [r.pathspec for r in flow.runs()] == [mine]
+
+
+async def test_tags_are_added_removed_and_filter_runs(store_root: Path) -> None:
+    first = await _run(MixedFlow, tags=("nightly",))
+    second = await _run(MixedFlow)
+    run = Run(second)
+    assert run.user_tags == frozenset()
+    assert f"user:{current_user()}" in run.system_tags and "runtime:asyncflow" in run.tags
+    run.add_tag("candidate")
+    run.add_tags(["nightly", "v2"])
+    assert Run(second).user_tags == {"candidate", "nightly", "v2"}  # a fresh object sees it
+    run.remove_tag("v2")
+    run.replace_tag("candidate", "approved")
+    assert run.user_tags == {"approved", "nightly"}
+
+    flow = Flow("MixedFlow")
+    assert [r.pathspec for r in flow.runs("nightly")] == [second, first]
+    assert [r.pathspec for r in flow.runs("nightly", "approved")] == [second]
+    assert flow.runs("nope") == []
+
+    with pytest.raises(TagError) as info:
+        run.remove_tag("runtime:asyncflow")
+    assert info.value.message == (
+        f"cannot use tag 'runtime:asyncflow' on run '{second}': it is a system tag"
+    )
+    with pytest.raises(TagError) as info:
+        run.add_tag("  ")
+    assert info.value.message == "cannot use tag '  ': a tag must be a non-empty string"
+    assert run.user_tags == {"approved", "nightly"}
+
+
+async def test_artifacts_load_lazily_and_once_per_object(
+    store_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pathspec = await _run(MixedFlow)
+    store = client.get_datastore()
+    loads: list[str] = []
+    real_load = store.load
+
+    def counting_load(ref: Any, **kwargs: Any) -> Any:
+        loads.append(ref.name)
+        return real_load(ref, **kwargs)
+
+    monkeypatch.setattr(store, "load", counting_load)
+    task = Task(f"{pathspec}/end/4")
+    assert sorted(a.id for a in task.artifacts) == [
+        "config", "loop_pathspec", "numbers", "thread_pathspec", "total", "untouched",
+    ]  # fmt: skip
+    assert loads == []
+    artifact = task["total"]
+    assert artifact.data == artifact.data == 112
+    assert task.data.total == 112
+    assert loads == ["total"]
+    assert Task(f"{pathspec}/end/4")["total"].data == 112  # another object loads again
+    assert loads == ["total", "total"]
+
+
+async def test_awaitable_variants_read_without_blocking_the_loop(store_root: Path) -> None:
+    pathspec = await _run(FanFlow)
+    flow = Flow("FanFlow")
+    run = await flow.alatest_run()
+    assert run is not None and run.pathspec == pathspec
+    assert [r.pathspec for r in await flow.aruns()] == [pathspec]
+    assert (await flow.alatest_successful_run()) == run
+    data = await run.adata()
+    assert data is not None and await data.aget("answer") == 42
+    end = await run.aend_task()
+    assert end is not None
+    artifact = end["answer"]
+    assert await artifact.aload() == 42
+    tasks = await run["each"].atasks()
+    assert len(tasks) == 3
+    assert {a.id for a in await tasks[0].aartifacts()} >= {"item", "big"}
+    assert await client.in_thread(lambda: Flow("FanFlow")["1"]["join"].task.data.joined) == "ABC"  # type: ignore[union-attr]
+
+
+async def test_a_corrupted_blob_names_the_artifact_never_a_wrong_value(store_root: Path) -> None:
+    pathspec = await _run(FanFlow)
+    artifact = DataArtifact(f"{pathspec}/start/1/big")
+    path = client.get_datastore().blobs.path(artifact.sha)
+    data = bytearray(path.read_bytes())
+    data[100] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptedBlobError) as info:
+        _ = artifact.data
+    assert info.value.message == (
+        f"artifact '{pathspec}/start/1/big': blob {artifact.sha} is corrupted: "
+        "its content does not match its hash"
+    )
+    path.unlink()
+    with pytest.raises(CorruptedBlobError, match=f"artifact '{pathspec}/start/1/big': blob"):
+        _ = DataArtifact(f"{pathspec}/start/1/big").data
