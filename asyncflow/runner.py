@@ -102,6 +102,39 @@ class Runner:
         await anyio.to_thread.run_sync(lambda: result.run)
         return result
 
+    def resume(
+        self, step_to_rerun: str | None = None, *, origin_run_id: int | str | None = None
+    ) -> RunResult:
+        """Resume on a new event loop: a new run that reuses the origin's successful tasks."""
+        return anyio.run(self._resume_blocking, step_to_rerun, origin_run_id)
+
+    async def _resume_blocking(
+        self, step_to_rerun: str | None, origin_run_id: int | str | None
+    ) -> RunResult:
+        return await self.async_resume(step_to_rerun, origin_run_id=origin_run_id)
+
+    async def async_resume(
+        self,
+        step_to_rerun: str | None = None,
+        *,
+        origin_run_id: int | str | None = None,
+        on_event: EventCallback | None = None,
+    ) -> RunResult:
+        """Resume on the caller's loop.
+
+        ``origin_run_id`` defaults to the flow's latest run. Without
+        ``step_to_rerun`` only its failed and never-run tasks run again; with it,
+        that step and everything after it. Parameters come from the origin run.
+        """
+        listeners = [to_loop(on_event)] if on_event else []
+        engine = await self._get_engine()
+        result = await engine.resume(
+            self.flow_cls, step_to_rerun, origin_run_id=origin_run_id, tags=self.tags,
+            namespace=self.namespace, listeners=listeners,
+        )  # fmt: skip
+        await anyio.to_thread.run_sync(lambda: result.run)
+        return result
+
     @contextlib.asynccontextmanager
     async def stream(self, **params: Any) -> AsyncIterator[RunStream]:
         """Start a run on the caller's loop and yield its events as they happen.

@@ -15,6 +15,7 @@ from asyncflow.events import (
     Event,
     RunFinished,
     RunStarted,
+    TaskCloned,
     TaskFinished,
     TaskStarted,
 )
@@ -257,3 +258,45 @@ async def test_a_printing_callback_prints_around_the_task_logs(
     assert f"RunFinished(pathspec='{p}', status='successful')\n" in out
     grow = result.run["grow"].task
     assert grow is not None and grow.stdout == "grew to 4\n"
+
+
+def test_resume_reruns_what_failed_and_clones_the_rest(store_root: Path) -> None:
+    async def fail(flow: Any) -> None:
+        raise ValueError("not yet")
+
+    HOOKS["wait"] = fail
+    runner = Runner(HookedFlow)
+    failed = runner.run()
+    assert failed.status == "failed"
+    del HOOKS["wait"]
+    resumed = runner.resume()
+    assert resumed.status == "successful"
+    assert resumed.run_id != failed.run_id
+    start = resumed.run["start"].task
+    end = resumed.run["end"].task
+    assert start is not None and start.data.before == "committed"
+    assert end is not None and end.data.after == "done"
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_run_resumes(store_root: Path) -> None:
+    HOOKS["wait"] = lambda flow: anyio.sleep_forever()
+    runner = Runner(HookedFlow)
+    async with runner.stream() as events:
+        async for event in events:
+            if isinstance(event, TaskStarted) and "/wait/" in event.pathspec:
+                events.cancel()
+    cancelled = await events.wait()
+    assert cancelled is not None and cancelled.status == "cancelled"
+    del HOOKS["wait"]
+    seen: list[Event] = []
+    resumed = await runner.async_resume(origin_run_id=cancelled.run_id, on_event=seen.append)
+    assert resumed.status == "successful"
+    p, origin = resumed.pathspec, cancelled.pathspec
+    assert TaskCloned(f"{p}/start/1", f"{origin}/start/1") in seen
+    assert [type(e).__name__ for e in seen if getattr(e, "pathspec", "").startswith(f"{p}/w")] == [
+        "TaskStarted",
+        "ArtifactStored",
+        "ArtifactStored",
+        "TaskFinished",
+    ]

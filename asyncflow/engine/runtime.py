@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import platform
@@ -114,7 +115,10 @@ class Engine:
         """
         graph = await anyio.to_thread.run_sync(_checked_graph, flow_cls)
         user = user or current_user()
-        values = resolve_parameters(flow_cls, params or {}, user=user)
+        # Resolving may read files (IncludeFile): off the loop.
+        values = await anyio.to_thread.run_sync(
+            functools.partial(resolve_parameters, flow_cls, params or {}, user=user)
+        )
         run = await self._start(
             flow_cls, graph, values, tags, user, namespace or f"user:{user}", listeners
         )
@@ -137,10 +141,7 @@ class Engine:
         only its failed and never-run tasks run; with ``step``, that step and
         everything downstream of it run again. Parameters come from the origin.
         """
-        graph = FlowGraph(flow_cls)
-        findings = lint(graph)
-        if findings:
-            raise LintError(findings)
+        graph = await anyio.to_thread.run_sync(_checked_graph, flow_cls)
         origin = int(origin_run_id) if origin_run_id is not None else None
         plan = await anyio.to_thread.run_sync(plan_resume, self.datastore, graph, origin, step)
         user = user or current_user()
