@@ -78,21 +78,35 @@ class FlowGraph:
         return iter(self.nodes.values())
 
     def sorted_nodes(self) -> list[StepNode]:
-        """Steps in order of a walk from ``start`` (unreached steps last, by line)."""
-        order: list[str] = []
+        """Steps in topological order from ``start``, ties by line; unreached steps last."""
+        reached = self._reachable()
+        waiting = {
+            name: sum(1 for src in self.nodes[name].in_funcs if src in reached) for name in reached
+        }
+        ready = [self.nodes[n] for n in reached if waiting[n] == 0]
+        order: list[StepNode] = []
+        while ready:
+            ready.sort(key=_by_line)
+            node = ready.pop(0)
+            order.append(node)
+            for out in dict.fromkeys(node.out_funcs):
+                if out in waiting:
+                    waiting[out] -= 1
+                    if waiting[out] == 0:
+                        ready.append(self.nodes[out])
+        placed = {node.name for node in order}
+        rest = sorted((n for n in self.nodes.values() if n.name not in placed), key=_by_line)
+        return order + rest
+
+    def _reachable(self) -> set[str]:
         seen: set[str] = set()
-
-        def visit(name: str) -> None:
-            if name in seen or name not in self.nodes:
-                return
-            seen.add(name)
-            order.append(name)
-            for out in self.nodes[name].out_funcs:
-                visit(out)
-
-        visit("start")
-        rest = sorted((n for n in self.nodes.values() if n.name not in seen), key=_by_line)
-        return [self.nodes[n] for n in order] + rest
+        todo = ["start"] if "start" in self.nodes else []
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(out for out in self.nodes[name].out_funcs if out in self.nodes)
+        return seen
 
     def edges(self) -> list[tuple[str, str, str | None]]:
         """``(from, to, foreach variable or None)`` for every transition to a known step."""
@@ -229,7 +243,7 @@ def to_dot(graph: FlowGraph) -> str:
     """The graph in Graphviz DOT: one box per step, one arrow per transition."""
     lines = [f'digraph "{graph.name}" {{', "  node [shape=box];"]
     for node in graph.sorted_nodes():
-        shape = " [shape=ellipse]" if node.type in ("start", "end") else ""
+        shape = " [shape=ellipse]" if node.name in ("start", "end") else ""
         lines.append(f'  "{node.name}"{shape};')
     for src, dst, foreach in graph.edges():
         label = f' [label="foreach {foreach}"]' if foreach else ""
@@ -239,12 +253,12 @@ def to_dot(graph: FlowGraph) -> str:
 
 
 def to_mermaid(graph: FlowGraph) -> str:
-    """The graph as a Mermaid flowchart, top to bottom."""
+    """The graph as a Mermaid flowchart, top to bottom (ids are prefixed: ``end`` is a keyword)."""
     lines = ["flowchart TD"]
     for node in graph.sorted_nodes():
-        shape = "([{}])" if node.type in ("start", "end") else "[{}]"
-        lines.append(f"    {node.name}{shape.format(node.name)}")
+        shape = "([{}])" if node.name in ("start", "end") else "[{}]"
+        lines.append(f"    step_{node.name}{shape.format(node.name)}")
     for src, dst, foreach in graph.edges():
         arrow = f"-->|foreach {foreach}|" if foreach else "-->"
-        lines.append(f"    {src} {arrow} {dst}")
+        lines.append(f"    step_{src} {arrow} step_{dst}")
     return "\n".join(lines)

@@ -116,7 +116,7 @@ class Parameter:
         try:
             converted = self.click_type.convert(value, None, None)
         except click.BadParameter as exc:
-            raise ParameterError(self.name, exc.format_message()) from exc
+            raise ParameterError(self.name, exc.message) from exc
         if self.separator and isinstance(converted, str):
             return converted.split(self.separator)
         return converted
@@ -172,8 +172,10 @@ class IncludeFile(Parameter):
         path = Path(value)
         try:
             return path.read_text(self.encoding) if self.is_text else path.read_bytes()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ParameterError(self.name, f"cannot read file '{path}': {exc}") from exc
+        except OSError as exc:
+            raise ParameterError(self.name, f"cannot read file '{path}': {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise ParameterError(self.name, f"file '{path}' is not {self.encoding} text") from exc
 
 
 def _type_of(default: Any) -> Any:

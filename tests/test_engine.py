@@ -6,10 +6,15 @@ from pathlib import Path
 import pytest
 
 from asyncflow import Engine, Flow, FlowSpec, NotFoundError, Run, step
-from asyncflow.exceptions import InvalidTransitionError, LintError, ReservedArtifactError
+from asyncflow.exceptions import (
+    InvalidTransitionError,
+    LintError,
+    RepeatedNextError,
+    ReservedArtifactError,
+)
 from asyncflow.store import Datastore
 
-from .flows.linear import FailingFlow, MixedFlow, WrongNextFlow
+from .flows.linear import FailingFlow, MixedFlow, TransitionFlow, WrongNextFlow
 
 pytestmark = pytest.mark.anyio
 
@@ -137,4 +142,76 @@ async def test_two_runs_share_one_loop_and_one_store(store_root: Path) -> None:
     assert len({r.run_id for r in results}) == 2
     assert [r.id for r in Flow("MixedFlow").runs()] == sorted(
         (str(r.run_id) for r in results), key=int, reverse=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "error", "message"),
+    [
+        (
+            "twice",
+            RepeatedNextError,
+            "step 'start' called self.next() twice: self.next(each, foreach='items'), then "
+            "self.next(each, foreach='items'); call it once, as the step's last statement",
+        ),
+        (
+            "no-foreach",
+            InvalidTransitionError,
+            "step 'start' called self.next(each) but its source says "
+            "self.next(each, foreach='items')",
+        ),
+        (
+            "other-var",
+            InvalidTransitionError,
+            "step 'start' called self.next(each, foreach='others') but its source says "
+            "self.next(each, foreach='items')",
+        ),
+        (
+            "none",
+            InvalidTransitionError,
+            "step 'start' ended without calling self.next(); its source says "
+            "self.next(each, foreach='items')",
+        ),
+    ],
+)
+async def test_each_wrong_transition_fails_naming_both(
+    store_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+    error: type[Exception],
+    message: str,
+) -> None:
+    monkeypatch.setattr(TransitionFlow, "mode", mode)
+    result = await Engine().run(TransitionFlow)
+    assert type(result.exception) is error
+    assert str(result.exception) == message
+
+
+async def test_the_matching_transition_runs(store_root: Path) -> None:
+    result = await Engine().run(TransitionFlow)
+    assert result.status == "successful"
+
+
+class ReservedNamesFlow(FlowSpec):
+    target = "cmd"
+
+    @step
+    def start(self):
+        setattr(self, type(self).target, 1)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+@pytest.mark.parametrize("name", ["cmd", "input", "next", "foreach_stack", "merge_artifacts"])
+async def test_reserved_names_cannot_be_artifacts(
+    store_root: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setattr(ReservedNamesFlow, "target", name)
+    result = await Engine().run(ReservedNamesFlow)
+    assert isinstance(result.exception, ReservedArtifactError)
+    assert str(result.exception) == (
+        f"'{name}' is reserved by asyncflow and cannot be an artifact in step 'start'"
     )

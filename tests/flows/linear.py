@@ -68,3 +68,37 @@ class WrongNextFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+class TransitionFlow(FlowSpec):
+    """``mode`` picks how start calls self.next(); only "ok" matches its source."""
+
+    mode = "ok"
+
+    @step
+    def start(self):
+        self.items = [1, 2]
+        mode = type(self).mode
+        if mode == "twice":
+            self.next(self.each, foreach="items")
+        elif mode == "no-foreach":
+            self.next(self.each)
+            return
+        elif mode == "other-var":
+            self.next(self.each, foreach="others")
+            return
+        elif mode == "none":
+            return
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
