@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
@@ -202,18 +204,19 @@ async def _succeed(
     items: list[Any] | None,
     logs: dict[str, str],
 ) -> TaskResult:
-    await _commit(run, task.record(run, attempt, "successful"), list(refs.values()), logs)
+    try:
+        await _commit(run, task.record(run, attempt, "successful"), list(refs.values()), logs)
+    except Exception as exc:  # a full disk or a locked database: this attempt failed
+        formatted = _user_traceback(exc)
+        failed_logs = {**logs, "stderr": logs.get("stderr", "") + formatted}
+        raise _AttemptFailed(exc, formatted, failed_logs) from exc
     run.emit(TaskFinished(task.pathspec))
     return TaskResult(task.node.name, task.task_id, task.pathspec, refs, task.inp.frames, items)
 
 
 async def _retry_later(run: RunContext, task: _Task, attempt: int, failed: _AttemptFailed) -> None:
     """Keep the failed attempt's logs, announce the retry, and wait without blocking the loop."""
-    meta = run.datastore.metadata
-    await anyio.to_thread.run_sync(
-        meta.put_logs, run.record.run_id, task.task_id, attempt, failed.logs,
-        limiter=run.thread_limiter,
-    )  # fmt: skip
+    await _keep_logs(run, task, attempt, failed.logs)
     run.emit(
         TaskRetrying(
             task.pathspec, attempt + 1, _one_line(failed.exception), failed.formatted,
@@ -223,24 +226,33 @@ async def _retry_later(run: RunContext, task: _Task, attempt: int, failed: _Atte
     await run.sleep(task.policy.wait_seconds)
 
 
+_STORE_ERRORS = (AsyncflowException, OSError, sqlite3.Error)
+
+
+async def _keep_logs(run: RunContext, task: _Task, attempt: int, logs: dict[str, str]) -> None:
+    """Store a failed attempt's output; best effort, as the store may be what failed."""
+    with contextlib.suppress(*_STORE_ERRORS):
+        await anyio.to_thread.run_sync(
+            run.datastore.metadata.put_logs, run.record.run_id, task.task_id, attempt, logs,
+            limiter=run.thread_limiter,
+        )  # fmt: skip
+
+
 async def _give_up(
     run: RunContext, task: _Task, attempt: int, failed: _AttemptFailed
 ) -> TaskResult:
     """The last attempt failed: let ``@catch`` recover the task, or fail it for good."""
     catch = task.policy.catch
     if catch is not None and task.node.type != "foreach":
-        meta = run.datastore.metadata
-        await anyio.to_thread.run_sync(
-            meta.put_logs, run.record.run_id, task.task_id, attempt, failed.logs,
-            limiter=run.thread_limiter,
-        )  # fmt: skip
+        await _keep_logs(run, task, attempt, failed.logs)
         try:
             return await _fallback(run, task, attempt + 1, catch, failed)
         except _AttemptFailed as fallback_failed:
             failed, attempt = fallback_failed, attempt + 1
     record = task.record(run, attempt, "failed")
     record.exception = failed.formatted
-    await _commit(run, record, [], failed.logs)
+    with contextlib.suppress(*_STORE_ERRORS):  # a full disk may refuse even this record
+        await _commit(run, record, [], failed.logs)
     run.emit(TaskFailed(task.pathspec, _one_line(failed.exception), failed.formatted))
     raise TaskError(task.pathspec, failed.exception, failed.formatted) from failed.exception
 
@@ -409,4 +421,6 @@ def _user_traceback(exc: BaseException) -> str:
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith(_ENGINE_MODULES):
         tb = tb.tb_next
+    if tb is None and isinstance(exc, AsyncflowException):
+        return "".join(traceback.format_exception_only(exc))  # ours, and says it all
     return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))

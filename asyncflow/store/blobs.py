@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import blake3
 
 from ..exceptions import CorruptedBlobError, DatastoreError
+from .faults import fault_point
 
 #: Blobs at least this large are memory-mapped on read instead of copied.
 MMAP_THRESHOLD = 1 << 20
@@ -123,6 +124,7 @@ class LocalBlobStore:
                 for chunk in _chunks(memoryview(buf).cast("B")):
                     hasher.update(chunk)
                     _write_all(f, chunk)
+                    fault_point("blob-write")
             key = str(hasher.hexdigest())
             self._finish(f, tmp, key)
         return key
@@ -148,6 +150,7 @@ class LocalBlobStore:
 
     def _finish(self, f: Any, tmp: str, key: str) -> bool:
         """Move a complete temporary file to ``key`` unless it exists; True if it moved."""
+        fault_point("blob-rename")
         if self.fsync:
             os.fsync(f.fileno())
         target = self.path(key)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..exceptions import DatastoreError
+from .faults import fault_point
 from .records import ArtifactRef, RunRecord, TaskRecord
 from .schema import migrate
 
@@ -169,6 +170,7 @@ class SQLiteMetadataStore:
                 [(task.flow, task.run_id, task.task_id, a.name, a.key, a.encoding, a.size, a.type,
                   _dump(a.metadata), int(a.inline)) for a in artifacts],
             )  # fmt: skip
+            fault_point("commit-task")
 
     def get_run(self, flow: str, run_id: int) -> RunRecord | None:
         """The run, or None."""
