@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import click
 
+from .cli_inspect import register as register_inspect_commands
 from .display import LinePrinter
 from .engine import Engine, RunResult, current_user
 from .events import Event, RunStarted
@@ -204,3 +205,6 @@ def _leave(code: str | int | None) -> None:
             if thread.is_alive():
                 os._exit(code if isinstance(code, int) else 1)  # all is committed already
     sys.exit(code)
+
+
+register_inspect_commands(cli)  # dump, logs, tag, --fsync (asyncflow/cli_inspect.py)

@@ -1,0 +1,274 @@
+"""Inspecting stored runs from a flow script: ``python flow.py dump|logs|tag ...``.
+
+``register(cli)`` adds the commands (and the ``--fsync`` option) to a flow
+script's click group; the rendering helpers are shared with the ``asyncflow``
+console script.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import reprlib
+import sys
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+
+from .client import DataArtifact, Flow, Run, Step, Task, namespace
+from .exceptions import AsyncflowException, NotFoundError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: How many characters of a value ``dump`` prints by default.
+MAX_VALUE_SIZE = 1000
+
+
+def handle_errors(fn: F) -> F:
+    """Render asyncflow errors at the terminal and exit with their code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        namespace(None)  # a pathspec given on the command line is read wherever it is
+        try:
+            return fn(*args, **kwargs)
+        except AsyncflowException as exc:
+            click.secho(exc.render(), fg="red", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# --- rendering, shared with the console script ------------------------------
+
+
+def when(value: datetime | None) -> str:
+    """A timestamp to the second, or ``-``."""
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+
+
+def short_repr(value: Any, limit: int = MAX_VALUE_SIZE) -> str:
+    """``repr(value)`` cut to about ``limit`` characters."""
+    r = reprlib.Repr()
+    r.maxstring = r.maxother = r.maxlong = limit
+    r.maxlist = r.maxtuple = r.maxdict = r.maxset = r.maxfrozenset = max(limit // 10, 6)
+    text = r.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_artifact(artifact: DataArtifact, limit: int | None = MAX_VALUE_SIZE) -> str:
+    """``name: type (encoding, N bytes)`` and, unless ``limit`` is None, ``= value``."""
+    head = f"{artifact.id}: {artifact.type} ({artifact.encoding}, {artifact.size} bytes)"
+    return head if limit is None else f"{head} = {short_repr(artifact.data, limit)}"
+
+
+def run_lines(run: Run) -> list[str]:
+    """A run's summary: status, user, times, tags, parameters and steps."""
+    lines = [
+        f"Run {run.pathspec}",
+        f"    status:      {run.status}",
+        f"    user:        {run.user}",
+        f"    started:     {when(run.created_at)}",
+        f"    finished:    {when(run.finished_at)}",
+        f"    user tags:   {', '.join(sorted(run.user_tags)) or '-'}",
+        f"    system tags: {', '.join(sorted(run.system_tags))}",
+    ]
+    if run.origin_pathspec:
+        lines.append(f"    resumed from: {run.origin_pathspec}")
+    for name, value in sorted(run.parameters.items()):
+        lines.append(f"    parameter {name} = {value!r}")
+    for step in run.steps():
+        tasks = step.tasks()
+        ok = sum(t.successful for t in tasks)
+        lines.append(f"    step {step.id}: {len(tasks)} task(s), {ok} successful")
+    return lines
+
+
+def step_lines(step: Step) -> list[str]:
+    """A step's tasks with their status and foreach index."""
+    lines = [f"Step {step.pathspec}"]
+    for task in step.tasks():
+        index = f"  index {task.index}" if task.index is not None else ""
+        status = "successful" if task.successful else "failed"
+        lines.append(f"    task {task.id}: {status}{index}")
+    return lines
+
+
+def task_lines(task: Task) -> list[str]:
+    """A task's status, timings, lineage and artifact list (values not loaded)."""
+    parents = ", ".join(t.pathspec for t in task.parent_tasks) or "-"
+    lines = [
+        f"Task {task.pathspec}",
+        f"    status:   {'successful' if task.successful else 'failed'}",
+        f"    attempt:  {task.current_attempt}",
+        f"    started:  {when(task.created_at)}",
+        f"    finished: {when(task.finished_at)}",
+        f"    parents:  {parents}",
+    ]
+    if task.index is not None:
+        lines.append(f"    index:    {task.index}")
+    lines += [f"    {describe_artifact(a, None)}" for a in task.artifacts]
+    if task.exception:
+        lines.append("    exception:")
+        lines += [f"        {line}" for line in task.exception.rstrip().splitlines()]
+    return lines
+
+
+def artifact_lines(artifact: DataArtifact, limit: int = MAX_VALUE_SIZE) -> list[str]:
+    """An artifact's storage details and value."""
+    lines = [
+        f"Artifact {artifact.pathspec}",
+        f"    type:     {artifact.type}",
+        f"    encoding: {artifact.encoding}",
+        f"    size:     {artifact.size} bytes ({'inline' if artifact.inline else 'blob file'})",
+        f"    sha:      {artifact.sha}",
+    ]
+    lines += [f"    metadata {k}: {v!r}" for k, v in sorted(artifact.metadata.items())]
+    lines.append(f"    value:    {short_repr(artifact.data, limit)}")
+    return lines
+
+
+def echo_lines(lines: Iterable[str]) -> None:
+    """Print each line."""
+    for line in lines:
+        click.echo(line)
+
+
+# --- flow script commands ----------------------------------------------------
+
+
+def _tasks(flow: str, pathspec: str, root: str | None) -> list[Task]:
+    """The tasks named by ``run_id/step[/task_id]`` (the flow name may lead)."""
+    parts = pathspec.strip("/").split("/")
+    if parts[0] == flow:
+        parts = parts[1:]
+    full = "/".join([flow, *parts])
+    if len(parts) == 3:
+        return [Task(full, root=root)]
+    if len(parts) == 2:
+        return Step(full, root=root).tasks()
+    raise NotFoundError("task", full, hint="; give run_id/step or run_id/step/task_id")
+
+
+@click.command()
+@click.argument("pathspec")
+@click.option(
+    "--max-value-size",
+    default=MAX_VALUE_SIZE,
+    show_default=True,
+    help="Characters of each value to print.",
+)
+@click.option("--include", default="", help="Comma-separated artifact names to show (default all).")
+@click.pass_obj
+@handle_errors
+def dump(obj: Any, pathspec: str, max_value_size: int, include: str) -> None:
+    """Print the artifacts of a task (run_id/step/task_id) or of every task of a step."""
+    wanted = {name for name in include.split(",") if name}
+    for task in _tasks(obj.flow_cls.__name__, pathspec, obj.root):
+        click.echo(f"Artifacts of {task.pathspec}:")
+        for artifact in task.artifacts:
+            if not wanted or artifact.id in wanted:
+                click.echo(f"    {describe_artifact(artifact, max_value_size)}")
+
+
+@click.command()
+@click.argument("pathspec")
+@click.option("--stdout", "streams", flag_value="stdout", help="Only what the task printed.")
+@click.option("--stderr", "streams", flag_value="stderr", help="Only its error output.")
+@click.option("--attempt", type=int, default=None, help="One attempt (default: the last).")
+@click.pass_obj
+@handle_errors
+def logs(obj: Any, pathspec: str, streams: str | None, attempt: int | None) -> None:
+    """Print the output of a task (run_id/step/task_id) or of every task of a step.
+
+    stdout goes to stdout and stderr to stderr; several tasks are headed by their pathspec.
+    """
+    tasks = _tasks(obj.flow_cls.__name__, pathspec, obj.root)
+    for task in tasks:
+        if attempt is not None:
+            task = Task(task.pathspec, attempt=attempt, root=obj.root)
+        if len(tasks) > 1:
+            click.echo(f"[{task.pathspec}]")
+        if streams in (None, "stdout"):
+            click.echo(task.stdout, nl=False)
+        if streams in (None, "stderr"):
+            click.echo(task.stderr, nl=False, err=True)
+
+
+@click.group()
+def tag() -> None:
+    """Add, remove or list the user tags of runs."""
+
+
+def _run(obj: Any, run_id: str) -> Run:
+    return Run(f"{obj.flow_cls.__name__}/{run_id}", root=obj.root)
+
+
+@tag.command("add")
+@click.option("--run-id", required=True, help="The run to tag.")
+@click.argument("tags", nargs=-1, required=True)
+@click.pass_obj
+@handle_errors
+def tag_add(obj: Any, run_id: str, tags: tuple[str, ...]) -> None:
+    """Add user tags to a run."""
+    run = _run(obj, run_id)
+    run.add_tags(tags)
+    echo_lines(_tag_lines(run))
+
+
+@tag.command("remove")
+@click.option("--run-id", required=True, help="The run to untag.")
+@click.argument("tags", nargs=-1, required=True)
+@click.pass_obj
+@handle_errors
+def tag_remove(obj: Any, run_id: str, tags: tuple[str, ...]) -> None:
+    """Remove user tags from a run (system tags cannot be removed)."""
+    run = _run(obj, run_id)
+    run.remove_tags(tags)
+    echo_lines(_tag_lines(run))
+
+
+@tag.command("list")
+@click.option("--run-id", default=None, help="One run (default: every run of the flow).")
+@click.pass_obj
+@handle_errors
+def tag_list(obj: Any, run_id: str | None) -> None:
+    """List the user and system tags of runs, newest first."""
+    runs = [_run(obj, run_id)] if run_id else Flow(obj.flow_cls.__name__, root=obj.root).runs()
+    for run in runs:
+        echo_lines(_tag_lines(run))
+
+
+def _tag_lines(run: Run) -> list[str]:
+    return [
+        f"Run {run.pathspec}",
+        f"    user tags:   {', '.join(sorted(run.user_tags)) or '-'}",
+        f"    system tags: {', '.join(sorted(run.system_tags))}",
+    ]
+
+
+def _set_fsync(ctx: click.Context, param: click.Parameter, value: bool | None) -> None:
+    # The datastore reads its fsync default from the environment, which keeps this
+    # option independent of how each command builds its Datastore.
+    if value is not None:
+        os.environ["ASYNCFLOW_FSYNC"] = "1" if value else "0"
+
+
+FSYNC_OPTION = click.Option(
+    ["--fsync/--no-fsync"],
+    default=None,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_fsync,
+    help="fsync every blob and metadata commit (survives power loss; slower). "
+    "Default: $ASYNCFLOW_FSYNC, else off.",
+)
+
+
+def register(cli: click.Group) -> None:
+    """Add ``dump``, ``logs``, ``tag`` and ``--fsync`` to a flow script's command group."""
+    cli.params.append(FSYNC_OPTION)
+    for command in (dump, logs, tag):
+        cli.add_command(command)

@@ -1,0 +1,104 @@
+"""Several processes on one store: two runs started together, gc while a run is active."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from asyncflow import client
+from asyncflow.client import Flow, Run, namespace
+from asyncflow.store import Datastore
+
+from .conftest import REPO, run_python
+from .flows.rendezvous import wait_until
+
+FLOWS = REPO / "tests" / "flows"
+
+
+@pytest.fixture(autouse=True)
+def _restore_namespace() -> Iterator[None]:
+    saved = client._namespace
+    yield
+    client._namespace = saved
+
+
+def _start(script: str, root: Path, rendezvous: Path, **env: str) -> subprocess.Popen[str]:
+    full_env = {
+        **os.environ,
+        "ASYNCFLOW_HOME": str(root),
+        "PYTHONPATH": str(REPO),
+        "RENDEZVOUS_DIR": str(rendezvous),
+        **env,
+    }
+    return subprocess.Popen(
+        [sys.executable, str(FLOWS / script), "run"], cwd=root.parent, env=full_env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _finish(proc: subprocess.Popen[str]) -> str:
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, f"stdout:\n{out}\nstderr:\n{err}"
+    return out
+
+
+def test_two_runs_started_together_get_distinct_ids_and_both_succeed(tmp_path: Path) -> None:
+    root, rendezvous = tmp_path / "store", tmp_path / "rendezvous"
+    rendezvous.mkdir()
+    # Neither process finds a database: both create and migrate it at once, then each
+    # start step waits until both runs have started, so their commits overlap.
+    procs = [_start("together_script.py", root, rendezvous, RENDEZVOUS_COUNT="2") for _ in "ab"]
+    outputs = [_finish(p) for p in procs]
+    assert all("Done!" in out for out in outputs)
+
+    namespace(None)
+    runs = Flow("TogetherFlow", root=root).runs()
+    assert sorted(r.id for r in runs) == ["1", "2"]
+    pids = {p.pid for p in procs}
+    for run in runs:
+        assert run.successful
+        assert run.data is not None and run.data.run_id_seen == run.id
+        assert run.data.pid in pids
+        assert run.data.payload == bytes([run.data.pid % 251]) * 100_000
+    assert {r.data.pid for r in runs if r.data is not None} == pids
+
+
+def test_gc_while_a_run_is_active_keeps_its_uncommitted_blobs(tmp_path: Path) -> None:
+    root, rendezvous = tmp_path / "store", tmp_path / "rendezvous"
+    rendezvous.mkdir()
+    proc = _start("gc_script.py", root, rendezvous)
+    try:
+        wait_until(
+            lambda: (rendezvous / "persisting").exists() or proc.poll() is not None,
+            "the slow step to write a_big",
+        )
+        assert proc.poll() is None, proc.communicate()
+        store = Datastore(root)
+        orphan = store.blobs.write([b"left by a task that crashed" * 10_000])
+        os.utime(store.blobs.path(orphan), (1_000_000, 1_000_000))
+        uncommitted = set(store.blobs.keys()) - store.metadata.referenced_keys() - {orphan}
+        assert len(uncommitted) == 1  # a_big: on disk, its task not committed yet
+
+        gc = run_python("-m", "asyncflow", "gc", root=root)
+        assert gc.returncode == 0, gc.stderr
+        assert gc.stdout.splitlines()[0] == f"deleted {orphan} (270000 bytes)"
+        assert "kept 1 unreferenced blob(s) younger than 3600s" in gc.stdout
+        assert not store.blobs.exists(orphan)
+        assert store.blobs.exists(uncommitted.pop())
+    finally:
+        (rendezvous / "release").touch()
+    _finish(proc)
+
+    namespace(None)
+    run = Run("GcDuringRunFlow/1", root=root)
+    assert run.successful
+    slow = run["slow"].task
+    assert slow is not None
+    assert slow.data.a_big == b"u" * 300_000 and slow.data.z_waiter == "released"
+    verify = run_python("-m", "asyncflow", "verify", root=root)
+    assert verify.returncode == 0, verify.stdout
