@@ -13,7 +13,7 @@ import anyio
 import click
 
 from .cli_inspect import register as register_inspect_commands
-from .display import LinePrinter
+from .display import make_display
 from .engine import Engine, RunResult, current_user
 from .events import Event, RunStarted
 from .exceptions import AsyncflowException
@@ -124,7 +124,7 @@ def _drive(
         Datastore(obj.root),
         max_workers=max_workers,
         max_num_splits=max_num_splits,
-        listeners=[LinePrinter(), remember],
+        listeners=[make_display(), remember],
     )
     try:
         result = anyio.run(start, engine)

@@ -27,9 +27,14 @@ class RunFinished:
 
 @dataclass(frozen=True)
 class TaskStarted:
-    """A task began running."""
+    """A task began running.
+
+    ``foreach`` is ``(index, num_splits)`` for each foreach the task is inside,
+    outermost first; empty outside a foreach.
+    """
 
     pathspec: str
+    foreach: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ async def run_task(run: RunContext, inp: TaskInput) -> TaskResult:
     if origin is not None:
         return await clone_task(run, inp, origin)
     task = _Task.create(run, inp)
-    run.emit(TaskStarted(task.pathspec))
+    run.emit(TaskStarted(task.pathspec, tuple((f.index, f.num_splits) for f in inp.frames)))
     retries = task.policy.retries
     for attempt in range(retries + 1):
         try:

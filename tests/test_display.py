@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from asyncflow.display import LinePrinter, LiveView, make_display
+from asyncflow.events import (
+    ArtifactStored,
+    RunFinished,
+    RunStarted,
+    TaskFailed,
+    TaskFinished,
+    TaskOutput,
+    TaskStarted,
+)
+
+from .terminal import run_on_pty, screen
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+R = "F/7"
+
+
+def test_live_view_shows_each_step_and_a_foreach_progress_bar() -> None:
+    out = FakeTTY()
+    view = LiveView(out, width=80)
+    view(RunStarted(R))
+    view(TaskStarted(f"{R}/start/1"))
+    view(TaskFinished(f"{R}/start/1"))
+    for i in range(4):
+        view(TaskStarted(f"{R}/work/{i + 2}", ((i, 4),)))
+    view(TaskOutput(f"{R}/work/3", "stdout", "working on b"))
+    view(TaskFinished(f"{R}/work/3"))
+    view(ArtifactStored(f"{R}/work/2", "x", 1, "msgpack/1"))
+    view(TaskFailed(f"{R}/work/2", "ValueError: bad", "Traceback:\nValueError: bad\n"))
+    assert view.render() == [
+        "start  1 done",
+        "work   [############------------] 2/4  2 running, 1 done, 1 failed",
+    ]
+    assert screen(out.getvalue()) == [
+        "Workflow starting (run-id 7):",
+        "[7/work/3] working on b",
+        "[7/work/2] Traceback:",
+        "[7/work/2] ValueError: bad",
+        "[7/work/2] Task failed.",
+        "start  1 done",
+        "work   [############------------] 2/4  2 running, 1 done, 1 failed",
+    ]
+    view(RunFinished(R, "failed"))
+    assert screen(out.getvalue())[-3:] == [
+        "start  1 done",
+        "work   [############------------] 2/4  2 running, 1 done, 1 failed",
+        "Run F/7 failed.",
+    ]
+
+
+def test_live_view_counts_nested_foreach_fan_outs() -> None:
+    view = LiveView(FakeTTY(), width=80)
+    view(TaskStarted(f"{R}/inner/5", ((0, 2), (0, 3))))
+    view(TaskStarted(f"{R}/inner/6", ((1, 2), (0, 1))))
+    assert view.render() == ["inner  [------------------------] 0/4  2 running"]
+
+
+def test_live_view_lines_never_wrap() -> None:
+    out = FakeTTY()
+    view = LiveView(out, width=20)
+    view(TaskStarted(f"{R}/a_rather_long_step_name/1"))
+    assert screen(out.getvalue()) == ["a_rather_long_step_"]
+
+
+def test_make_display_picks_the_live_view_for_a_terminal_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ASYNCFLOW_DISPLAY", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert isinstance(make_display(FakeTTY()), LiveView)
+    assert isinstance(make_display(io.StringIO()), LinePrinter)
+    monkeypatch.setenv("TERM", "dumb")
+    assert isinstance(make_display(FakeTTY()), LinePrinter)
+    monkeypatch.setenv("ASYNCFLOW_DISPLAY", "live")
+    assert isinstance(make_display(io.StringIO()), LiveView)
+    monkeypatch.setenv("ASYNCFLOW_DISPLAY", "plain")
+    monkeypatch.setenv("TERM", "xterm")
+    assert isinstance(make_display(FakeTTY()), LinePrinter)
+
+
+def test_cli_on_a_terminal_draws_the_live_view(store_root: Path) -> None:
+    code, output = run_on_pty(
+        ["-c", "from tests.flows.embedding import ForeachFlow; ForeachFlow()", "run"],
+        store_root,
+    )
+    assert code == 0, output
+    lines = screen(output)
+    assert lines[0].startswith("asyncflow executing ForeachFlow for user:")
+    assert lines[1] == "Workflow starting (run-id 1):"
+    assert sorted(lines[2:5]) == [
+        "[1/work/2] working on a",
+        "[1/work/3] working on b",
+        "[1/work/4] working on c",
+    ]
+    assert lines[5:] == [
+        "start  1 done",
+        "work   [########################] 3/3  3 done",
+        "join   1 done",
+        "end    1 done",
+        "Done!",
+    ]
