@@ -9,7 +9,7 @@ step through the descriptor; assigning it fails.
 from __future__ import annotations
 
 import builtins
-import inspect
+import functools
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -213,6 +213,7 @@ def resolve_parameters(flow_cls: type, given: Mapping[str, Any], *, user: str) -
     wrong type fail with a :class:`ParameterError` naming the parameter.
     """
     params = flow_parameters(flow_cls)
+    _check_unique(params)
     keys = {alias: attr for attr, p in params.items() for alias in _aliases(attr, p)}
     unknown = sorted(k for k in given if k not in keys)
     if unknown:
@@ -220,6 +221,18 @@ def resolve_parameters(flow_cls: type, given: Mapping[str, Any], *, user: str) -
         raise ParameterError(unknown[0], f"the flow has no such parameter (it has: {known})")
     by_attr = {keys[k]: v for k, v in given.items()}
     return {attr: _value(flow_cls, param, by_attr, user) for attr, param in params.items()}
+
+
+def _check_unique(params: Mapping[str, Parameter]) -> None:
+    seen: dict[str, str] = {}
+    for attr, param in params.items():
+        key = param.name.replace("-", "_").lower()
+        if key in seen:
+            raise ParameterError(
+                param.name,
+                f"the name is used twice (by {seen[key]} and {attr}; names ignore case and -/_)",
+            )
+        seen[key] = attr
 
 
 def _aliases(attr: str, param: Parameter) -> set[str]:
@@ -236,4 +249,10 @@ def _value(flow_cls: type, param: Parameter, given: Mapping[str, Any], user: str
 
 def is_parameter(flow_cls: type, name: str) -> bool:
     """Whether ``name`` is a parameter attribute of ``flow_cls``."""
-    return isinstance(inspect.getattr_static(flow_cls, name, None), Parameter)
+    return name in _parameter_attrs(flow_cls)
+
+
+@functools.lru_cache(maxsize=256)
+def _parameter_attrs(flow_cls: type) -> frozenset[str]:
+    # every assignment in every task asks; a class's parameters are fixed once it is defined
+    return frozenset(flow_parameters(flow_cls))

@@ -57,6 +57,9 @@ async def test_lineage_records_each_tasks_parents(store_root: Path) -> None:
     assert tasks["b"].parents == [ids["start"]]
     assert tasks["join"].parents == [ids["a"], ids["b"]]
     assert tasks["end"].parents == [ids["join"]]
+    join = Run(result.pathspec)["join"].task
+    assert join is not None
+    assert sorted(t.pathspec.split("/")[2] for t in join.parent_tasks) == ["a", "b"]
 
 
 async def test_merge_names_every_conflict_the_join_did_not_resolve(store_root: Path) -> None:

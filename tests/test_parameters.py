@@ -195,3 +195,15 @@ def test_help_lists_the_parameters(tmp_path: Path) -> None:
     assert (
         "--label TEXT" in proc.stdout and "[default: computed when the run starts]" in proc.stdout
     )
+
+
+@pytest.mark.anyio
+async def test_two_parameters_with_one_name_are_refused(store_root: Path) -> None:
+    class TwiceFlow(ParamFlow):
+        again = Parameter("Count", default=1)
+
+    with pytest.raises(ParameterError) as info:
+        await Engine().run(TwiceFlow)
+    assert str(info.value) == (
+        "parameter 'Count': the name is used twice (by count and again; names ignore case and -/_)"
+    )
