@@ -28,6 +28,7 @@ def test_gc_deletes_only_old_unreferenced_blobs(tmp_path: Path) -> None:
     _commit(store, [kept])
     orphan = store.persist("orphan", "never committed", step="s")
     recent = store.persist("recent", "written just now", step="s")
+    store.lease.close()  # as if the writers had died without committing
     _age(store, kept.key)
     _age(store, orphan.key)
     stale_tmp = store.blobs.root / "tmp" / "blobdead"
@@ -49,19 +50,18 @@ def test_gc_deletes_only_old_unreferenced_blobs(tmp_path: Path) -> None:
 
 def test_a_rewritten_old_orphan_counts_as_new(tmp_path: Path) -> None:
     store = Datastore(tmp_path, inline_threshold=0)
-    first = store.persist("a", [1, 2, 3], step="s")
-    _age(store, first.key)
-    again = store.persist("b", [1, 2, 3], step="t")  # a task about to commit the same bytes
-    assert again.key == first.key
+    first = store.blobs.write([b"same bytes"])  # writers without leases: the mtime decides
+    _age(store, first)
+    assert store.blobs.write([b"same bytes"]) == first  # about to be committed again
     assert collect_garbage(store).deleted == []
-    _commit(store, [again])
-    assert store.load(again) == [1, 2, 3]
+    _age(store, first)
+    assert [b.key for b in collect_garbage(store).deleted] == [first]
 
 
 def test_grace_zero_deletes_every_unreferenced_blob(tmp_path: Path) -> None:
     store = Datastore(tmp_path, inline_threshold=0)
-    orphan = store.persist("orphan", "x", step="s")
-    assert [b.key for b in collect_garbage(store, grace=0).deleted] == [orphan.key]
+    orphan = store.blobs.write([b"x"])  # no lease: not written through the datastore
+    assert [b.key for b in collect_garbage(store, grace=0).deleted] == [orphan]
     assert list(store.blobs.keys()) == []
 
 
@@ -92,3 +92,59 @@ def test_verify_reports_every_bad_blob_with_its_artifacts(tmp_path: Path) -> Non
         gone.key: (f"missing (expected at {store.blobs.path(gone.key)})", [f"{task}/gone"]),
         small.key: (f"corrupted: 2 bytes stored, {small.size} expected", [f"{task}/small"]),
     }
+
+
+def test_a_lease_keeps_uncommitted_blobs_until_their_commit(tmp_path: Path) -> None:
+    store = Datastore(tmp_path, inline_threshold=0)
+    ref = store.persist("param", "stored at run start", step="_parameters")
+    _age(store, ref.key)  # older than any grace period, and not committed yet
+    assert collect_garbage(store, grace=0).deleted == []
+    _commit_with(store, [ref])
+    assert store.lease.path is not None and store.lease.path.read_text() == ""
+    assert collect_garbage(store, grace=0).deleted == []  # now referenced
+    assert store.load(ref) == "stored at run start"
+
+
+def test_a_closed_lease_protects_nothing(tmp_path: Path) -> None:
+    store = Datastore(tmp_path, inline_threshold=0)
+    ref = store.persist("orphan", "a task that failed", step="s")
+    store.lease.close()
+    assert list((store.blobs.root / "leases").iterdir()) == []
+    assert [b.key for b in collect_garbage(store, grace=0).deleted] == [ref.key]
+
+
+def test_the_lease_of_a_dead_process_is_removed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    store = Datastore(tmp_path, inline_threshold=0)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD_WRITES_AND_WAITS, str(tmp_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert child.stdout is not None and child.stdin is not None
+    key = child.stdout.readline().strip()
+    _age(store, key)
+    assert collect_garbage(store, grace=0).deleted == []  # the child is alive: leased
+    child.kill()
+    child.wait()
+    assert [b.key for b in collect_garbage(store, grace=0).deleted] == [key]
+    assert list((store.blobs.root / "leases").iterdir()) == []
+
+
+CHILD_WRITES_AND_WAITS = """
+import sys
+from asyncflow.store import Datastore
+store = Datastore(sys.argv[1], inline_threshold=0)
+print(store.persist("x", "written by a process that will die", step="s").key, flush=True)
+sys.stdin.read()
+"""
+
+
+def _commit_with(store: Datastore, refs: list[ArtifactRef]) -> None:
+    run = store.metadata.create_run("F", "ann", {}, [], [])
+    record = TaskRecord("F", run.run_id, "s", 1, "successful", 0, 0.0, 1.0)
+    store.commit_task(record, refs, {})

@@ -84,10 +84,14 @@ def test_gc_while_a_run_is_active_keeps_its_uncommitted_blobs(tmp_path: Path) ->
         uncommitted = set(store.blobs.keys()) - store.metadata.referenced_keys() - {orphan}
         assert len(uncommitted) == 1  # a_big: on disk, its task not committed yet
 
-        gc = run_python("-m", "asyncflow", "gc", root=root)
+        # No grace period at all: the running task's lease alone keeps a_big.
+        gc = run_python("-m", "asyncflow", "gc", "--grace", "0", root=root)
         assert gc.returncode == 0, gc.stderr
-        assert gc.stdout.splitlines()[0] == f"deleted {orphan} (270000 bytes)"
-        assert "kept 1 unreferenced blob(s) younger than 3600s" in gc.stdout
+        assert gc.stdout.splitlines() == [
+            f"deleted {orphan} (270000 bytes)",
+            "deleted 1 blob(s), 270000 bytes; kept 0 unreferenced blob(s) younger than 0s; "
+            "removed 0 inline value(s) and 0 temp file(s)",
+        ]
         assert not store.blobs.exists(orphan)
         assert store.blobs.exists(uncommitted.pop())
     finally:

@@ -407,7 +407,7 @@ async def _commit(
 ) -> None:
     with anyio.CancelScope(shield=True):
         await anyio.to_thread.run_sync(
-            run.datastore.metadata.commit_task, record, refs, logs, limiter=run.thread_limiter
+            run.datastore.commit_task, record, refs, logs, limiter=run.thread_limiter
         )
 
 

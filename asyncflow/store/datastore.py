@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,9 @@ from serializers import Registry, SerializationError, default_registry
 
 from ..exceptions import CorruptedBlobError, DatastoreError
 from .blobs import MMAP_THRESHOLD, LocalBlobStore, content_key
+from .leases import BlobLease
 from .metadata import SQLiteMetadataStore
-from .records import ArtifactRef
+from .records import ArtifactRef, TaskRecord
 
 ROOT_DIRNAME = ".asyncflow"
 
@@ -74,6 +76,20 @@ class Datastore:
         )
         self.blobs = LocalBlobStore(self.root / "blobs", fsync=self.fsync)
         self.metadata = SQLiteMetadataStore(self.root / "metadata.db", fsync=self.fsync)
+        self.lease = BlobLease(self.blobs.root / "leases")
+
+    def commit_task(
+        self, task: TaskRecord, artifacts: Sequence[ArtifactRef], logs: dict[str, str] | None = None
+    ) -> None:
+        """Commit a task (see :meth:`SQLiteMetadataStore.commit_task`), then drop this
+        process's lease on the blobs its artifacts now reference."""
+        self.metadata.commit_task(task, artifacts, logs)
+        self.lease.release(a.key for a in artifacts if not a.inline)
+
+    def close(self) -> None:
+        """Release the blob lease and close the metadata database."""
+        self.lease.close()
+        self.metadata.close()
 
     def persist(
         self, name: str, value: Any, *, step: str | None = None, known_key: str | None = None
@@ -97,6 +113,7 @@ class Datastore:
             key = known_key
         else:
             key = self.blobs.write(encoded.buffers)
+            self.lease.add(key)  # until a commit references it; see store/leases.py
         return ArtifactRef(name, key, encoded.encoding, size, type_name, meta, False)
 
     def read_bytes(

@@ -2,9 +2,13 @@
 
 Garbage collection must be safe while runs are active. A task writes its
 blobs first and commits the artifact records that reference them afterwards,
-so a blob can be legitimately unreferenced for a moment. Two mechanisms cover
-that window:
+so a blob can be legitimately unreferenced for a while. Three mechanisms
+cover that window:
 
+- leases (:mod:`asyncflow.store.leases`): each process lists the blobs it
+  wrote and has not committed in a lease file locked with ``flock``; the
+  collector keeps them. The kernel drops the lock when the process dies, so
+  a crashed run's lease stops protecting its garbage at once;
 - a grace period: a blob whose mtime is younger than ``grace`` seconds (one
   hour by default) is never deleted. A writer that finds its blob already
   stored refreshes the mtime, so an old orphan that a task is about to
@@ -14,8 +18,9 @@ that window:
   mtimes and deletes. Without it a writer could touch a blob between the
   collector's check and its unlink.
 
-A lease per run would not need the grace period, but a crashed run would
-keep its lease (and its garbage) forever; mtimes need no cleanup.
+The grace period covers the moment between a blob's rename into place and
+its entry in the lease, and writers that do not take leases (another tool
+writing through ``LocalBlobStore`` directly).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass, field
 
 from .blobs import BlobInfo, content_key
 from .datastore import Datastore
+from .leases import leased_keys
 
 #: Default grace period: far longer than any task's gap between writing and committing.
 DEFAULT_GRACE = 3600.0
@@ -57,6 +63,7 @@ def collect_garbage(
     with store.blobs.exclusive_lock():
         cutoff = time.time() - grace
         referenced = store.metadata.referenced_keys()  # commits made while we scanned
+        referenced |= leased_keys(store.blobs.root / "leases")
         for blob in candidates:
             fresh = _stat(store, blob.key)
             if fresh is None or fresh.key in referenced:
