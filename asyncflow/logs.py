@@ -1,13 +1,28 @@
 """Per-task capture of stdout and stderr while tasks share one process.
 
 ``sys.stdout`` and ``sys.stderr`` are replaced, once, by proxies that write to
-the capture of the task running in the current context (worker threads copy
-the context, so sync steps are covered) and to the real stream otherwise.
+the capture of the task running in the current context and to the real stream
+otherwise. The capture is a context variable, so:
+
+- async steps and sync steps (anyio's worker threads copy the context) are
+  captured, each into its own task's logs, however their output interleaves;
+- a thread the step starts itself does *not* inherit the context: its output
+  goes to the real streams, unless it runs in a copy of the step's context,
+  ``threading.Thread(target=contextvars.copy_context().run, args=(fn,))``
+  (output after the task has ended is dropped from its logs);
+- ``logging``: a ``StreamHandler`` writing to ``sys.stdout``/``sys.stderr`` is
+  pointed at the proxy when the proxies are installed (handlers made later get
+  the proxy anyway), so records logged inside a task land in its stdout/stderr
+  and records logged elsewhere still reach the terminal; handlers writing to
+  files are left alone;
+- writes that bypass ``sys.stdout`` (``os.write(1, ...)``, ``sys.stdout.buffer``,
+  C extensions) are not captured.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -87,9 +102,24 @@ def install_proxies() -> None:
     """Route ``sys.stdout``/``sys.stderr`` through task-aware proxies (idempotent)."""
     with _install_lock:
         if not isinstance(sys.stdout, _StreamProxy):
-            sys.stdout = _StreamProxy("stdout", sys.stdout)
+            sys.stdout = _proxy("stdout", sys.stdout)
         if not isinstance(sys.stderr, _StreamProxy):
-            sys.stderr = _StreamProxy("stderr", sys.stderr)
+            sys.stderr = _proxy("stderr", sys.stderr)
+
+
+def _proxy(name: str, real: TextIO) -> _StreamProxy:
+    proxy = _StreamProxy(name, real)
+    for handler in _logging_handlers():
+        if isinstance(handler, logging.StreamHandler) and handler.stream is real:
+            handler.setStream(proxy)
+    return proxy
+
+
+def _logging_handlers() -> Iterator[logging.Handler]:
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        if isinstance(logger, logging.Logger):
+            yield from logger.handlers
 
 
 def real_stream(stream: TextIO) -> TextIO:
