@@ -1,0 +1,1 @@
+"""Metaflow flows for the side-by-side runs; run only in ``benchmarks/.venv-metaflow``."""

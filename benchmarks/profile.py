@@ -1,0 +1,73 @@
+"""``--profile``: sample asyncflow's own runs with py-spy and summarize where time goes.
+
+Payload building and imports are filtered out, so a persist profile shows the engine's
+path from the end of the step to the commit, and a foreach profile the scheduler.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from . import payloads
+from .harness import Config, log, run_worker, scratch
+
+TOP = 15
+
+
+def run(config: Config) -> list[dict[str, Any]]:
+    """Profile each selected payload's persist and the largest foreach; write summaries."""
+    beside = Path(sys.executable).parent / "py-spy"  # the venv's, even when not on PATH
+    spy = str(beside) if beside.exists() else shutil.which("py-spy")
+    if spy is None:
+        log("py-spy is not installed: no profiles (pip install '.[bench]')")
+        return []
+    folder = config.out / "profiles"
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs: list[tuple[str, list[str]]] = [
+        (f"persist-{kind}", ["persist", kind, str(config.nbytes)])
+        for kind in payloads.KINDS
+        if config.wants(kind) or config.wants("large")
+    ]
+    if config.wants("overhead") and config.tasks:
+        jobs.append((f"foreach-{max(config.tasks)}", ["foreach", str(max(config.tasks))]))
+    return [_profile(config, spy, name, args, folder) for name, args in jobs]
+
+
+def _profile(config: Config, spy: str, name: str, args: list[str], folder: Path) -> dict[str, Any]:
+    log(f"profiling {name}")
+    with scratch(config, f"prof-{name}-") as tmp:
+        raw = tmp / "raw.txt"
+        wrap = [spy, "record", "--nonblocking", "-r", "250", "-f", "raw", "-o", str(raw), "--"]
+        run_worker(["-m", "benchmarks.af_worker", *args, str(tmp / "store")], wrap=wrap)
+        summary = summarize(raw.read_text(), skip=("payloads.py", "_find_and_load"))
+    path = folder / f"{name}.txt"
+    path.write_text(summary)
+    return {"name": name, "path": str(path), "head": summary.splitlines()[:8]}
+
+
+def summarize(raw: str, skip: tuple[str, ...] = ()) -> str:
+    """Top frames by own and by total samples, from py-spy's raw (collapsed) output."""
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    kept = 0
+    for line in raw.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or any(s in stack for s in skip):
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        kept += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            total[frame] += count
+    lines = [f"{kept} samples (4 ms each) after filtering out {', '.join(skip) or 'nothing'}", ""]
+    lines += ["own samples (where the CPU is):"]
+    lines += [f"  {n:6d} {100 * n / max(kept, 1):5.1f}%  {f}" for f, n in own.most_common(TOP)]
+    lines += ["", "total samples (frame on the stack), asyncflow and serializers frames:"]
+    ours = [(f, n) for f, n in total.most_common() if "asyncflow/" in f or "serializers/" in f]
+    lines += [f"  {n:6d} {100 * n / max(kept, 1):5.1f}%  {f}" for f, n in ours[:TOP]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,78 @@
+"""A tiny run of the benchmark harness: every payload and suite runs, the results have their shape.
+
+No time is asserted: sizes are tiny and the machine is shared.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.payloads import KINDS
+from benchmarks.profile import summarize
+from tests.conftest import REPO
+
+LARGE_KEYS = {
+    "payload", "system", "repeats", "payload_bytes", "payload_rss", "persist_s", "load_s",
+    "disk_bytes", "peak_over_flow", "loaded_type", "samples",
+}  # fmt: skip
+OVERHEAD_KEYS = {"system", "tasks", "repeats", "run_s", "process_s", "per_task_ms", "samples"}
+
+
+def test_tiny_run_writes_table_json_and_chart(tmp_path: Path) -> None:
+    has_chart = importlib.util.find_spec("matplotlib") is not None
+    out = tmp_path / "results"
+    argv = ["--size-mb", "1", "--tasks", "10", "--repeats", "1", "--no-metaflow",
+            "--out", str(out), "--workdir", str(tmp_path / "work"),
+            *([] if has_chart else ["--no-chart"])]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *argv],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+
+    results = json.loads((out / "results.json").read_text())
+    assert set(results) == {"meta", "large", "overhead", "targets"}
+    pairs = [(r["payload"], r["system"]) for r in results["large"]]
+    assert pairs == [(k, s) for k in KINDS for s in ("asyncflow", "raw", "pickle")]
+    assert all(set(r) == LARGE_KEYS and r["repeats"] == 1 for r in results["large"])
+    loaded = {r["payload"]: r["loaded_type"] for r in results["large"] if r["system"] != "raw"}
+    assert loaded == {"frame_numeric": "DataFrame", "frame_strings": "DataFrame",
+                      "arrow_table": "Table", "numpy_array": "ndarray",
+                      "object_array": "Holder", "dicts": "list"}  # fmt: skip
+    [row] = results["overhead"]
+    assert set(row) == OVERHEAD_KEYS and (row["system"], row["tasks"]) == ("asyncflow", 10)
+    assert results["meta"]["metaflow"] == "not run (--no-metaflow)"
+    assert [t["target"] for t in results["targets"]][:2] == [
+        "arrow_table: persist speed / raw write speed",
+        "arrow_table: load (memory-mapped), s",
+    ]
+
+    table = (out / "results.md").read_text()
+    for heading in ("## Targets", "## Large artifacts (1 MiB", "## Engine overhead"):
+        assert heading in table
+    assert table.count("| asyncflow |") == len(KINDS) + 1  # and the overhead row
+    assert (out / "results.png").exists() == has_chart
+
+
+def test_profile_summary_counts_own_and_total_samples() -> None:
+    raw = "\n".join([
+        "main (a.py:1);persist (asyncflow/store/datastore.py:9);write (x.py:2) 3",
+        "main (a.py:1);persist (asyncflow/store/datastore.py:9) 1",
+        "main (a.py:1);make (benchmarks/payloads.py:5) 7",
+    ])  # fmt: skip
+    assert summarize(raw, skip=("payloads.py",)).splitlines() == [
+        "4 samples (4 ms each) after filtering out payloads.py",
+        "",
+        "own samples (where the CPU is):",
+        "       3  75.0%  write (x.py:2)",
+        "       1  25.0%  persist (asyncflow/store/datastore.py:9)",
+        "",
+        "total samples (frame on the stack), asyncflow and serializers frames:",
+        "       4 100.0%  persist (asyncflow/store/datastore.py:9)",
+    ]
