@@ -84,4 +84,11 @@ def test_soak_random_failures_kills_and_resumes(store_root: Path) -> None:
     assert sum(r.successful for r in runs) == ROUNDS
     for run in runs:
         _check_run(run)
-    assert verify(Datastore(store_root)).problems == []
+    report = verify(Datastore(store_root))
+    assert report.problems == []
+    console = subprocess.run(
+        [sys.executable, "-m", "asyncflow", "--datastore-root", str(store_root), "verify"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert console.returncode == 0, console.stdout
+    assert console.stdout == f"checked {report.checked} blob(s): 0 problem(s)\n"
