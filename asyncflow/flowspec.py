@@ -32,15 +32,20 @@ class ForeachFrame:
 
     def __init__(self, step: str, var: str, index: int, num_splits: int, item: Any) -> None:
         self.step, self.var, self.index, self.num_splits = step, var, index, num_splits
-        self._item = item
+        self._source = item
+        self._copy: Any = None
         self._copied = False
 
     @property
     def value(self) -> Any:
         """This task's item of the foreach list; its own copy, made on first use."""
         if not self._copied:
-            self._item, self._copied = _private_copy(self._item), True
-        return self._item
+            self._copy, self._copied = _private_copy(self._source), True
+        return self._copy
+
+    def fresh(self) -> ForeachFrame:
+        """The same position for another task, which gets its own copy of the item."""
+        return ForeachFrame(self.step, self.var, self.index, self.num_splits, self._source)
 
     def to_record(self) -> dict[str, Any]:
         """What the metadata store keeps of this frame."""
@@ -84,7 +89,8 @@ class FlowSpec:
         """An instance for one task, without running the CLI."""
         flow = cls.__new__(cls)
         object.__setattr__(flow, "_artifacts", artifacts)
-        object.__setattr__(flow, "_foreach_frames", frames)
+        # each task copies the item on its own: siblings and successors share frames
+        object.__setattr__(flow, "_foreach_frames", tuple(f.fresh() for f in frames))
         object.__setattr__(flow, "_is_join", is_join)
         return flow
 

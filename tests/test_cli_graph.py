@@ -84,3 +84,13 @@ def test_check_reports_every_finding(tmp_path: Path) -> None:
     proc = run_python(BROKEN, "check", root=tmp_path / "store")
     assert proc.returncode == 1
     assert proc.stderr == BROKEN_FINDINGS
+
+
+def test_max_num_splits_from_the_command_line(tmp_path: Path) -> None:
+    proc = run_python(SHAPES, "run", "--max-num-splits", "1", root=tmp_path / "store")
+    assert proc.returncode == 1
+    assert (
+        "ForeachError: step 'fan' fans out over self.items, which has 2 items, more than "
+        "--max-num-splits (1); raise the limit to run it"
+    ) in proc.stdout
+    assert "Run ShapesFlow/1 failed in ShapesFlow/1/fan/" in proc.stderr

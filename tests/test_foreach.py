@@ -103,6 +103,7 @@ async def test_in_place_mutation_stays_inside_the_task(store_root: Path) -> None
         {"shared": {"seen_by": [i]}, "input": {"n": n * 100}, "first": {"n": -1}}
         for i, n in enumerate([1, 2, 3])
     ]
+    assert join.rereads == [[{"n": n}, {"n": n}] for n in [1, 2, 3]]
     start = task_data(result, "start")
     assert start.shared == {"seen_by": []}
     assert start.items == [{"n": 1}, {"n": 2}, {"n": 3}]

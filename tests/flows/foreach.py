@@ -181,12 +181,19 @@ class IsolationFlow(FlowSpec):
         self.input["n"] *= 100
         self.items[0]["n"] = -1
         self.mine = {"shared": self.shared, "input": self.input, "first": self.items[0]}
+        self.next(self.reread)
+
+    @step
+    def reread(self):
+        # a later step of the same foreach gets the item as stored, not as mutated
+        self.reread_input = [self.input, self.foreach_stack()[0][2]]
         self.next(self.join)
 
     @step
     def join(self, inputs):
         self.mines = [inp.mine for inp in inputs]
         self.shareds = [inp.shared for inp in inputs]
+        self.rereads = [inp.reread_input for inp in inputs]
         self.next(self.end)
 
     @step
