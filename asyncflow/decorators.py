@@ -4,11 +4,14 @@ record a spec onto ``func.decorators``. The engine reads the specs and does the 
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .exceptions import FlowDefinitionError
+
+if TYPE_CHECKING:
+    from .graph import FlowGraph
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -126,6 +129,17 @@ def timeout(
     if total <= 0:
         raise FlowDefinitionError("@timeout needs a positive seconds=, minutes= or hours=")
     return _decorator(TimeoutSpec(float(total)), func)
+
+
+def check_step_decorators(graph: FlowGraph) -> Iterator[str]:
+    """Lint rule: ``@catch`` cannot recover a foreach step (Metaflow refuses it too)."""
+    for node in graph.sorted_nodes():
+        if node.type == "foreach" and find_spec(node.func, CatchSpec) is not None:
+            yield (
+                f"step '{node.name}' ({node.location}): @catch is not supported on a foreach "
+                "step, whose fan-out needs the list it failed to make; move the work that "
+                "may fail into another step"
+            )
 
 
 def step_specs(func: Callable[..., Any]) -> Sequence[Any]:

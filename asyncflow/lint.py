@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
+from .decorators import check_step_decorators
 from .graph import FlowGraph, StepNode
 
 #: Names a step may not have: they are attributes every flow already has.
@@ -229,4 +230,5 @@ _LOCAL_CHECKS: tuple[Check, ...] = (
     check_step_names,
     check_signatures,
     check_transitions,
+    check_step_decorators,
 )

@@ -23,12 +23,14 @@ from asyncflow import (
 )
 from asyncflow.decorators import CatchSpec, RetrySpec, TimeoutSpec, step_specs
 from asyncflow.events import Event, TaskFailed, TaskFinished, TaskRetrying
-from asyncflow.exceptions import FlowDefinitionError, NotFoundError
+from asyncflow.exceptions import FlowDefinitionError, LintError, NotFoundError
+from asyncflow.graph import FlowGraph
 from tests.flows import retrying
 from tests.flows.retrying import (
     AlwaysFailsFlow,
     AsyncTimeoutFlow,
     CatchFlow,
+    CatchOnForeachFlow,
     DefaultRetryFlow,
     FlakyFlow,
     QuietCatchFlow,
@@ -228,3 +230,13 @@ async def test_a_failure_cancels_running_siblings(store_root: Path) -> None:
     assert [s.id for s in run.steps()] == ["start", "fail"]
     finished = [e.pathspec.split("/")[2] for e in events if isinstance(e, TaskFinished)]
     assert finished == ["start"]
+
+
+async def test_catch_on_a_foreach_step_is_refused_before_the_run(store_root: Path) -> None:
+    with pytest.raises(LintError) as info:
+        await Engine().run(CatchOnForeachFlow)
+    assert info.value.findings == [
+        f"step 'fan' ({FlowGraph(CatchOnForeachFlow)['fan'].location}): "
+        "@catch is not supported on a foreach step, whose fan-out needs the list it failed "
+        "to make; move the work that may fail into another step"
+    ]

@@ -243,7 +243,7 @@ async def _give_up(
 ) -> TaskResult:
     """The last attempt failed: let ``@catch`` recover the task, or fail it for good."""
     catch = task.policy.catch
-    if catch is not None and task.node.type != "foreach":
+    if catch is not None:
         await _keep_logs(run, task, attempt, failed.logs)
         try:
             return await _fallback(run, task, attempt + 1, catch, failed)

@@ -187,3 +187,27 @@ class StuckFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+class CatchOnForeachFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.fan)
+
+    @catch
+    @step
+    def fan(self):
+        self.items = [1]
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
