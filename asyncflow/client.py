@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -273,6 +274,19 @@ class Run(_Object):
     def finished(self) -> bool:
         """Whether the run has ended, in any way."""
         return self._refresh().status != "running"
+
+    @property
+    def crashed(self) -> bool:
+        """Whether the run shows as running but the process that ran it, here, is gone.
+
+        A run on another host, or from before asyncflow recorded its process, is
+        never reported as crashed.
+        """
+        record = self._refresh()
+        owner = self._store.metadata.get_run_owner(record.run_id)
+        if record.status != "running" or owner is None or owner[0] != socket.gethostname():
+            return False
+        return not _process_exists(owner[1])
 
     @property
     def status(self) -> str:
@@ -717,3 +731,13 @@ class MetaflowData:
 
     def __repr__(self) -> str:
         return f"<MetaflowData: {', '.join(self.__dir__())}>"
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True

@@ -73,7 +73,7 @@ def test_a_process_killed_at_any_point_leaves_a_consistent_store(
     proc = _run(store_root, "run", fault=fault)
     assert proc.returncode == -signal.SIGKILL
     run = Run("CrashFlow/1")
-    assert not run.finished and run.status == "running"
+    assert not run.finished and run.status == "running" and run.crashed
     assert [s.id for s in run.steps()] == visible_steps
     start = run["start"].task
     assert start is not None and start.data.small == "committed before the crash"
@@ -100,7 +100,7 @@ def test_a_failed_write_fails_the_run_clearly_and_shows_nothing_half_done(
     assert message in proc.stdout
     assert proc.stderr.endswith("Run CrashFlow/1 failed in CrashFlow/1/big/6.\n")
     run = Run("CrashFlow/1")
-    assert run.finished and run.status == "failed"
+    assert run.finished and run.status == "failed" and not run.crashed
     if fault.startswith("commit-task"):
         assert "big" not in run  # even the failure record could not be written
     else:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from asyncflow import Engine, Flow, Run
-from asyncflow.events import Event, TaskCloned, TaskFinished
+from asyncflow.events import Event, TaskCloned, TaskFinished, TaskStarted
 from asyncflow.exceptions import NotFoundError, ResumeError
 from asyncflow.store import Datastore
 from tests.flows import resumable
@@ -114,9 +114,17 @@ async def test_a_resumed_run_can_itself_be_resumed(store_root: Path) -> None:
 
 
 async def test_a_normal_run_has_no_origin(store_root: Path) -> None:
-    result = await Engine().run(ResumeFlow, {"scale": 1})
+    seen: list[tuple[str, bool]] = []
+
+    def while_running(event: Event) -> None:
+        if isinstance(event, TaskStarted) and not seen:
+            run = Run(event.pathspec.rsplit("/", 2)[0])
+            seen.append((run.status, run.crashed))
+
+    result = await Engine(listeners=[while_running]).run(ResumeFlow, {"scale": 1})
+    assert seen == [("running", False)]  # its process is alive: this one
     run = Run(result.pathspec)
-    assert run.origin_pathspec is None
+    assert run.origin_pathspec is None and not run.crashed
     assert run.data is not None and run.data.origin is None
 
 

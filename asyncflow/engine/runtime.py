@@ -6,6 +6,7 @@ import functools
 import getpass
 import os
 import platform
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -189,6 +190,9 @@ class Engine:
         origin_run_id = plan.origin.run_id if plan is not None else None
         record = await anyio.to_thread.run_sync(
             meta.create_run, graph.name, user, _jsonable(params), tags, system_tags, origin_run_id
+        )
+        await anyio.to_thread.run_sync(
+            meta.set_run_owner, record.run_id, socket.gethostname(), os.getpid()
         )
         run = RunContext(
             flow_cls=flow_cls,

@@ -53,6 +53,8 @@ class MetadataStore(Protocol):
     def list_artifacts(self, flow: str, run_id: int, task_id: int) -> list[ArtifactRef]: ...
     def get_inline(self, key: str) -> bytes | None: ...
     def set_tags(self, flow: str, run_id: int, tags: Sequence[str]) -> None: ...
+    def set_run_owner(self, run_id: int, host: str, pid: int) -> None: ...
+    def get_run_owner(self, run_id: int) -> tuple[str, int] | None: ...
 
 
 class SQLiteMetadataStore:
@@ -127,6 +129,19 @@ class SQLiteMetadataStore:
             flow, run_id, "running", user, list(tags), list(system_tags), params, now,
             origin_run_id=origin_run_id,
         )  # fmt: skip
+
+    def set_run_owner(self, run_id: int, host: str, pid: int) -> None:
+        """Record the process (host and pid) that runs ``run_id``."""
+        with self._write() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO run_owners (run_id, host, pid) VALUES (?, ?, ?)",
+                (run_id, host, pid),
+            )
+
+    def get_run_owner(self, run_id: int) -> tuple[str, int] | None:
+        """``(host, pid)`` of the process that ran ``run_id``, if recorded."""
+        rows = self._read("SELECT host, pid FROM run_owners WHERE run_id=?", (run_id,))
+        return (str(rows[0][0]), int(rows[0][1])) if rows else None
 
     def finish_run(
         self,

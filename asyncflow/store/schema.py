@@ -71,6 +71,14 @@ MIGRATIONS: list[str] = [
         data BLOB NOT NULL
     );
     """,
+    # 2: which process runs a run, so the client can tell a crashed run from a live one.
+    """
+    CREATE TABLE run_owners (
+        run_id INTEGER PRIMARY KEY REFERENCES runs(run_id),
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL
+    );
+    """,
 ]
 
 
