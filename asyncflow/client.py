@@ -188,12 +188,15 @@ class Flow(_Object):
 
     def runs(self, *tags: str) -> list[Run]:
         """Runs in the current namespace having every one of ``tags``, newest first."""
-        wanted = set(tags)
-        return [
-            Run._from_record(record, self._store)
-            for record in self._store.metadata.list_runs(self.id)
-            if _in_namespace(record) and wanted <= set(record.tags) | set(record.system_tags)
-        ]
+        return self._runs(tags)
+
+    def _runs(
+        self, tags: Iterable[str] = (), status: str | None = None, limit: int | None = None
+    ) -> list[Run]:
+        ns = get_namespace()
+        wanted = [*tags, *([ns] if ns is not None else [])]
+        records = self._store.metadata.list_runs(self.id, tags=wanted, status=status, limit=limit)
+        return [Run._from_record(record, self._store) for record in records]
 
     def __iter__(self) -> Iterator[Run]:
         return iter(self.runs())
@@ -211,13 +214,14 @@ class Flow(_Object):
     @property
     def latest_run(self) -> Run | None:
         """The newest run in the current namespace, finished or not."""
-        runs = self.runs()
+        runs = self._runs(limit=1)
         return runs[0] if runs else None
 
     @property
     def latest_successful_run(self) -> Run | None:
         """The newest successful run in the current namespace."""
-        return next((r for r in self.runs() if r.successful), None)
+        runs = self._runs(status="successful", limit=1)
+        return runs[0] if runs else None
 
     async def aruns(self, *tags: str) -> list[Run]:
         """:meth:`runs`, without blocking the event loop."""

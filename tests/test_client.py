@@ -224,3 +224,11 @@ async def test_a_corrupted_blob_names_the_artifact_never_a_wrong_value(store_roo
     path.unlink()
     with pytest.raises(CorruptedBlobError, match=f"artifact '{pathspec}/start/1/big': blob"):
         _ = DataArtifact(f"{pathspec}/start/1/big").data
+
+
+async def test_inside_a_step_the_default_namespace_is_the_runs(store_root: Path) -> None:
+    from .flows.client_flows import NamespaceProbeFlow
+
+    result = await Engine(Datastore()).run(NamespaceProbeFlow, namespace="team:probe")
+    assert result.run.data is not None and result.run.data.seen == "team:probe"
+    assert get_namespace() == f"user:{current_user()}"  # the caller's is unchanged

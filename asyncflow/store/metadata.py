@@ -24,6 +24,10 @@ _TASK_COLUMNS = (
     "flow, run_id, step, task_id, status, attempt, started_at, finished_at, foreach_stack, "
     "parents, exception"
 )
+_HAS_TAG = (
+    " AND (? IN (SELECT value FROM json_each(tags))"
+    " OR ? IN (SELECT value FROM json_each(system_tags)))"
+)
 _ARTIFACT_COLUMNS = "name, key, encoding, size, type, metadata, inline"
 
 
@@ -46,7 +50,10 @@ class MetadataStore(Protocol):
     ) -> str: ...
     def put_logs(self, run_id: int, task_id: int, attempt: int, logs: dict[str, str]) -> None: ...
     def get_run(self, flow: str, run_id: int) -> RunRecord | None: ...
-    def list_runs(self, flow: str) -> list[RunRecord]: ...
+    def list_runs(
+        self, flow: str, *, tags: Sequence[str] = (), status: str | None = None,
+        limit: int | None = None,
+    ) -> list[RunRecord]: ...  # fmt: skip
     def list_flows(self) -> list[str]: ...
     def list_tasks(self, flow: str, run_id: int, step: str | None = None) -> list[TaskRecord]: ...
     def get_task(self, flow: str, run_id: int, step: str, task_id: int) -> TaskRecord | None: ...
@@ -194,12 +201,29 @@ class SQLiteMetadataStore:
         )
         return _run(rows[0]) if rows else None
 
-    def list_runs(self, flow: str) -> list[RunRecord]:
-        """Runs of a flow, newest first."""
-        rows = self._read(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE flow=? ORDER BY run_id DESC", (flow,)
-        )
-        return [_run(r) for r in rows]
+    def list_runs(
+        self,
+        flow: str,
+        *,
+        tags: Sequence[str] = (),
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[RunRecord]:
+        """Runs of a flow having every one of ``tags`` (user or system) and ``status``
+        if given, newest first, at most ``limit``; filtered inside SQLite."""
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE flow=?"
+        args: list[Any] = [flow]
+        for tag in tags:
+            sql += _HAS_TAG
+            args += [tag, tag]
+        if status is not None:
+            sql += " AND status=?"
+            args.append(status)
+        sql += " ORDER BY run_id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [_run(r) for r in self._read(sql, args)]
 
     def list_flows(self) -> list[str]:
         """Names of every flow that has run here."""

@@ -28,3 +28,18 @@ class FanFlow(FlowSpec):
     @step
     def end(self):
         self.answer = 42
+
+
+class NamespaceProbeFlow(FlowSpec):
+    """Records the client's namespace as a step sees it."""
+
+    @step
+    def start(self):
+        from asyncflow import get_namespace
+
+        self.seen = get_namespace()
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
