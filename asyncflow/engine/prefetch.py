@@ -40,11 +40,19 @@ def attributes_read(func: Callable[..., Any]) -> frozenset[str]:
     )
 
 
-def prefetch(flow: FlowSpec, func: Callable[..., Any]) -> None:
-    """Load the inherited artifacts ``func`` reads (call in a worker thread)."""
+def to_prefetch(flow: FlowSpec, func: Callable[..., Any]) -> list[str]:
+    """The inherited artifacts ``func`` reads that are not loaded yet (cheap: no I/O)."""
     artifacts = flow._artifacts
     if artifacts is None:
-        return
-    for name in sorted(attributes_read(func)):
-        if name in artifacts and name not in flow.__dict__:
-            getattr(flow, name)
+        return []
+    return [
+        name
+        for name in sorted(attributes_read(func))
+        if name in artifacts and name not in flow.__dict__
+    ]
+
+
+def prefetch(flow: FlowSpec, func: Callable[..., Any]) -> None:
+    """Load the inherited artifacts ``func`` reads (call in a worker thread)."""
+    for name in to_prefetch(flow, func):
+        getattr(flow, name)

@@ -35,7 +35,7 @@ from ..graph import StepNode
 from ..logs import TaskCapture, start_capture, stop_capture
 from ..store import ArtifactRef, TaskRecord
 from .context import RunContext
-from .prefetch import prefetch
+from .prefetch import prefetch, to_prefetch
 from .records import TaskInput, TaskResult
 from .resume import clone_task
 
@@ -337,7 +337,10 @@ async def _execute(
         )
     with _deadline(node, policy.timeout):
         if node.is_async:
-            await anyio.to_thread.run_sync(prefetch, flow, node.func, limiter=run.thread_limiter)
+            if to_prefetch(flow, node.func):  # a thread hop costs more than nothing to load
+                await anyio.to_thread.run_sync(
+                    prefetch, flow, node.func, limiter=run.thread_limiter
+                )
             await node.func(flow, *args)
         else:
             await anyio.to_thread.run_sync(
