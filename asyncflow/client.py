@@ -697,6 +697,16 @@ class DataArtifact(_Object):
         return self._ref.type
 
     @property
+    def created_at(self) -> datetime:
+        """When the task that stored this artifact started."""
+        return self._task.created_at
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the task that stored this artifact ended."""
+        return self._task.finished_at
+
+    @property
     def inline(self) -> bool:
         """Whether the bytes live in the metadata database rather than a blob file."""
         return self._ref.inline

@@ -237,3 +237,27 @@ def test_update_tags_adds_and_removes_in_one_step(tmp_path: Path) -> None:
     assert got is not None and got.tags == ["b", "c"] and got.system_tags == ["user:ann"]
     with pytest.raises(DatastoreError, match="run F/9 does not exist"):
         meta.update_tags("F", 9, add=["x"])
+
+
+def test_large_values_are_streamed_to_disk_and_mapped_back_without_copies(
+    tmp_path: Path,
+) -> None:
+    import tracemalloc
+
+    import numpy as np
+
+    store = Datastore(tmp_path)
+    value = np.arange(8 << 20, dtype=np.float64)  # 64 MiB
+    store.persist("warm-up", np.arange(10), step="s")  # first use imports the serializer
+    tracemalloc.start()
+    try:
+        ref = store.persist("big", value, step="s")
+        persist_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        loaded = store.load(ref)
+        load_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert ref.size == value.nbytes and not ref.inline
+    assert persist_peak < 1 << 20 and load_peak < 1 << 20  # no copy of the 64 MiB
+    assert not loaded.flags.writeable and np.array_equal(loaded, value)
