@@ -14,6 +14,8 @@ from asyncflow.store import Datastore
 from tests.flows import resumable
 from tests.flows.resumable import ResumeFlow
 
+from .conftest import REPO, run_python
+
 pytestmark = pytest.mark.anyio
 
 
@@ -147,4 +149,19 @@ async def test_resume_without_any_run_is_refused(store_root: Path) -> None:
         await Engine().resume(ResumeFlow, origin_run_id=42)
     assert info.value.message == (
         "run 'ResumeFlow/42' does not exist; there is no such run to resume"
+    )
+
+
+def test_the_cli_refuses_to_resume_from_an_unknown_step(store_root: Path) -> None:
+    script = str(REPO / "examples" / "artifact_flow.py")
+    run_python(script, "run", root=store_root, check=True)
+    proc = run_python(script, "resume", "nope", root=store_root)
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        "Cannot resume:\n    cannot resume from step 'nope': ArtifactFlow has no such step "
+        "(its steps: start, create_artifact, transform_artifact, end)\n"
+    )
+    proc = run_python(script, "resume", "transform_artifact", root=store_root, check=True)
+    assert "Cloning results of a previously run task ArtifactFlow/1/create_artifact/2" in (
+        proc.stdout
     )

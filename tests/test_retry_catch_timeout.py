@@ -36,6 +36,7 @@ from tests.flows.retrying import (
     QuietCatchFlow,
     SiblingFailureFlow,
     StuckFlow,
+    SyncSiblingFailureFlow,
     SyncTimeoutFlow,
 )
 
@@ -240,3 +241,15 @@ async def test_catch_on_a_foreach_step_is_refused_before_the_run(store_root: Pat
         "@catch is not supported on a foreach step, whose fan-out needs the list it failed "
         "to make; move the work that may fail into another step"
     ]
+
+
+async def test_a_failure_abandons_a_sync_sibling_stuck_in_its_thread(store_root: Path) -> None:
+    gate = threading.Event()
+    retrying.signals.update(slow_started=anyio.Event(), gate=gate)
+    try:
+        result = await Engine().run(SyncSiblingFailureFlow)
+    finally:
+        gate.set()
+    assert result.status == "failed" and str(result.exception) == "'fail fast'"
+    run = Run(result.pathspec)
+    assert [s.id for s in run.steps()] == ["start", "fail"]  # slow never commits

@@ -211,3 +211,30 @@ class CatchOnForeachFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+class SyncSiblingFailureFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.slow, self.fail)
+
+    @step
+    def slow(self):
+        anyio.from_thread.run_sync(signals["slow_started"].set)
+        signals["gate"].wait()
+        self.finished_anyway = True
+        self.next(self.join)
+
+    @step
+    async def fail(self):
+        await signals["slow_started"].wait()
+        raise KeyError("fail fast")
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
