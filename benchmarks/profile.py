@@ -17,6 +17,9 @@ from .harness import Config, log, run_worker, scratch
 
 TOP = 15
 
+#: Leaf frames of threads that wait (py-spy does not always see them as idle).
+IDLE = ("Condition.wait ", "EpollSelector.select ", "Event.wait ", "Thread.join ", "_worker ")
+
 
 def run(config: Config) -> list[dict[str, Any]]:
     """Profile each selected payload's persist and the largest foreach; write summaries."""
@@ -27,44 +30,53 @@ def run(config: Config) -> list[dict[str, Any]]:
         return []
     folder = config.out / "profiles"
     folder.mkdir(parents=True, exist_ok=True)
-    jobs: list[tuple[str, list[str]]] = [
-        (f"persist-{kind}", ["persist", kind, str(config.nbytes)])
+    # Persisting is mostly I/O and hashing outside the GIL: sample every running thread.
+    # The foreach is Python on the loop: sample only what holds the GIL.
+    jobs: list[tuple[str, list[str], list[str]]] = [
+        (f"persist-{kind}", ["persist", kind, str(config.nbytes)], [])
         for kind in payloads.KINDS
         if config.wants(kind) or config.wants("large")
     ]
     if config.wants("overhead") and config.tasks:
-        jobs.append((f"foreach-{max(config.tasks)}", ["foreach", str(max(config.tasks))]))
-    return [_profile(config, spy, name, args, folder) for name, args in jobs]
+        tasks = str(max(config.tasks))
+        jobs.append((f"foreach-{tasks}", ["foreach", tasks], ["--gil"]))
+    return [_profile(config, spy, job, folder) for job in jobs]
 
 
-def _profile(config: Config, spy: str, name: str, args: list[str], folder: Path) -> dict[str, Any]:
+def _profile(
+    config: Config, spy: str, job: tuple[str, list[str], list[str]], folder: Path
+) -> dict[str, Any]:
+    name, args, flags = job
     log(f"profiling {name}")
     with scratch(config, f"prof-{name}-") as tmp:
         raw = tmp / "raw.txt"
-        wrap = [spy, "record", "--nonblocking", "-r", "250", "-f", "raw", "-o", str(raw), "--"]
-        run_worker(["-m", "benchmarks.af_worker", *args, str(tmp / "store")], wrap=wrap)
-        summary = summarize(raw.read_text(), skip=("payloads.py", "_find_and_load"))
+        wrap = [spy, "record", "--nonblocking", "-r", "250", "-f", "raw", *flags, "-o", str(raw)]
+        command = ["-m", "benchmarks.af_worker", *args, str(tmp / "store")]
+        run_worker(command, wrap=[*wrap, "--"])
+        skip = ("payloads.py", "probe.py", "_find_and_load")
+        summary = summarize(raw.read_text(), skip=skip, idle=IDLE)
     path = folder / f"{name}.txt"
     path.write_text(summary)
     return {"name": name, "path": str(path), "head": summary.splitlines()[:8]}
 
 
-def summarize(raw: str, skip: tuple[str, ...] = ()) -> str:
+def summarize(raw: str, skip: tuple[str, ...] = (), idle: tuple[str, ...] = ()) -> str:
     """Top frames by own and by total samples, from py-spy's raw (collapsed) output."""
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
     kept = 0
     for line in raw.splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack or any(s in stack for s in skip):
+        frames = stack.split(";")
+        if not stack or any(s in stack for s in skip) or frames[-1].startswith(idle):
             continue
         count = int(count_text)
-        frames = stack.split(";")
         kept += count
         own[frames[-1]] += count
         for frame in set(frames):
             total[frame] += count
-    lines = [f"{kept} samples (4 ms each) after filtering out {', '.join(skip) or 'nothing'}", ""]
+    dropped = ", ".join((*skip, *(i.strip() for i in idle))) or "nothing"
+    lines = [f"{kept} samples (4 ms each) after filtering out {dropped}", ""]
     lines += ["own samples (where the CPU is):"]
     lines += [f"  {n:6d} {100 * n / max(kept, 1):5.1f}%  {f}" for f, n in own.most_common(TOP)]
     lines += ["", "total samples (frame on the stack), asyncflow and serializers frames:"]
