@@ -199,7 +199,7 @@ def logs(obj: Any, pathspec: str, streams: str | None, attempt: int | None) -> N
 
 @click.group()
 def tag() -> None:
-    """Add, remove or list the user tags of runs."""
+    """Add, remove, replace or list the user tags of runs."""
 
 
 def _run(obj: Any, run_id: str) -> Run:
@@ -227,6 +227,19 @@ def tag_remove(obj: Any, run_id: str, tags: tuple[str, ...]) -> None:
     """Remove user tags from a run (system tags cannot be removed)."""
     run = _run(obj, run_id)
     run.remove_tags(tags)
+    echo_lines(_tag_lines(run))
+
+
+@tag.command("replace")
+@click.option("--run-id", required=True, help="The run to retag.")
+@click.argument("old")
+@click.argument("new")
+@click.pass_obj
+@handle_errors
+def tag_replace(obj: Any, run_id: str, old: str, new: str) -> None:
+    """Replace user tag OLD by NEW in one step."""
+    run = _run(obj, run_id)
+    run.replace_tag(old, new)
     echo_lines(_tag_lines(run))
 
 

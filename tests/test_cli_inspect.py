@@ -67,6 +67,9 @@ def test_tag_add_remove_list(tmp_path: Path) -> None:
     assert proc.stdout.splitlines()[:2] == ["Run FanFlow/1", "    user tags:   nightly, v1"]
     proc = run_python(FAN, "tag", "remove", "--run-id", "1", "v1", root=root)
     assert proc.stdout.splitlines()[1] == "    user tags:   nightly"
+    proc = run_python(FAN, "tag", "replace", "--run-id", "1", "nightly", "weekly", root=root)
+    assert proc.stdout.splitlines()[1] == "    user tags:   weekly"
+    run_python(FAN, "tag", "replace", "--run-id", "1", "weekly", "nightly", root=root, check=True)
     proc = run_python(FAN, "tag", "remove", "--run-id", "1", "runtime:asyncflow", root=root)
     assert proc.returncode == 1
     assert proc.stderr == (
