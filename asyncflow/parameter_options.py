@@ -36,8 +36,12 @@ def _option(param: Parameter) -> click.Option:
     default = param.describe_default()
     if default is not None:
         help_text = f"{help_text} [default: {default}]".strip()
+    # Metaflow spells the option as the name is written; the other spelling of - and _ works too.
+    spellings = dict.fromkeys(
+        [param.option, param.option.replace("_", "-"), "--" + param.name.replace("-", "_")]
+    )
     return click.Option(
-        [param.option, _PREFIX + param.attr],
+        [*spellings, _PREFIX + param.attr],
         type=_CheckedText(param),
         required=param.required and param.default is None,
         help=help_text or None,

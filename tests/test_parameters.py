@@ -134,7 +134,7 @@ print(json.dumps({"seen": seen, "alpha": run.data.alpha, "count": run.data.count
 def test_cli_options_come_from_the_parameters(tmp_path: Path, files: dict[str, str]) -> None:
     root = tmp_path / "store"
     args = [
-        "--alpha", "2.5", "--count", "7", "--user-name", "lin", "--verbose", "yes",
+        "--alpha", "2.5", "--count", "7", "--user_name", "lin", "--verbose", "yes",
         "--config", '{"depth": [1, 2]}', "--labels", "p,q", "--label", "mine",
         "--notes", files["notes"], "--blob", files["blob"],
     ]  # fmt: skip
@@ -191,6 +191,7 @@ def test_help_lists_the_parameters(tmp_path: Path) -> None:
     assert "--alpha FLOAT" in proc.stdout
     assert "Learning rate. [default: 0.5]" in proc.stdout
     assert "--count INTEGER" in proc.stdout
+    assert "--user-name, --user_name TEXT" in proc.stdout  # either spelling works
     assert "--config JSON" in proc.stdout
     assert (
         "--label TEXT" in proc.stdout and "[default: computed when the run starts]" in proc.stdout
