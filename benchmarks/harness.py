@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -58,6 +59,8 @@ class Timed:
 
     result: dict[str, Any]
     process_s: float
+    #: CPU seconds (user + system) of the worker and every process it waited for.
+    cpu_s: float
 
 
 def run_worker(
@@ -77,14 +80,20 @@ def run_worker(
         out = os.path.join(tmp, "result.json")
         argv = [*wrap, python, *command, *([] if out_in_env else [out])]
         extra = {**(env or {}), **({"BENCH_OUT": out} if out_in_env else {})}
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), children_cpu()
         proc = subprocess.run(
             argv, cwd=cwd or REPO, env=worker_env(extra), capture_output=True, text=True
         )
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, children_cpu() - cpu
         if proc.returncode != 0 or not os.path.exists(out):
             raise WorkerError(argv, proc.returncode, proc.stderr + proc.stdout)
-        return Timed(json.loads(Path(out).read_text()), elapsed)
+        return Timed(json.loads(Path(out).read_text()), elapsed, cpu)
+
+
+def children_cpu() -> float:
+    """CPU seconds used so far by finished child processes and their descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:

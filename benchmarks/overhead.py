@@ -29,7 +29,8 @@ def run(config: Config, mf: metaflow_env.MetaflowEnv) -> list[dict[str, Any]]:
 def _asyncflow(config: Config, tasks: int) -> dict[str, Any]:
     with scratch(config, f"af-foreach-{tasks}-") as root:
         timed = run_worker(["-m", "benchmarks.af_worker", "foreach", str(tasks), str(root)])
-        return {"run_s": timed.result["run_s"], "process_s": timed.process_s}
+        return {"run_s": timed.result["run_s"], "cpu_s": timed.result["cpu_s"],
+                "process_s": timed.process_s}  # fmt: skip
 
 
 def _metaflow(config: Config, mf: metaflow_env.MetaflowEnv, tasks: int) -> dict[str, Any]:
@@ -41,12 +42,12 @@ def _metaflow(config: Config, mf: metaflow_env.MetaflowEnv, tasks: int) -> dict[
         env = metaflow_env.env_for({"BENCH_TASKS": str(tasks)})
         timed = run_worker(argv, python=mf.python, cwd=folder, env=env, out_in_env=True)
         # Metaflow's run is its whole process: it has no in-process engine to time apart.
-        return {"run_s": timed.process_s, "process_s": timed.process_s}
+        return {"run_s": timed.process_s, "cpu_s": timed.cpu_s, "process_s": timed.process_s}
 
 
 def _row(system: str, tasks: int, samples: list[dict[str, Any]]) -> dict[str, Any]:
-    run_s = median([s["run_s"] for s in samples])
-    assert run_s is not None
+    run_s, cpu_s = median([s["run_s"] for s in samples]), median([s["cpu_s"] for s in samples])
+    assert run_s is not None and cpu_s is not None
     return {
         "system": system,
         "tasks": tasks,
@@ -54,5 +55,7 @@ def _row(system: str, tasks: int, samples: list[dict[str, Any]]) -> dict[str, An
         "run_s": run_s,
         "process_s": median([s["process_s"] for s in samples]),
         "per_task_ms": run_s / tasks * 1000,
+        "cpu_s": cpu_s,
+        "cpu_per_task_ms": cpu_s / tasks * 1000,
         "samples": samples,
     }

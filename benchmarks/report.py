@@ -27,6 +27,7 @@ def machine(config: Config) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "commit": _git("rev-parse", "--short", "HEAD"),
+        "load_average_at_start": _load_average(),
     }
 
 
@@ -104,7 +105,18 @@ def markdown(results: dict[str, Any]) -> str:
     lines += _targets_table(results["targets"])
     lines += _large_table(results["large"], meta["config"])
     lines += _overhead_table(results["overhead"])
+    lines += _profiles(results.get("profiles", []))
     return "\n".join(lines) + "\n"
+
+
+def _profiles(profiles: list[dict[str, Any]]) -> list[str]:
+    if not profiles:
+        return []
+    lines = ["## Where the time goes (py-spy, asyncflow's own runs)", ""]
+    for p in profiles:
+        lines += [f"`{Path(p['path']).name}` (full summary in `profiles/`):", "", "```"]
+        lines += [*p["head"], "```", ""]
+    return lines
 
 
 def _targets_table(found: list[dict[str, Any]]) -> list[str]:
@@ -139,13 +151,13 @@ def _large_table(rows: list[dict[str, Any]], config: dict[str, Any]) -> list[str
 def _overhead_table(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
         "## Engine overhead (trivial foreach)", "",
-        "| system | tasks | runs | run s | per task ms | whole process s |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| system | tasks | runs | run s | per task ms | CPU per task ms | whole process s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]  # fmt: skip
     for r in rows:
         lines.append(
             f"| {r['system']} | {r['tasks']:,} | {r['repeats']} | {_num(r['run_s'])} "
-            f"| {_num(r['per_task_ms'])} | {_num(r['process_s'])} |"
+            f"| {_num(r['per_task_ms'])} | {_num(r['cpu_per_task_ms'])} | {_num(r['process_s'])} |"
         )
     return [*lines, ""]
 
@@ -161,9 +173,18 @@ def _num(value: float | None) -> str:
 
 
 def _machine_line(m: dict[str, Any]) -> str:
+    load = ", ".join(map(str, m.get("load_average_at_start") or []))
     return (
-        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['disk']}, Python {m['python']}"
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['disk']}, "
+        f"Python {m['python']}; load average at start {load} (the machine is shared)"
     )
+
+
+def _load_average() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
 
 
 def _cpu_model() -> str:

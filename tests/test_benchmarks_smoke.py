@@ -20,7 +20,10 @@ LARGE_KEYS = {
     "payload", "system", "repeats", "payload_bytes", "payload_rss", "persist_s", "load_s",
     "disk_bytes", "peak_over_flow", "loaded_type", "samples",
 }  # fmt: skip
-OVERHEAD_KEYS = {"system", "tasks", "repeats", "run_s", "process_s", "per_task_ms", "samples"}
+OVERHEAD_KEYS = {
+    "system", "tasks", "repeats", "run_s", "process_s", "per_task_ms", "cpu_s",
+    "cpu_per_task_ms", "samples",
+}  # fmt: skip
 
 
 def test_tiny_run_writes_table_json_and_chart(tmp_path: Path) -> None:
