@@ -308,6 +308,16 @@ class Run(_Object):
         return dict(self._record.params)
 
     @property
+    def failed_pathspec(self) -> str | None:
+        """For a failed run, the pathspec of the task that failed it for good."""
+        return self._refresh().failed_pathspec
+
+    @property
+    def exception(self) -> str | None:
+        """For a failed run, the traceback of the task that failed it."""
+        return self._refresh().exception
+
+    @property
     def origin_pathspec(self) -> str | None:
         """For a resumed run, ``Flow/run_id`` of the run it resumed; else None."""
         origin = self._record.origin_run_id

@@ -101,6 +101,8 @@ def test_a_failed_write_fails_the_run_clearly_and_shows_nothing_half_done(
     assert proc.stderr.endswith("Run CrashFlow/1 failed in CrashFlow/1/big/6.\n")
     run = Run("CrashFlow/1")
     assert run.finished and run.status == "failed" and not run.crashed
+    assert run.failed_pathspec == "CrashFlow/1/big/6"
+    assert run.exception is not None and message in run.exception
     if fault.startswith("commit-task"):
         assert "big" not in run  # even the failure record could not be written
     else:

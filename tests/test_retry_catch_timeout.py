@@ -226,7 +226,8 @@ async def test_a_failure_cancels_running_siblings(store_root: Path) -> None:
     assert result.status == "failed"
     run = Run(result.pathspec)
     fail = run["fail"].task
-    assert fail is not None and result.failed_pathspec == fail.pathspec
+    assert fail is not None and result.failed_pathspec == fail.pathspec == run.failed_pathspec
+    assert run.exception is not None and run.exception.endswith("KeyError: 'fail fast'\n")
     assert not run.successful and run.finished and run.status == "failed"
     assert [s.id for s in run.steps()] == ["start", "fail"]
     finished = [e.pathspec.split("/")[2] for e in events if isinstance(e, TaskFinished)]
