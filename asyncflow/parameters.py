@@ -113,13 +113,18 @@ class Parameter:
 
     def convert(self, value: Any) -> Any:
         """``value`` (text or a Python value) as this parameter's type; fails naming it."""
-        try:
-            converted = self.click_type.convert(value, None, None)
-        except click.BadParameter as exc:
-            raise ParameterError(self.name, exc.message) from exc
+        if self.separator and isinstance(value, list | tuple):
+            return [self._convert_one(item) for item in value]  # already split
+        converted = self._convert_one(value)
         if self.separator and isinstance(converted, str):
             return converted.split(self.separator)
         return converted
+
+    def _convert_one(self, value: Any) -> Any:
+        try:
+            return self.click_type.convert(value, None, None)
+        except click.BadParameter as exc:
+            raise ParameterError(self.name, exc.message) from exc
 
     def default_value(self, ctx: ParameterContext) -> Any:
         """The default, calling it with ``ctx`` when it is a function."""

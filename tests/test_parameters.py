@@ -59,7 +59,7 @@ async def test_engine_converts_text_and_accepts_option_names(
 ) -> None:
     params = {
         **files, "alpha": "0.25", "count": 4, "user-name": "grace", "verbose": "true",
-        "config": {"depth": 5}, "labels": "x,y,z",
+        "config": {"depth": 5}, "labels": ("x", "y", "z"),
     }  # fmt: skip
     result = await Engine().run(ParamFlow, params)
     start = Run(result.pathspec)["start"].task
