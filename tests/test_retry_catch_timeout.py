@@ -12,6 +12,7 @@ import pytest
 from asyncflow import (
     Engine,
     ExceptionWrapper,
+    Flow,
     FlowSpec,
     Run,
     StepTimeoutError,
@@ -254,3 +255,25 @@ async def test_a_failure_abandons_a_sync_sibling_stuck_in_its_thread(store_root:
     assert result.status == "failed" and str(result.exception) == "'fail fast'"
     run = Run(result.pathspec)
     assert [s.id for s in run.steps()] == ["start", "fail"]  # slow never commits
+
+
+async def test_cancelling_during_a_retry_wait_cancels_the_run(store_root: Path) -> None:
+    waiting = anyio.Event()
+
+    async def endless_wait(seconds: float) -> None:
+        waiting.set()
+        await anyio.sleep_forever()
+
+    result_box: list[object] = []
+    async with anyio.create_task_group() as tg:
+
+        async def run() -> None:
+            result_box.append(await Engine(sleep=endless_wait).run(AlwaysFailsFlow))
+
+        tg.start_soon(run)
+        await waiting.wait()
+        tg.cancel_scope.cancel()
+    assert result_box == []
+    run_record = Flow("AlwaysFailsFlow").latest_run
+    assert run_record is not None and run_record.status == "cancelled"
+    assert "doomed" not in run_record  # its first attempt's logs wait; the task never committed
