@@ -21,11 +21,12 @@ from ..graph import FlowGraph
 from ..lint import lint
 from ..parameters import resolve_parameters
 from ..store import ArtifactRef, Datastore
+from .attempts import run_task
 from .context import RunContext
 from .joins import JoinBarriers
 from .records import TaskInput, TaskResult
 from .resume import ResumePlan, plan_resume
-from .task import TaskError, run_task
+from .task import TaskError
 
 if TYPE_CHECKING:
     from ..client import Run

@@ -1,29 +1,21 @@
-"""Running one task: its body (awaited, or in a worker thread), then its commit."""
+"""One attempt of a task: its body (awaited, or in a worker thread), persisting, committing.
+
+The attempt loop around it (retries, ``@catch``, ``@timeout``) is in :mod:`.attempts`.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
 
 from ..artifacts import TaskArtifacts
-from ..current import TaskContext, enter_task, leave_task
-from ..decorators import CatchSpec, ExceptionWrapper, RetrySpec, TimeoutSpec, find_spec
-from ..events import (
-    ArtifactStored,
-    TaskFailed,
-    TaskFinished,
-    TaskOutput,
-    TaskRetrying,
-    TaskStarted,
-)
+from ..current import TaskContext
+from ..decorators import TimeoutSpec
+from ..events import ArtifactStored
 from ..exceptions import (
     AsyncflowException,
     ForeachError,
@@ -32,12 +24,10 @@ from ..exceptions import (
 )
 from ..flowspec import FlowSpec, describe_transition
 from ..graph import StepNode
-from ..logs import TaskCapture, start_capture, stop_capture
 from ..store import ArtifactRef, TaskRecord
 from .context import RunContext
 from .prefetch import prefetch, to_prefetch
-from .records import TaskInput, TaskResult
-from .resume import clone_task
+from .records import TaskInput
 
 
 class TaskError(Exception):
@@ -59,243 +49,21 @@ class Inputs(list[FlowSpec]):
         raise AttributeError(f"no input comes from step '{step}'")
 
 
-async def run_task(run: RunContext, inp: TaskInput) -> TaskResult:
-    """Run one task to its commit, retrying it as ``@retry`` says.
-
-    Raise :class:`TaskError` if its last attempt fails and ``@catch`` does not
-    recover it. Only the attempt that ends the task commits the task record;
-    the logs of earlier attempts are stored as they fail.
-    """
-    origin = run.resume.clone_of(inp) if run.resume is not None else None
-    if origin is not None:
-        return await clone_task(run, inp, origin)
-    task = _Task.create(run, inp)
-    run.emit(TaskStarted(task.pathspec, tuple((f.index, f.num_splits) for f in inp.frames)))
-    retries = task.policy.retries
-    for attempt in range(retries + 1):
-        try:
-            return await _attempt(run, task, attempt)
-        except _AttemptFailed as failed:
-            if attempt == retries:
-                return await _give_up(run, task, attempt, failed)
-            await _retry_later(run, task, attempt, failed)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-@dataclass(frozen=True)
-class _Policy:
-    """What a step's decorators ask of the attempt loop."""
-
-    retries: int = 0
-    wait_seconds: float = 0.0
-    catch: CatchSpec | None = None
-    timeout: TimeoutSpec | None = None
-
-    @classmethod
-    def of(cls, node: StepNode) -> _Policy:
-        retry: RetrySpec | None = find_spec(node.func, RetrySpec)
-        return cls(
-            retry.times if retry else 0,
-            60 * retry.minutes_between_retries if retry else 0.0,
-            find_spec(node.func, CatchSpec),
-            find_spec(node.func, TimeoutSpec),
-        )
-
-
-@dataclass
-class _Task:
-    """One task across its attempts."""
-
-    node: StepNode
-    inp: TaskInput
-    task_id: int
-    pathspec: str
-    policy: _Policy
-    started: float
-
-    @classmethod
-    def create(cls, run: RunContext, inp: TaskInput) -> _Task:
-        node = run.graph[inp.step]
-        task_id = run.next_task_id()
-        pathspec = f"{run.flow_name}/{run.run_id}/{node.name}/{task_id}"
-        return cls(node, inp, task_id, pathspec, _Policy.of(node), time.time())
-
-    def record(self, run: RunContext, attempt: int, status: str) -> TaskRecord:
-        return TaskRecord(
-            run.flow_name, run.record.run_id, self.node.name, self.task_id, status, attempt,
-            self.started, time.time(), [f.to_record() for f in self.inp.frames],
-            [p.task_id for p in self.inp.parents],
-        )  # fmt: skip
-
-
-class _AttemptFailed(Exception):
-    """One attempt failed; carries the user's exception, its traceback and the output."""
-
-    def __init__(self, exception: Exception, formatted: str, logs: dict[str, str]) -> None:
-        super().__init__(formatted)
-        self.exception, self.formatted, self.logs = exception, formatted, logs
-
-
-class _Attempt:
-    """The flow object, capture and ``current`` of one attempt, entered as a context."""
-
-    def __init__(self, run: RunContext, task: _Task, attempt: int) -> None:
-        node, inp = task.node, task.inp
-        self.artifacts = TaskArtifacts(
-            run.datastore, node.name, task.pathspec, _inherited(run, node, inp),
-            _stored_event(run, task.pathspec),
-        )  # fmt: skip
-        self.flow = run.flow_cls._for_task(self.artifacts, inp.frames, is_join=node.type == "join")
-        self.capture = TaskCapture(
-            lambda stream, line: run.emit(TaskOutput(task.pathspec, stream, line))
-        )
-        self._context = _task_context(run, node.name, task.task_id, attempt)
-
-    def __enter__(self) -> _Attempt:
-        self._tokens = (enter_task(self._context), start_capture(self.capture))
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        stop_capture(self._tokens[1])
-        leave_task(self._tokens[0])
-        self.capture.flush()
-
-    def logs(self, traceback_text: str = "") -> dict[str, str]:
-        return {
-            "stdout": self.capture.text("stdout"),
-            "stderr": self.capture.text("stderr") + traceback_text,
-        }
-
-
 Outcome = tuple[dict[str, ArtifactRef], list[Any] | None]
 
 
-async def _attempt(run: RunContext, task: _Task, attempt: int) -> TaskResult:
-    node = task.node
-    with _Attempt(run, task, attempt) as current_attempt:
-        outcome = await _guard(
-            _execute(run, node, current_attempt.flow, _join_args(run, node, task.inp), task.policy)
-        )
-    return await _settle(run, task, attempt, current_attempt, outcome)
-
-
-async def _guard(body: Awaitable[Outcome]) -> Outcome | Exception:
-    try:
-        return await body
-    except Exception as exc:
-        return exc
-
-
-async def _settle(
-    run: RunContext, task: _Task, attempt: int, done: _Attempt, outcome: Outcome | Exception
-) -> TaskResult:
-    if isinstance(outcome, Exception):
-        formatted = _user_traceback(outcome)
-        raise _AttemptFailed(outcome, formatted, done.logs(formatted))
-    refs, items = outcome
-    return await _succeed(run, task, attempt, refs, items, done.logs())
-
-
-async def _succeed(
-    run: RunContext,
-    task: _Task,
-    attempt: int,
-    refs: dict[str, ArtifactRef],
-    items: list[Any] | None,
-    logs: dict[str, str],
-) -> TaskResult:
-    try:
-        await _commit(run, task.record(run, attempt, "successful"), list(refs.values()), logs)
-    except Exception as exc:  # a full disk or a locked database: this attempt failed
-        formatted = _user_traceback(exc)
-        failed_logs = {**logs, "stderr": logs.get("stderr", "") + formatted}
-        raise _AttemptFailed(exc, formatted, failed_logs) from exc
-    run.emit(TaskFinished(task.pathspec))
-    return TaskResult(task.node.name, task.task_id, task.pathspec, refs, task.inp.frames, items)
-
-
-async def _retry_later(run: RunContext, task: _Task, attempt: int, failed: _AttemptFailed) -> None:
-    """Keep the failed attempt's logs, announce the retry, and wait without blocking the loop."""
-    await _keep_logs(run, task, attempt, failed.logs)
-    run.emit(
-        TaskRetrying(
-            task.pathspec, attempt + 1, _one_line(failed.exception), failed.formatted,
-            task.policy.wait_seconds,
-        )
-    )  # fmt: skip
-    await run.sleep(task.policy.wait_seconds)
-
-
-_STORE_ERRORS = (AsyncflowException, OSError, sqlite3.Error)
-
-
-async def _keep_logs(run: RunContext, task: _Task, attempt: int, logs: dict[str, str]) -> None:
-    """Store a failed attempt's output; best effort, as the store may be what failed."""
-    with contextlib.suppress(*_STORE_ERRORS):
-        await anyio.to_thread.run_sync(
-            run.datastore.metadata.put_logs, run.record.run_id, task.task_id, attempt, logs,
-            limiter=run.thread_limiter,
-        )  # fmt: skip
-
-
-async def _give_up(
-    run: RunContext, task: _Task, attempt: int, failed: _AttemptFailed
-) -> TaskResult:
-    """The last attempt failed: let ``@catch`` recover the task, or fail it for good."""
-    catch = task.policy.catch
-    if catch is not None:
-        await _keep_logs(run, task, attempt, failed.logs)
-        try:
-            return await _fallback(run, task, attempt + 1, catch, failed)
-        except _AttemptFailed as fallback_failed:
-            failed, attempt = fallback_failed, attempt + 1
-    record = task.record(run, attempt, "failed")
-    record.exception = failed.formatted
-    with contextlib.suppress(*_STORE_ERRORS):  # a full disk may refuse even this record
-        await _commit(run, record, [], failed.logs)
-    run.emit(TaskFailed(task.pathspec, _one_line(failed.exception), failed.formatted))
-    raise TaskError(task.pathspec, failed.exception, failed.formatted) from failed.exception
-
-
-async def _fallback(
-    run: RunContext, task: _Task, attempt: int, catch: CatchSpec, failed: _AttemptFailed
-) -> TaskResult:
-    """Metaflow's ``@catch`` fallback: an extra attempt that only records the exception."""
-    with _Attempt(run, task, attempt) as fallback:
-        if catch.print_exception:
-            fallback.capture.write(
-                "stderr", f"@catch caught an exception from {task.pathspec}:\n{failed.formatted}"
-            )
-        outcome = await _guard(_recover(run, task.node, fallback.flow, catch, failed))
-    return await _settle(run, task, attempt, fallback, outcome)
-
-
-async def _recover(
-    run: RunContext, node: StepNode, flow: FlowSpec, catch: CatchSpec, failed: _AttemptFailed
-) -> Outcome:
-    if catch.var is not None:
-        setattr(flow, catch.var, ExceptionWrapper(failed.exception, failed.formatted))
-    if node.type != "end":
-        object.__setattr__(flow, "_transition", (tuple(node.out_funcs), None))
-    return await anyio.to_thread.run_sync(_finish, run, node, flow, limiter=run.thread_limiter)
-
-
-def _one_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _inherited(run: RunContext, node: StepNode, inp: TaskInput) -> dict[str, ArtifactRef]:
+def inherited_refs(run: RunContext, node: StepNode, inp: TaskInput) -> dict[str, ArtifactRef]:
     # Joins inherit nothing implicitly (merge_artifacts does that); parameters reach every step.
     refs = {} if node.type == "join" or not inp.parents else dict(inp.parents[0].artifacts)
     refs.update(run.param_refs)
     return refs
 
 
-def _stored_event(run: RunContext, pathspec: str) -> Callable[[ArtifactRef], None]:
+def stored_event(run: RunContext, pathspec: str) -> Callable[[ArtifactRef], None]:
     return lambda ref: run.emit(ArtifactStored(pathspec, ref.name, ref.size, ref.encoding))
 
 
-def _task_context(run: RunContext, step: str, task_id: int, attempt: int) -> TaskContext:
+def task_context(run: RunContext, step: str, task_id: int, attempt: int) -> TaskContext:
     return TaskContext(
         flow_name=run.flow_name,
         run_id=run.run_id,
@@ -309,7 +77,7 @@ def _task_context(run: RunContext, step: str, task_id: int, attempt: int) -> Tas
     )
 
 
-def _join_args(run: RunContext, node: StepNode, inp: TaskInput) -> tuple[Any, ...]:
+def join_args(run: RunContext, node: StepNode, inp: TaskInput) -> tuple[Any, ...]:
     if node.type != "join":
         return ()
     views = Inputs(
@@ -321,21 +89,26 @@ def _join_args(run: RunContext, node: StepNode, inp: TaskInput) -> tuple[Any, ..
     return (views,)
 
 
-async def _execute(
-    run: RunContext, node: StepNode, flow: FlowSpec, args: tuple[Any, ...], policy: _Policy
+async def execute(
+    run: RunContext,
+    node: StepNode,
+    flow: FlowSpec,
+    args: tuple[Any, ...],
+    limit: TimeoutSpec | None,
 ) -> Outcome:
-    if policy.timeout is None and not node.is_async:
+    """Run the step's body (awaited, or in a worker thread) within ``limit``, then persist."""
+    if limit is None and not node.is_async:
 
         def body_then_finish() -> Outcome:
             node.func(flow, *args)
-            return _finish(run, node, flow)
+            return finish(run, node, flow)
 
         # A thread cannot be killed: a cancelled task (Ctrl-C, a failed sibling, a timeout)
         # abandons its thread, and nothing reads the flow object it goes on changing.
         return await anyio.to_thread.run_sync(
             body_then_finish, limiter=run.thread_limiter, abandon_on_cancel=True
         )
-    with _deadline(node, policy.timeout):
+    with _deadline(node, limit):
         if node.is_async:
             if to_prefetch(flow, node.func):  # a thread hop costs more than nothing to load
                 await anyio.to_thread.run_sync(
@@ -346,7 +119,7 @@ async def _execute(
             await anyio.to_thread.run_sync(
                 node.func, flow, *args, limiter=run.thread_limiter, abandon_on_cancel=True
             )
-    return await anyio.to_thread.run_sync(_finish, run, node, flow, limiter=run.thread_limiter)
+    return await anyio.to_thread.run_sync(finish, run, node, flow, limiter=run.thread_limiter)
 
 
 @contextmanager
@@ -361,7 +134,7 @@ def _deadline(node: StepNode, limit: TimeoutSpec | None) -> Iterator[None]:
         raise StepTimeoutError(node.name, limit.describe())
 
 
-def _finish(
+def finish(
     run: RunContext, node: StepNode, flow: FlowSpec
 ) -> tuple[dict[str, ArtifactRef], list[Any] | None]:
     """Check the transition, then persist (runs in a worker thread)."""
@@ -405,7 +178,7 @@ def _foreach_items(run: RunContext, node: StepNode, flow: FlowSpec) -> list[Any]
     return items
 
 
-async def _commit(
+async def commit(
     run: RunContext, record: TaskRecord, refs: list[ArtifactRef], logs: dict[str, str]
 ) -> None:
     with anyio.CancelScope(shield=True):
@@ -417,7 +190,7 @@ async def _commit(
 _ENGINE_MODULES = ("asyncflow.", "anyio.", "asyncio.", "trio.", "concurrent.", "threading")
 
 
-def _user_traceback(exc: BaseException) -> str:
+def user_traceback(exc: BaseException) -> str:
     """The traceback from the user's code down, without the engine's frames above it."""
     if isinstance(exc, StepTimeoutError):
         return "".join(traceback.format_exception_only(exc))

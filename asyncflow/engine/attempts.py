@@ -1,0 +1,266 @@
+"""The attempt loop around a task's body: ``@retry``, ``@catch`` and ``@timeout``.
+
+Each attempt gets a fresh flow object, output capture and ``current``. A failed
+attempt's logs are stored at once; only the attempt that ends the task commits
+the task record, so a task is never half visible, whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from ..artifacts import TaskArtifacts
+from ..current import enter_task, leave_task
+from ..decorators import CatchSpec, ExceptionWrapper, RetrySpec, TimeoutSpec, find_spec
+from ..events import TaskFailed, TaskFinished, TaskOutput, TaskRetrying, TaskStarted
+from ..exceptions import AsyncflowException
+from ..flowspec import FlowSpec
+from ..graph import StepNode
+from ..logs import TaskCapture, start_capture, stop_capture
+from ..store import ArtifactRef, TaskRecord
+from .context import RunContext
+from .records import TaskInput, TaskResult
+from .resume import clone_task
+from .task import (
+    Outcome,
+    TaskError,
+    commit,
+    execute,
+    finish,
+    inherited_refs,
+    join_args,
+    stored_event,
+    task_context,
+    user_traceback,
+)
+
+
+async def run_task(run: RunContext, inp: TaskInput) -> TaskResult:
+    """Run one task to its commit, retrying it as ``@retry`` says.
+
+    Raise :class:`TaskError` if its last attempt fails and ``@catch`` does not
+    recover it. Only the attempt that ends the task commits the task record;
+    the logs of earlier attempts are stored as they fail.
+    """
+    origin = run.resume.clone_of(inp) if run.resume is not None else None
+    if origin is not None:
+        return await clone_task(run, inp, origin)
+    task = _Task.create(run, inp)
+    run.emit(TaskStarted(task.pathspec, tuple((f.index, f.num_splits) for f in inp.frames)))
+    retries = task.policy.retries
+    for attempt in range(retries + 1):
+        try:
+            return await _attempt(run, task, attempt)
+        except _AttemptFailed as failed:
+            if attempt == retries:
+                return await _give_up(run, task, attempt, failed)
+            await _retry_later(run, task, attempt, failed)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class _Policy:
+    """What a step's decorators ask of the attempt loop."""
+
+    retries: int = 0
+    wait_seconds: float = 0.0
+    catch: CatchSpec | None = None
+    timeout: TimeoutSpec | None = None
+
+    @classmethod
+    def of(cls, node: StepNode) -> _Policy:
+        retry: RetrySpec | None = find_spec(node.func, RetrySpec)
+        return cls(
+            retry.times if retry else 0,
+            60 * retry.minutes_between_retries if retry else 0.0,
+            find_spec(node.func, CatchSpec),
+            find_spec(node.func, TimeoutSpec),
+        )
+
+
+@dataclass
+class _Task:
+    """One task across its attempts."""
+
+    node: StepNode
+    inp: TaskInput
+    task_id: int
+    pathspec: str
+    policy: _Policy
+    started: float
+
+    @classmethod
+    def create(cls, run: RunContext, inp: TaskInput) -> _Task:
+        node = run.graph[inp.step]
+        task_id = run.next_task_id()
+        pathspec = f"{run.flow_name}/{run.run_id}/{node.name}/{task_id}"
+        return cls(node, inp, task_id, pathspec, _Policy.of(node), time.time())
+
+    def record(self, run: RunContext, attempt: int, status: str) -> TaskRecord:
+        return TaskRecord(
+            run.flow_name, run.record.run_id, self.node.name, self.task_id, status, attempt,
+            self.started, time.time(), [f.to_record() for f in self.inp.frames],
+            [p.task_id for p in self.inp.parents],
+        )  # fmt: skip
+
+
+class _AttemptFailed(Exception):
+    """One attempt failed; carries the user's exception, its traceback and the output."""
+
+    def __init__(self, exception: Exception, formatted: str, logs: dict[str, str]) -> None:
+        super().__init__(formatted)
+        self.exception, self.formatted, self.logs = exception, formatted, logs
+
+
+class _Attempt:
+    """The flow object, capture and ``current`` of one attempt, entered as a context."""
+
+    def __init__(self, run: RunContext, task: _Task, attempt: int) -> None:
+        node, inp = task.node, task.inp
+        self.artifacts = TaskArtifacts(
+            run.datastore, node.name, task.pathspec, inherited_refs(run, node, inp),
+            stored_event(run, task.pathspec),
+        )  # fmt: skip
+        self.flow = run.flow_cls._for_task(self.artifacts, inp.frames, is_join=node.type == "join")
+        self.capture = TaskCapture(
+            lambda stream, line: run.emit(TaskOutput(task.pathspec, stream, line))
+        )
+        self._context = task_context(run, node.name, task.task_id, attempt)
+
+    def __enter__(self) -> _Attempt:
+        self._tokens = (enter_task(self._context), start_capture(self.capture))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        stop_capture(self._tokens[1])
+        leave_task(self._tokens[0])
+        self.capture.flush()
+
+    def logs(self, traceback_text: str = "") -> dict[str, str]:
+        return {
+            "stdout": self.capture.text("stdout"),
+            "stderr": self.capture.text("stderr") + traceback_text,
+        }
+
+
+async def _attempt(run: RunContext, task: _Task, attempt: int) -> TaskResult:
+    node = task.node
+    with _Attempt(run, task, attempt) as current_attempt:
+        outcome = await _guard(
+            execute(
+                run, node, current_attempt.flow, join_args(run, node, task.inp), task.policy.timeout
+            )
+        )
+    return await _settle(run, task, attempt, current_attempt, outcome)
+
+
+async def _guard(body: Awaitable[Outcome]) -> Outcome | Exception:
+    try:
+        return await body
+    except Exception as exc:
+        return exc
+
+
+async def _settle(
+    run: RunContext, task: _Task, attempt: int, done: _Attempt, outcome: Outcome | Exception
+) -> TaskResult:
+    if isinstance(outcome, Exception):
+        formatted = user_traceback(outcome)
+        raise _AttemptFailed(outcome, formatted, done.logs(formatted))
+    refs, items = outcome
+    return await _succeed(run, task, attempt, refs, items, done.logs())
+
+
+async def _succeed(
+    run: RunContext,
+    task: _Task,
+    attempt: int,
+    refs: dict[str, ArtifactRef],
+    items: list[Any] | None,
+    logs: dict[str, str],
+) -> TaskResult:
+    try:
+        await commit(run, task.record(run, attempt, "successful"), list(refs.values()), logs)
+    except Exception as exc:  # a full disk or a locked database: this attempt failed
+        formatted = user_traceback(exc)
+        failed_logs = {**logs, "stderr": logs.get("stderr", "") + formatted}
+        raise _AttemptFailed(exc, formatted, failed_logs) from exc
+    run.emit(TaskFinished(task.pathspec))
+    return TaskResult(task.node.name, task.task_id, task.pathspec, refs, task.inp.frames, items)
+
+
+async def _retry_later(run: RunContext, task: _Task, attempt: int, failed: _AttemptFailed) -> None:
+    """Keep the failed attempt's logs, announce the retry, and wait without blocking the loop."""
+    await _keep_logs(run, task, attempt, failed.logs)
+    run.emit(
+        TaskRetrying(
+            task.pathspec, attempt + 1, _one_line(failed.exception), failed.formatted,
+            task.policy.wait_seconds,
+        )
+    )  # fmt: skip
+    await run.sleep(task.policy.wait_seconds)
+
+
+_STORE_ERRORS = (AsyncflowException, OSError, sqlite3.Error)
+
+
+async def _keep_logs(run: RunContext, task: _Task, attempt: int, logs: dict[str, str]) -> None:
+    """Store a failed attempt's output; best effort, as the store may be what failed."""
+    with contextlib.suppress(*_STORE_ERRORS):
+        await anyio.to_thread.run_sync(
+            run.datastore.metadata.put_logs, run.record.run_id, task.task_id, attempt, logs,
+            limiter=run.thread_limiter,
+        )  # fmt: skip
+
+
+async def _give_up(
+    run: RunContext, task: _Task, attempt: int, failed: _AttemptFailed
+) -> TaskResult:
+    """The last attempt failed: let ``@catch`` recover the task, or fail it for good."""
+    catch = task.policy.catch
+    if catch is not None:
+        await _keep_logs(run, task, attempt, failed.logs)
+        try:
+            return await _fallback(run, task, attempt + 1, catch, failed)
+        except _AttemptFailed as fallback_failed:
+            failed, attempt = fallback_failed, attempt + 1
+    record = task.record(run, attempt, "failed")
+    record.exception = failed.formatted
+    with contextlib.suppress(*_STORE_ERRORS):  # a full disk may refuse even this record
+        await commit(run, record, [], failed.logs)
+    run.emit(TaskFailed(task.pathspec, _one_line(failed.exception), failed.formatted))
+    raise TaskError(task.pathspec, failed.exception, failed.formatted) from failed.exception
+
+
+async def _fallback(
+    run: RunContext, task: _Task, attempt: int, catch: CatchSpec, failed: _AttemptFailed
+) -> TaskResult:
+    """Metaflow's ``@catch`` fallback: an extra attempt that only records the exception."""
+    with _Attempt(run, task, attempt) as fallback:
+        if catch.print_exception:
+            fallback.capture.write(
+                "stderr", f"@catch caught an exception from {task.pathspec}:\n{failed.formatted}"
+            )
+        outcome = await _guard(_recover(run, task.node, fallback.flow, catch, failed))
+    return await _settle(run, task, attempt, fallback, outcome)
+
+
+async def _recover(
+    run: RunContext, node: StepNode, flow: FlowSpec, catch: CatchSpec, failed: _AttemptFailed
+) -> Outcome:
+    if catch.var is not None:
+        setattr(flow, catch.var, ExceptionWrapper(failed.exception, failed.formatted))
+    if node.type != "end":
+        object.__setattr__(flow, "_transition", (tuple(node.out_funcs), None))
+    return await anyio.to_thread.run_sync(finish, run, node, flow, limiter=run.thread_limiter)
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
