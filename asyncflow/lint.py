@@ -28,8 +28,10 @@ Check = Callable[[FlowGraph], Iterator[str]]
 def lint(graph: FlowGraph) -> list[str]:
     """Every rule the graph breaks, one message each, naming the step and its line."""
     findings = [msg for check in _LOCAL_CHECKS for msg in check(graph)]
-    if findings or "start" not in graph:
-        # the structural rules would only echo a broken step or a missing start
+    broken_transitions = list(check_transitions(graph))
+    findings += broken_transitions
+    if broken_transitions or "start" not in graph or "end" not in graph:
+        # reachability is meaningless then: the structural rules would only echo these
         return findings
     cycles = list(check_cycles(graph))
     findings += cycles + list(check_orphans(graph))
@@ -229,6 +231,5 @@ _LOCAL_CHECKS: tuple[Check, ...] = (
     check_start_and_end,
     check_step_names,
     check_signatures,
-    check_transitions,
     check_step_decorators,
 )

@@ -112,6 +112,9 @@ CASES: list[tuple[type[FlowSpec], list[str]]] = [
             "join; remove the other arguments",
             f"{at('end', 'end-join')}: the end step cannot be a join (it takes 'inputs'); "
             "add a join before it",
+            # a bad signature does not hide the rules about the graph's shape
+            f"{at('end', 'end-join')}: the flow reaches end while the split at step 'start' "
+            "(into a, b) is not joined; add a join step before end",
         ],
     ),
 ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from asyncflow import Engine, Parameter, Run
+from asyncflow import Engine, Parameter, Run, Runner
 from asyncflow.exceptions import ParameterError, ParameterReadOnlyError
 
 from .conftest import REPO, run_python
@@ -208,3 +208,12 @@ async def test_two_parameters_with_one_name_are_refused(store_root: Path) -> Non
     assert str(info.value) == (
         "parameter 'Count': the name is used twice (by count and again; names ignore case and -/_)"
     )
+
+
+def test_runner_passes_keyword_parameters(store_root: Path, files: dict[str, str]) -> None:
+    result = Runner(ParamFlow).run(**files, user_name="kay", count="9", labels=["u", "v"])
+    assert result.status == "successful"
+    start = Run(result.pathspec)["start"].task
+    assert start is not None
+    seen = start.data.seen
+    assert (seen["name_"], seen["count"], seen["tags_"]) == ("kay", 9, ["u", "v"])
