@@ -88,6 +88,7 @@ def persist(kind: str, nbytes: int, root: str) -> dict[str, Any]:
         "status": result.status,
         "pathspec": result.pathspec,
         "persist_s": phase.seconds,
+        "persist_cpu_s": phase.cpu_seconds,
         "flow_rss": SIDE["flow_rss"],
         "payload_rss": SIDE["payload_rss"],
         "peak_rss": phase.peak,

@@ -34,7 +34,7 @@ def raw_write(nbytes: int, folder: str) -> dict[str, Any]:
     phase.end()
     size = os.path.getsize(path)
     os.unlink(path)
-    return {"persist_s": phase.seconds, "disk_bytes": size}
+    return {"persist_s": phase.seconds, "persist_cpu_s": phase.cpu_seconds, "disk_bytes": size}
 
 
 def pickle_dump(kind: str, nbytes: int, path: str) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def pickle_dump(kind: str, nbytes: int, path: str) -> dict[str, Any]:
     with open(path, "wb") as f:
         pickle.dump(value, f, protocol=5)
     phase.end()
-    return {"persist_s": phase.seconds, "flow_rss": flow_rss,
+    return {"persist_s": phase.seconds, "persist_cpu_s": phase.cpu_seconds, "flow_rss": flow_rss,
             "payload_rss": phase.rss_before - flow_rss, "peak_rss": phase.peak,
             "disk_bytes": os.path.getsize(path)}  # fmt: skip
 

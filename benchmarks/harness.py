@@ -115,6 +115,12 @@ def scratch(config: Config, prefix: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def settle() -> None:
+    """Flush dirty pages to disk, so each persist starts from the same page-cache state."""
+    if hasattr(os, "sync"):
+        os.sync()
+
+
 def median(values: Sequence[float | int | None]) -> float | None:
     """The median of the values that were measured, or None."""
     present = [v for v in values if v is not None]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import metaflow_env, payloads
-from .harness import Config, log, median, run_worker, scratch
+from .harness import Config, log, median, run_worker, scratch, settle
 
 Sample = dict[str, Any]
 
@@ -42,6 +42,7 @@ def run(config: Config, mf: metaflow_env.MetaflowEnv) -> list[dict[str, Any]]:
 def _asyncflow(config: Config, kind: str, out: list[Sample]) -> int:
     with scratch(config, f"af-{kind}-") as root:
         store = str(root / "store")
+        settle()
         persisted = run_worker(
             ["-m", "benchmarks.af_worker", "persist", kind, str(config.nbytes), store]
         ).result
@@ -53,12 +54,14 @@ def _asyncflow(config: Config, kind: str, out: list[Sample]) -> int:
 def _raw(config: Config, nbytes: int) -> Sample:
     with scratch(config, "raw-") as folder:
         args = ["raw", str(nbytes), str(folder)]
+        settle()
         return run_worker(["-m", "benchmarks.baseline_worker", *args]).result
 
 
 def _pickle(config: Config, kind: str) -> Sample:
     with scratch(config, f"pickle-{kind}-") as folder:
         path = str(folder / "payload.pickle")
+        settle()
         dumped = run_worker(
             ["-m", "benchmarks.baseline_worker", "pickle-dump", kind, str(config.nbytes), path]
         ).result
@@ -71,6 +74,7 @@ def _metaflow(config: Config, mf: metaflow_env.MetaflowEnv, kind: str) -> Sample
     with scratch(config, f"mf-{kind}-") as folder:
         env = metaflow_env.env_for({"BENCH_KIND": kind, "BENCH_NBYTES": str(config.nbytes)})
         run_id_file = folder / "run-id"
+        settle()
         persisted = run_worker(
             metaflow_env.run_args("persist_flow.py", run_id_file=run_id_file),
             python=mf.python, cwd=folder, env=env, out_in_env=True,
@@ -96,6 +100,7 @@ def _row(config: Config, kind: str, system: str, runs: list[Sample]) -> dict[str
         "payload_bytes": payloads.nominal_bytes(kind, config.nbytes),
         "payload_rss": median([pick("payload_rss")(s) for s in runs]),
         "persist_s": median([pick("persist_s")(s) for s in runs]),
+        "persist_cpu_s": median([pick("persist_cpu_s")(s) for s in runs]),
         "load_s": median([pick("load_s")(s) for s in runs]),
         "disk_bytes": median([pick("disk_bytes")(s) for s in runs]),
         "peak_over_flow": median(over),

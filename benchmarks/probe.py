@@ -61,6 +61,9 @@ class Phase:
     rss_before: int = 0
     started: float = 0.0
     seconds: float = 0.0
+    cpu_started: float = 0.0
+    #: CPU time of the whole process (every thread, user + system) across the phase.
+    cpu_seconds: float = 0.0
     peak: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -68,11 +71,13 @@ class Phase:
         """Reset the peak and start the clock."""
         reset_peak()
         self.rss_before = rss()
+        self.cpu_started = time.process_time()
         self.started = time.perf_counter()
 
     def end(self) -> None:
         """Stop the clock and read the peak."""
         self.seconds = time.perf_counter() - self.started
+        self.cpu_seconds = time.process_time() - self.cpu_started
         self.peak = peak()
 
     def to_json(self) -> str:

@@ -26,6 +26,7 @@ def _mark_step_end(flow_rss: int) -> None:
     def report() -> None:
         phase.end()
         result: dict[str, Any] = {"persist_s": phase.seconds, "flow_rss": flow_rss,
+                                  "persist_cpu_s": phase.cpu_seconds,
                                   "payload_rss": payload_rss, "peak_rss": phase.peak}  # fmt: skip
         probe.write_result(os.environ["BENCH_OUT"], result)
 
