@@ -140,7 +140,9 @@ class Runner:
         """Start a run on the caller's loop and yield its events as they happen.
 
         ``async for event in events`` ends after ``RunFinished``; leaving the block
-        waits for the run to end, unless it raised (that cancels the run).
+        waits for the run to end, unless it raised (that cancels the run). A run
+        that cannot start (a bad parameter, a broken graph) ends the iteration at
+        once, and its error is raised as the block is left.
         """
         send, receive = anyio.create_memory_object_stream[Event](math.inf)
         events = RunStream(receive)
@@ -156,6 +158,8 @@ class Runner:
                 tg.cancel_scope.cancel()
         if error is not None:
             raise error
+        if events._error is not None:
+            raise events._error
 
     async def _stream_run(
         self, params: dict[str, Any], send: MemoryObjectSendStream[Event], events: RunStream
@@ -171,8 +175,10 @@ class Runner:
         with send, events._scope:
             try:
                 events._finish(await self.async_run(on_event=deliver, **params))
+            except Exception as exc:  # raised by stream() itself, not as a task group's
+                events._fail(exc)
             finally:
-                if events.result is None:
+                if events.result is None and events._error is None:
                     events._finish(self._cancelled(started[0].pathspec) if started else None)
 
     def _cancelled(self, pathspec: str) -> RunResult:
@@ -209,6 +215,7 @@ class RunStream:
         self._receive = receive
         self._scope = anyio.CancelScope()
         self._done = anyio.Event()
+        self._error: Exception | None = None
         self.result: RunResult | None = None
 
     def __aiter__(self) -> RunStream:
@@ -225,9 +232,18 @@ class RunStream:
         self._scope.cancel()
 
     async def wait(self) -> RunResult | None:
-        """Wait for the run to end and return its result (None: cancelled before it began)."""
+        """Wait for the run to end and return its result (None: cancelled before it began).
+
+        Raises the error that kept the run from starting, if one did.
+        """
         await self._done.wait()
+        if self._error is not None:
+            raise self._error
         return self.result
+
+    def _fail(self, error: Exception) -> None:
+        self._error = error
+        self._done.set()
 
     def _finish(self, result: RunResult | None) -> None:
         self.result = result

@@ -19,11 +19,11 @@ from asyncflow.events import (
     TaskFinished,
     TaskStarted,
 )
-from asyncflow.exceptions import FlowFileError
+from asyncflow.exceptions import FlowFileError, ParameterError
 from serializers import CloudpickleSerializer, Registry
 
 from .conftest import run_python
-from .flows.embedding import HOOKS, HookedFlow
+from .flows.embedding import HOOKS, HookedFlow, ParamFlow
 from .flows.linear import FailingFlow, MixedFlow
 
 FLOWS = Path(__file__).parent / "flows"
@@ -300,3 +300,22 @@ async def test_a_cancelled_run_resumes(store_root: Path) -> None:
         "ArtifactStored",
         "TaskFinished",
     ]
+
+
+def test_parameters_are_passed_to_the_run(store_root: Path) -> None:
+    result = Runner(ParamFlow).run(count=21)
+    assert result.run.data is not None and result.run.data.doubled == 42
+
+
+@pytest.mark.anyio
+async def test_a_run_that_cannot_start_raises_its_error_from_the_stream(
+    store_root: Path,
+) -> None:
+    seen: list[Event] = []
+    with pytest.raises(ParameterError) as info:
+        async with Runner(ParamFlow).stream(count="many") as events:
+            seen.extend([e async for e in events])
+    assert seen == []
+    assert str(info.value) == "parameter 'count': 'many' is not a valid integer."
+    with pytest.raises(ParameterError):
+        await events.wait()

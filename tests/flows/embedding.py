@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asyncflow import FlowSpec, current, step
+from asyncflow import FlowSpec, Parameter, current, step
 
 #: What a test wants a step to await: ``HOOKS[step_name](flow)``.
 HOOKS: dict[str, Callable[[Any], Awaitable[None]]] = {}
@@ -108,6 +108,21 @@ class PrefetchFlow(FlowSpec):
     async def use(self):
         self.seen = self.tracked.text
         self.hidden_seen = getattr(self, "hid" + "den").text
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class ParamFlow(FlowSpec):
+    """One integer parameter."""
+
+    count = Parameter("count", default=1)
+
+    @step
+    def start(self):
+        self.doubled = self.count * 2
         self.next(self.end)
 
     @step
