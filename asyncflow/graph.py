@@ -81,7 +81,8 @@ class FlowGraph:
         """Steps in topological order from ``start``, ties by line; unreached steps last."""
         reached = self._reachable()
         waiting = {
-            name: sum(1 for src in self.nodes[name].in_funcs if src in reached) for name in reached
+            name: len({src for src in self.nodes[name].in_funcs if src in reached})
+            for name in reached
         }
         ready = [self.nodes[n] for n in reached if waiting[n] == 0]
         order: list[StepNode] = []
