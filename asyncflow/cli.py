@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import textwrap
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import anyio
@@ -113,7 +115,11 @@ def _drive(
     max_workers: int,
     max_num_splits: int,
 ) -> None:
-    """Run the engine to the end; Ctrl-C cancels the run (exit 130), a failure exits 1."""
+    """Run the engine to the end; a failure exits 1.
+
+    Ctrl-C (exit 130) or SIGTERM (exit 143) cancels the run: the running tasks
+    are cancelled, what committed stays, and the run is recorded as cancelled.
+    """
     started: list[str] = []
 
     def remember(event: Event) -> None:
@@ -126,19 +132,40 @@ def _drive(
         max_num_splits=max_num_splits,
         listeners=[make_display(), remember],
     )
+    terminated: list[int] = []
     try:
-        result = anyio.run(start, engine)
+        with _sigterm_as_interrupt(terminated):
+            result = anyio.run(start, engine)
     except AsyncflowException as exc:
         _fail(exc)
     except KeyboardInterrupt:
         where = f"Run {started[0]}" if started else "The run"
-        click.secho(f"{where} was cancelled (Ctrl-C); `resume` continues it.", fg="red", err=True)
-        sys.exit(130)
+        why = "SIGTERM" if terminated else "Ctrl-C"
+        click.secho(f"{where} was cancelled ({why}); `resume` continues it.", fg="red", err=True)
+        sys.exit(143 if terminated else 130)
     if not result.successful:
         click.secho(
             f"Run {result.pathspec} failed in {result.failed_pathspec}.", fg="red", err=True
         )
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt(terminated: list[int]) -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C (the event loop turns SIGINT into a clean cancellation)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        terminated.append(signum)
+        signal.raise_signal(signal.SIGINT)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @cli.command()

@@ -114,9 +114,16 @@ def test_a_failed_write_fails_the_run_clearly_and_shows_nothing_half_done(
     _resume_and_check(store_root, "CrashFlow/1")
 
 
-@pytest.mark.parametrize("kind", ["async", "sync"])
-def test_ctrl_c_cancels_the_run_and_resume_continues_it(
-    store_root: Path, tmp_path: Path, kind: str
+@pytest.mark.parametrize(
+    ("kind", "sig", "why", "code"),
+    [
+        ("async", signal.SIGINT, "Ctrl-C", 130),
+        ("sync", signal.SIGINT, "Ctrl-C", 130),  # the blocked thread is abandoned
+        ("async", signal.SIGTERM, "SIGTERM", 143),
+    ],
+)
+def test_ctrl_c_or_sigterm_cancels_the_run_and_resume_continues_it(
+    store_root: Path, tmp_path: Path, kind: str, sig: signal.Signals, why: str, code: int
 ) -> None:
     gate = tmp_path / "gate"
     os.mkfifo(gate)
@@ -134,13 +141,13 @@ def test_ctrl_c_cancels_the_run_and_resume_continues_it(
     try:
         with open(gate) as ready:  # blocks until task work[2] is running
             assert ready.readline() == "ready\n"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
     flow = "SyncCrashFlow" if kind == "sync" else "CrashFlow"
-    assert proc.returncode == 130, err
-    assert err.endswith(f"Run {flow}/1 was cancelled (Ctrl-C); `resume` continues it.\n")
+    assert proc.returncode == code, err
+    assert err.endswith(f"Run {flow}/1 was cancelled ({why}); `resume` continues it.\n")
     assert f"Run {flow}/1 cancelled." in out
     run = Run(f"{flow}/1")
     assert run.finished and run.status == "cancelled" and not run.successful
