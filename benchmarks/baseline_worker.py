@@ -30,7 +30,7 @@ def raw_write(nbytes: int, folder: str) -> dict[str, Any]:
     from a ``bytes`` object in a quick test here).
     """
     floats = np.random.default_rng(1).random(-(-nbytes // 8))
-    data = memoryview(floats).cast("B")[:nbytes]
+    data = memoryview(floats.view(np.uint8).data)[:nbytes]
     path = os.path.join(folder, "raw-write.bin")
     phase = probe.Phase()
     phase.begin()
