@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,7 @@ class FlowGraph:
     def __init__(self, flow_cls: type) -> None:
         self.name = flow_cls.__name__
         self.doc = inspect.cleandoc(flow_cls.__doc__ or "")
+        self.location = _class_location(flow_cls)
         self.nodes: dict[str, StepNode] = {
             name: _parse_step(name, func) for name, func in _step_functions(flow_cls)
         }
@@ -119,6 +121,29 @@ class FlowGraph:
         ]
 
 
+# CPython 3.11 can fail ("AST constructor recursion depth mismatch") when two threads
+# build ASTs at once, and graphs are built in worker threads: one parse at a time.
+_AST_LOCK = threading.Lock()
+
+
+def parse_source(text: str) -> ast.Module:
+    """``ast.parse``, one caller at a time across threads."""
+    with _AST_LOCK:
+        return ast.parse(text)
+
+
+def _class_location(flow_cls: type) -> str | None:
+    """``file:line`` of the ``class`` statement, when its source can be found."""
+    try:
+        with _AST_LOCK:  # finding a class's source parses its module
+            lines, first = inspect.getsourcelines(flow_cls)
+        file = inspect.getsourcefile(flow_cls)
+    except (OSError, TypeError):
+        return None
+    offset = next((i for i, line in enumerate(lines) if line.lstrip().startswith("class ")), 0)
+    return f"{file}:{first + offset}" if file else None
+
+
 def _by_line(node: StepNode) -> int:
     return node.lineno
 
@@ -137,7 +162,7 @@ def _parse_step(name: str, func: Callable[..., Any]) -> StepNode:
     target = inspect.unwrap(func)
     file = inspect.getsourcefile(target) or "<unknown>"
     lines, first = inspect.getsourcelines(target)
-    tree = ast.parse(textwrap.dedent("".join(lines)))
+    tree = parse_source(textwrap.dedent("".join(lines)))
     fdef = next(n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
     node = StepNode(
         name=name,

@@ -53,7 +53,8 @@ def check_start_and_end(graph: FlowGraph) -> Iterator[str]:
     """A flow needs a ``start`` and an ``end`` step."""
     for required in ("start", "end"):
         if required not in graph:
-            yield f"the flow {graph.name} has no '{required}' step; add one"
+            where = f" ({graph.location})" if graph.location else ""
+            yield f"the flow {graph.name}{where} has no '{required}' step; add one"
 
 
 def check_step_names(graph: FlowGraph) -> Iterator[str]:

@@ -118,7 +118,8 @@ async def test_a_broken_graph_is_refused_before_any_task(store_root: Path) -> No
         await Engine().run(NoEndFlow)
     finish_line = inspect.getsourcelines(NoEndFlow.finish)[1] + 1
     assert info.value.findings == [
-        "the flow NoEndFlow has no 'end' step; add one",
+        f"the flow NoEndFlow ({__file__}:{inspect.getsourcelines(NoEndFlow)[1]}) has no 'end' "
+        "step; add one",
         f"step 'finish' ({__file__}:{finish_line}): the last statement of a step must be "
         "self.next(...)",
     ]

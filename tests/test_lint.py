@@ -22,6 +22,10 @@ def at(step: str, tag: str) -> str:
     return f"step '{step}' ({FILE}:{line})"
 
 
+def class_line(name: str) -> int:
+    return next(i for i, text in enumerate(_LINES, 1) if text.startswith(f"class {name}("))
+
+
 def findings(flow: type[FlowSpec]) -> list[str]:
     return lint(FlowGraph(flow))
 
@@ -38,7 +42,10 @@ CASES: list[tuple[type[FlowSpec], list[str]]] = [
             "underscores, and may not start with an underscore"
         ],
     ),
-    (lint_cases.NoStartFlow, ["the flow NoStartFlow has no 'start' step; add one"]),
+    (
+        lint_cases.NoStartFlow,
+        [f"the flow NoStartFlow ({FILE}:{class_line('NoStartFlow')}) has no 'start' step; add one"],
+    ),
     (
         lint_cases.EndHasNextFlow,
         [f"{at('end', 'end-next')}: the end step must not call self.next(); remove it"],

@@ -17,13 +17,14 @@ from collections.abc import Callable
 from typing import Any
 
 from ..flowspec import FlowSpec
+from ..graph import parse_source
 
 
 @functools.cache
 def attributes_read(func: Callable[..., Any]) -> frozenset[str]:
     """Names the function's source reads as attributes of its first argument."""
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+        tree = parse_source(textwrap.dedent(inspect.getsource(func)))
     except (OSError, TypeError, SyntaxError):
         return frozenset()
     fdef = tree.body[0]
