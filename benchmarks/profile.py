@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ IDLE = ("Condition.wait ", "EpollSelector.select ", "Event.wait ", "Thread.join 
 
 
 def run(config: Config) -> list[dict[str, Any]]:
-    """Profile each selected payload's persist and the largest foreach; write summaries."""
+    """Profile each selected payload's persist and load, and the largest foreach."""
     beside = Path(sys.executable).parent / "py-spy"  # the venv's, even when not on PATH
     spy = str(beside) if beside.exists() else shutil.which("py-spy")
     if spy is None:
@@ -30,31 +31,40 @@ def run(config: Config) -> list[dict[str, Any]]:
         return []
     folder = config.out / "profiles"
     folder.mkdir(parents=True, exist_ok=True)
-    # Persisting is mostly I/O and hashing outside the GIL: sample every running thread.
-    # The foreach is Python on the loop: sample only what holds the GIL.
-    jobs: list[tuple[str, list[str], list[str]]] = [
-        (f"persist-{kind}", ["persist", kind, str(config.nbytes)], [])
-        for kind in payloads.KINDS
-        if config.wants(kind) or config.wants("large")
-    ]
+    found: list[dict[str, Any]] = []
+    for kind in payloads.KINDS:
+        if config.wants(kind) or config.wants("large"):
+            found += _persist_and_load(config, spy, kind, folder)
     if config.wants("overhead") and config.tasks:
         tasks = str(max(config.tasks))
-        jobs.append((f"foreach-{tasks}", ["foreach", tasks], ["--gil"]))
-    return [_profile(config, spy, job, folder) for job in jobs]
+        with scratch(config, "prof-foreach-") as tmp:
+            # The foreach is Python on the loop: sample only what holds the GIL.
+            _sample(spy, tmp / "raw.txt", ["foreach", tasks, str(tmp / "store")], ["--gil"])
+            found.append(_summary(folder, f"foreach-{tasks}", tmp / "raw.txt"))
+    return found
 
 
-def _profile(
-    config: Config, spy: str, job: tuple[str, list[str], list[str]], folder: Path
-) -> dict[str, Any]:
-    name, args, flags = job
-    log(f"profiling {name}")
-    with scratch(config, f"prof-{name}-") as tmp:
-        raw = tmp / "raw.txt"
-        wrap = [spy, "record", "--nonblocking", "-r", "250", "-f", "raw", *flags, "-o", str(raw)]
-        command = ["-m", "benchmarks.af_worker", *args, str(tmp / "store")]
-        run_worker(command, wrap=[*wrap, "--"])
-        skip = ("payloads.py", "probe.py", "_find_and_load")
-        summary = summarize(raw.read_text(), skip=skip, idle=IDLE)
+def _persist_and_load(config: Config, spy: str, kind: str, folder: Path) -> list[dict[str, Any]]:
+    # Persisting is mostly I/O and hashing outside the GIL: sample every running thread.
+    with scratch(config, f"prof-{kind}-") as tmp:
+        store = str(tmp / "store")
+        persisted = _sample(spy, tmp / "persist.txt", ["persist", kind, str(config.nbytes), store])
+        _sample(spy, tmp / "load.txt", ["load", store, persisted["pathspec"]])
+        return [
+            _summary(folder, f"persist-{kind}", tmp / "persist.txt"),
+            _summary(folder, f"load-{kind}", tmp / "load.txt"),
+        ]
+
+
+def _sample(spy: str, raw: Path, args: list[str], flags: Sequence[str] = ()) -> dict[str, Any]:
+    log(f"profiling {' '.join(args[:2])}")
+    wrap = [spy, "record", "--nonblocking", "-r", "250", "-f", "raw", *flags, "-o", str(raw), "--"]
+    return run_worker(["-m", "benchmarks.af_worker", *args], wrap=wrap).result
+
+
+def _summary(folder: Path, name: str, raw: Path) -> dict[str, Any]:
+    skip = ("payloads.py", "probe.py", "_find_and_load")
+    summary = summarize(raw.read_text(), skip=skip, idle=IDLE)
     path = folder / f"{name}.txt"
     path.write_text(summary)
     return {"name": name, "path": str(path), "head": summary.splitlines()[:8]}
