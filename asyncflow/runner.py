@@ -9,6 +9,7 @@ run's events as they happen. Shaped after ``metaflow.Runner``: the result has
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import importlib.util
 import inspect
@@ -16,7 +17,7 @@ import math
 import os
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -81,8 +82,13 @@ class Runner:
         """Nothing to clean up; kept so code written for metaflow.Runner runs unchanged."""
 
     def run(self, **params: Any) -> RunResult:
-        """Run the flow to its end on a new event loop; block until it ends."""
-        return anyio.run(self._run_blocking, params)
+        """Run the flow to its end on a new event loop; block until it ends.
+
+        Called where an event loop already runs (a notebook), the new loop runs in
+        a thread of its own and this call blocks the caller's loop until the end;
+        prefer ``await async_run(...)`` there.
+        """
+        return _blocking(self._run_blocking, params)
 
     async def _run_blocking(self, params: dict[str, Any]) -> RunResult:
         return await self.async_run(**params)
@@ -106,7 +112,7 @@ class Runner:
         self, step_to_rerun: str | None = None, *, origin_run_id: int | str | None = None
     ) -> RunResult:
         """Resume on a new event loop: a new run that reuses the origin's successful tasks."""
-        return anyio.run(self._resume_blocking, step_to_rerun, origin_run_id)
+        return _blocking(self._resume_blocking, step_to_rerun, origin_run_id)
 
     async def _resume_blocking(
         self, step_to_rerun: str | None, origin_run_id: int | str | None
@@ -248,6 +254,16 @@ class RunStream:
     def _finish(self, result: RunResult | None) -> None:
         self.result = result
         self._done.set()
+
+
+def _blocking(func: Callable[..., Awaitable[RunResult]], *args: Any) -> RunResult:
+    """``anyio.run(func, *args)``, in a thread of its own if this one runs a loop."""
+    try:
+        anyio.lowlevel.current_token()
+    except RuntimeError:  # no loop runs in this thread
+        return anyio.run(func, *args)
+    with concurrent.futures.ThreadPoolExecutor(1, "asyncflow-runner") as pool:
+        return pool.submit(anyio.run, func, *args).result()
 
 
 def to_loop(callback: EventCallback) -> Listener:

@@ -23,7 +23,7 @@ from asyncflow.exceptions import FlowFileError, ParameterError
 from serializers import CloudpickleSerializer, Registry
 
 from .conftest import run_python
-from .flows.embedding import HOOKS, HookedFlow, ParamFlow
+from .flows.embedding import HOOKS, THREAD_GATES, HookedFlow, ParamFlow, SyncWaitFlow
 from .flows.linear import FailingFlow, MixedFlow
 
 FLOWS = Path(__file__).parent / "flows"
@@ -319,3 +319,32 @@ async def test_a_run_that_cannot_start_raises_its_error_from_the_stream(
     assert str(info.value) == "parameter 'count': 'many' is not a valid integer."
     with pytest.raises(ParameterError):
         await events.wait()
+
+
+@pytest.mark.anyio
+async def test_cancelling_during_a_sync_step_commits_nothing_of_it(store_root: Path) -> None:
+    entered, release = anyio.Event(), threading.Event()
+    THREAD_GATES.update(entered=entered, release=release)
+    events: list[Event] = []
+
+    async def cancel_then_release() -> None:
+        await entered.wait()
+        scope.cancel()
+        release.set()  # the thread cannot be interrupted: its body runs to its end
+
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(cancel_then_release)
+            await Runner(SyncWaitFlow).async_run(on_event=events.append)
+    started = events[0]
+    assert isinstance(started, RunStarted)
+    assert events[-1] == RunFinished(started.pathspec, "cancelled")
+    run = Run(started.pathspec)
+    assert run.status == "cancelled"
+    assert [s.id for s in run.steps()] == ["start"]
+
+
+@pytest.mark.anyio
+async def test_the_blocking_run_works_where_a_loop_already_runs(store_root: Path) -> None:
+    result = Runner(HookedFlow).run()  # as in a notebook cell; blocks this loop meanwhile
+    assert result.status == "successful"

@@ -128,3 +128,28 @@ class ParamFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+#: Set by the test: the sync step tells it has begun, then waits to be released.
+THREAD_GATES: dict[str, Any] = {}
+
+
+class SyncWaitFlow(FlowSpec):
+    """A sync step (in a worker thread) that the test holds until it has cancelled."""
+
+    @step
+    def start(self):
+        self.next(self.hold)
+
+    @step
+    def hold(self):
+        import anyio.from_thread
+
+        anyio.from_thread.run_sync(THREAD_GATES["entered"].set)
+        THREAD_GATES["release"].wait()
+        self.finished_body = True
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
