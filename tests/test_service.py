@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -134,3 +135,25 @@ def test_shutdown_cancels_the_runs_in_progress(
     run = Run(f"ReportFlow/{run_id}", root=store_root)
     assert run.status == "cancelled"
     assert [s.id for s in run.steps()] == ["start"]
+
+
+def test_a_runs_events_as_server_sent_events(service: httpx.Client) -> None:
+    run_id = service.post("/runs", params={"days": 1}).json()["id"]
+    names, data = [], []
+    with service.stream("GET", f"/runs/{run_id}/events") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                names.append(line.removeprefix("event: "))
+            elif line.startswith("data: "):
+                data.append(json.loads(line.removeprefix("data: ")))
+    assert names[0] == "RunStarted" and data[0] == {"pathspec": f"ReportFlow/{run_id}"}
+    assert names[-1] == "RunFinished"
+    assert data[-1] == {"pathspec": f"ReportFlow/{run_id}", "status": "successful"}
+    assert names.count("TaskStarted") == names.count("TaskFinished") == 7
+    tallies = [
+        d
+        for n, d in zip(names, data, strict=True)
+        if n == "TaskStarted" and "/tally/" in d["pathspec"]
+    ]
+    assert sorted(d["foreach"][0][0] for d in tallies) == [0, 1, 2, 3]

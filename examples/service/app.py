@@ -4,6 +4,7 @@
 
     POST   /runs?days=3            start a run; 202 with its id once it has started
     GET    /runs/{id}[?wait=true]  its status and how many tasks are done
+    GET    /runs/{id}/events       its events so far and as they happen (server-sent events)
     DELETE /runs/{id}              cancel it (recorded as cancelled; resumable)
     GET    /runs/{id}/artifacts/{name}
                                    an artifact of its end step: a table as an Arrow
@@ -15,7 +16,9 @@ Every run shares the server's event loop; the engine keeps that loop free.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,10 +26,11 @@ from typing import Any
 import anyio
 import pyarrow as pa
 from anyio.abc import TaskGroup, TaskStatus
+from anyio.streams.memory import MemoryObjectSendStream
 from report_flow import ReportFlow
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from asyncflow import AsyncflowException, NotFoundError, Run, Runner, RunStream
@@ -44,8 +48,13 @@ class LiveRun:
     status: str = "running"
     tasks_done: int = 0
     failed_task: str | None = None
+    history: list[Event] = field(default_factory=list)
+    followers: set[MemoryObjectSendStream[Event]] = field(default_factory=set)
 
     def apply(self, event: Event) -> None:
+        self.history.append(event)
+        for follower in self.followers:
+            follower.send_nowait(event)
         match event:
             case TaskFinished():
                 self.tasks_done += 1
@@ -53,11 +62,34 @@ class LiveRun:
                 self.failed_task = p
             case RunFinished(status=status):
                 self.status = status
+                for follower in self.followers:
+                    follower.close()
+                self.followers.clear()
+
+    async def follow(self) -> AsyncIterator[Event]:
+        """Every event of the run so far, then the new ones until it ends."""
+        send, receive = anyio.create_memory_object_stream[Event](math.inf)
+        for event in self.history:
+            send.send_nowait(event)
+        if self.status == "running":
+            self.followers.add(send)
+        else:
+            send.close()
+        try:
+            async with receive:
+                async for event in receive:
+                    yield event
+        finally:
+            self.followers.discard(send)
 
 
 @dataclass
 class Service:
-    """Runs flows on the server's task group and keeps the ones in progress."""
+    """Runs flows on the server's task group and keeps what it saw of each.
+
+    (It keeps every run it started, events included; a real service would let
+    finished ones go after a while and answer from the store.)
+    """
 
     runner: Runner
     group: TaskGroup
@@ -108,6 +140,7 @@ def create_app(datastore_root: str | None = None) -> Starlette:
             Route("/runs", start_run, methods=["POST"]),
             Route("/runs/{run_id:int}", run_status, methods=["GET"]),
             Route("/runs/{run_id:int}", cancel_run, methods=["DELETE"]),
+            Route("/runs/{run_id:int}/events", run_events, methods=["GET"]),
             Route("/runs/{run_id:int}/artifacts/{name}", artifact, methods=["GET"]),
         ],
         lifespan=lifespan,
@@ -140,6 +173,21 @@ async def cancel_run(request: Request) -> Response:
     live.events.cancel()
     result = await live.events.wait()
     return JSONResponse({"id": request.path_params["run_id"], "status": result and result.status})
+
+
+async def run_events(request: Request) -> Response:
+    """The run's events as server-sent events: ``event: TaskStarted``, ``data: {...}``."""
+    service: Service = request.app.state.service
+    live = service.live.get(request.path_params["run_id"])
+    if live is None:
+        return JSONResponse({"error": "this server did not start that run"}, status_code=404)
+
+    async def lines() -> AsyncIterator[str]:
+        async for event in live.follow():
+            data = json.dumps(dataclasses.asdict(event))
+            yield f"event: {type(event).__name__}\ndata: {data}\n\n"
+
+    return StreamingResponse(lines(), media_type="text/event-stream")
 
 
 async def artifact(request: Request) -> Response:
