@@ -23,7 +23,6 @@ from types import ModuleType
 from typing import Any
 
 import anyio
-import anyio.from_thread
 import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -31,12 +30,10 @@ from serializers import Registry
 
 from .display import LinePrinter
 from .engine import Engine, RunResult
-from .events import Event, Listener, RunStarted
+from .events import Event, EventCallback, Listener, RunStarted, to_loop
 from .exceptions import FlowFileError
 from .flowspec import FlowSpec
 from .store import Datastore
-
-EventCallback = Callable[[Event], None]
 
 
 class Runner:
@@ -264,37 +261,6 @@ def _blocking(func: Callable[..., Awaitable[RunResult]], *args: Any) -> RunResul
         return anyio.run(func, *args)
     with concurrent.futures.ThreadPoolExecutor(1, "asyncflow-runner") as pool:
         return pool.submit(anyio.run, func, *args).result()
-
-
-def to_loop(callback: EventCallback) -> Listener:
-    """A listener that calls ``callback`` on the current event loop's thread.
-
-    Engine events come from worker threads too (task output, stored artifacts);
-    those are handed to the loop and the worker waits until ``callback`` ran, so
-    events keep their order. Events arriving after the loop has stopped are dropped.
-    """
-    token = anyio.lowlevel.current_token()
-    loop_thread = threading.get_ident()
-
-    def listener(event: Event) -> None:
-        if threading.get_ident() == loop_thread:
-            callback(event)
-            return
-        ran = False
-
-        def on_loop() -> None:
-            nonlocal ran
-            ran = True
-            callback(event)
-
-        try:
-            anyio.from_thread.run_sync(on_loop, token=token)
-        except RuntimeError:
-            if ran:  # the callback's own error
-                raise
-            # otherwise the loop is gone: nobody is listening any more
-
-    return listener
 
 
 def load_flow(path: str | os.PathLike[str]) -> type[FlowSpec]:
