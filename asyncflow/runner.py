@@ -28,7 +28,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from serializers import Registry
 
-from .display import LinePrinter
+from .display import make_display
 from .engine import Engine, RunResult
 from .events import Event, EventCallback, Listener, RunStarted, to_loop
 from .exceptions import FlowFileError
@@ -42,8 +42,9 @@ class Runner:
     Options apply to every run: ``datastore_root`` (default: as the CLI finds
     it), ``max_workers``, ``max_num_splits``, ``tags``, ``namespace`` (what
     ``current.namespace`` reports; also added to the run's tags), ``registry``
-    (the serializers), ``show_output`` (print each event's line, as the CLI's
-    plain display does). Flow parameters go to ``run(**params)``.
+    (the serializers), ``show_output`` (show the run as the CLI does: a live view
+    on a terminal, plain lines otherwise; off by default, unlike metaflow.Runner,
+    since a service seldom wants it). Flow parameters go to ``run(**params)``.
     """
 
     def __init__(
@@ -202,7 +203,7 @@ class Runner:
         with self._engine_lock:
             if self._engine is None:
                 store = Datastore(self.datastore_root, registry=self.registry)
-                listeners: list[Listener] = [LinePrinter()] if self.show_output else []
+                listeners: list[Listener] = [make_display()] if self.show_output else []
                 self._engine = Engine(
                     store,
                     max_workers=self.max_workers,
@@ -282,12 +283,33 @@ def load_flow(path: str | os.PathLike[str]) -> type[FlowSpec]:
     return leaves[0]
 
 
+#: Flow files already imported, by path, with the modification time they had then.
+_loaded: dict[Path, tuple[int, ModuleType]] = {}
+_loaded_lock = threading.Lock()
+
+
 def _import_file(path: Path) -> ModuleType:
+    """Import a flow file once; again only when it has changed (a Runner per request
+    costs a ``stat``)."""
+    try:
+        resolved, mtime = path.resolve(), path.stat().st_mtime_ns
+    except OSError:
+        raise FlowFileError(str(path), None) from None
+    with _loaded_lock:
+        known = _loaded.get(resolved)
+        if known is not None and known[0] == mtime:
+            return known[1]
+        module = _exec_file(resolved)
+        _loaded[resolved] = (mtime, module)
+        return module
+
+
+def _exec_file(path: Path) -> ModuleType:
     import cloudpickle
 
     if not path.is_file():
         raise FlowFileError(str(path), None)
-    name = f"asyncflow_flowfile_{abs(hash(path.resolve()))}_{path.stem}"
+    name = f"asyncflow_flowfile_{abs(hash(path))}_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -348,3 +349,24 @@ async def test_cancelling_during_a_sync_step_commits_nothing_of_it(store_root: P
 async def test_the_blocking_run_works_where_a_loop_already_runs(store_root: Path) -> None:
     result = Runner(HookedFlow).run()  # as in a notebook cell; blocks this loop meanwhile
     assert result.status == "successful"
+
+
+def test_a_flow_file_is_imported_again_only_when_it_changed(tmp_path: Path) -> None:
+    path = tmp_path / "once.py"
+    path.write_text("from asyncflow import FlowSpec\nclass OnceFlow(FlowSpec): pass\n")
+    first = Runner(path).flow_cls
+    assert Runner(str(path)).flow_cls is first
+    path.write_text("from asyncflow import FlowSpec\nclass TwiceFlow(FlowSpec): pass\n")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert Runner(path).flow_cls.__name__ == "TwiceFlow"
+
+
+def test_show_output_prints_the_run_as_the_cli_does(
+    store_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = Runner(MixedFlow, show_output=True).run()
+    lines = [line.split(" ", 2)[2] for line in capsys.readouterr().out.splitlines()]
+    assert lines[0] == f"Workflow starting (run-id {result.run_id}):"
+    assert f"[{result.run_id}/grow/3] grew to 4" in lines
+    assert lines[-1] == "Done!"
