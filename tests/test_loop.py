@@ -15,7 +15,7 @@ from asyncflow.engine.prefetch import attributes_read
 from serializers import Registry, Serialized, Serializer
 
 from .flows.big import SIZE, BigArtifactFlow
-from .flows.embedding import PrefetchFlow, Tracked
+from .flows.embedding import COPIED_ON, ForeachItemFlow, PrefetchFlow, Tracked
 
 pytestmark = pytest.mark.anyio
 
@@ -122,3 +122,13 @@ async def test_async_steps_read_inherited_artifacts_off_the_loop(tmp_path: Path)
 
 def test_attributes_read_finds_self_reads_only() -> None:
     assert attributes_read(PrefetchFlow.use) == {"tracked", "next", "end"}
+
+
+async def test_async_steps_copy_their_foreach_item_off_the_loop(tmp_path: Path) -> None:
+    COPIED_ON.clear()
+    result = await Runner(ForeachItemFlow, datastore_root=tmp_path).async_run()
+    assert result.status == "successful"
+    assert len(COPIED_ON) == 2
+    assert threading.get_ident() not in COPIED_ON
+    end = result.run["end"].task
+    assert end is not None and end.data.ns == [1, 2]

@@ -2,7 +2,8 @@
 
 A step reads ``self.x`` lazily; in an ``async def`` step that read would decode
 the artifact on the event loop. Before such a step starts, the artifacts its
-source reads as ``self.<name>`` are loaded in a worker thread instead. A read
+source reads as ``self.<name>`` are loaded in a worker thread instead, and so is the
+task's private copy of its foreach item when it reads ``self.input``. A read
 the source does not show (``getattr(self, name)``, a helper method) still loads
 lazily, on the loop.
 """
@@ -16,6 +17,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
+from ..artifacts import is_immutable
 from ..flowspec import FlowSpec
 from ..graph import parse_source
 
@@ -42,18 +44,30 @@ def attributes_read(func: Callable[..., Any]) -> frozenset[str]:
 
 
 def to_prefetch(flow: FlowSpec, func: Callable[..., Any]) -> list[str]:
-    """The inherited artifacts ``func`` reads that are not loaded yet (cheap: no I/O)."""
+    """The inherited artifacts ``func`` reads that are not loaded yet, and ``input``
+    if it reads a foreach item not copied yet (cheap: no I/O)."""
+    read = attributes_read(func)
+    names = []
+    if not read.isdisjoint(("input", "foreach_stack")) and _uncopied_items(flow):
+        names.append("input")
     artifacts = flow._artifacts
-    if artifacts is None:
-        return []
-    return [
-        name
-        for name in sorted(attributes_read(func))
-        if name in artifacts and name not in flow.__dict__
-    ]
+    if artifacts is not None:
+        names += [n for n in sorted(read) if n in artifacts and n not in flow.__dict__]
+    return names
+
+
+def _uncopied_items(flow: FlowSpec) -> bool:
+    # An immutable item is "copied" by returning it: no need to leave the loop for it.
+    return any(
+        not frame._copied and not is_immutable(frame._source) for frame in flow._foreach_frames
+    )
 
 
 def prefetch(flow: FlowSpec, func: Callable[..., Any]) -> None:
-    """Load the inherited artifacts ``func`` reads (call in a worker thread)."""
+    """Load what :func:`to_prefetch` names (call in a worker thread)."""
     for name in to_prefetch(flow, func):
-        getattr(flow, name)
+        if name == "input":  # reserved: never an artifact's name
+            for frame in flow._foreach_frames:
+                frame.value  # noqa: B018 -- the task's private copy is made on first access
+        else:
+            getattr(flow, name)

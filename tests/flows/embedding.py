@@ -153,3 +153,41 @@ class SyncWaitFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+#: Thread ids where CopySpy items were deep-copied.
+COPIED_ON: list[int] = []
+
+
+class CopySpy:
+    """A foreach item that notes where the task's private copy of it is made."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CopySpy:
+        import threading
+
+        COPIED_ON.append(threading.get_ident())
+        return CopySpy(self.n)
+
+
+class ForeachItemFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = [CopySpy(1), CopySpy(2)]
+        self.next(self.each, foreach="items")
+
+    @step
+    async def each(self):
+        self.n = self.input.n
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.ns = sorted(i.n for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
