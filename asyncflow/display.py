@@ -89,6 +89,7 @@ class StepProgress:
     running: set[str] = field(default_factory=set)
     done: int = 0
     failed: int = 0
+    retries: int = 0
     # (outer foreach indices) -> size of the innermost foreach, per fan-out seen so far
     fanouts: dict[tuple[int, ...], int] = field(default_factory=dict)
 
@@ -98,11 +99,12 @@ class StepProgress:
         return sum(self.fanouts.values()) if self.fanouts else None
 
     def counts(self) -> str:
-        """``2 running, 1 failed``: the non-zero counts."""
+        """``2 running, 1 failed, 3 retries``: the non-zero counts."""
         parts = [
             f"{n} {what}"
             for n, what in ((len(self.running), "running"), (self.done, "done"),
-                            (self.failed, "failed"))
+                            (self.failed, "failed"),
+                            (self.retries, "retry" if self.retries == 1 else "retries"))
             if n
         ]  # fmt: skip
         return ", ".join(parts)
@@ -149,6 +151,8 @@ class LiveView:
                 step.done += 1
             case TaskCloned(pathspec=p):
                 self._step(p).done += 1
+            case TaskRetrying(pathspec=p):
+                self._step(p).retries += 1
             case TaskFailed(pathspec=p):
                 step = self._step(p)
                 step.running.discard(p)

@@ -10,9 +10,11 @@ from asyncflow.events import (
     ArtifactStored,
     RunFinished,
     RunStarted,
+    TaskCloned,
     TaskFailed,
     TaskFinished,
     TaskOutput,
+    TaskRetrying,
     TaskStarted,
 )
 
@@ -58,6 +60,15 @@ def test_live_view_shows_each_step_and_a_foreach_progress_bar() -> None:
         "work   [############------------] 2/4  2 running, 1 done, 1 failed",
         "Run F/7 failed.",
     ]
+
+
+def test_live_view_counts_retries_and_cloned_tasks() -> None:
+    view = LiveView(FakeTTY(), width=80)
+    view(TaskCloned(f"{R}/start/1", "F/6/start/1"))
+    view(TaskStarted(f"{R}/flaky/2"))
+    view(TaskRetrying(f"{R}/flaky/2", 0, "OSError: down", "Traceback:\nOSError: down\n", 0.0))
+    view(TaskRetrying(f"{R}/flaky/2", 1, "OSError: down", "Traceback:\nOSError: down\n", 0.0))
+    assert view.render() == ["start  1 done", "flaky  1 running, 2 retries"]
 
 
 def test_live_view_counts_nested_foreach_fan_outs() -> None:
