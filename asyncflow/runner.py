@@ -35,6 +35,8 @@ from .exceptions import FlowFileError
 from .flowspec import FlowSpec
 from .store import Datastore
 
+_Start = Callable[[EventCallback], Awaitable[RunResult]]
+
 
 class Runner:
     """Runs one flow, from a FlowSpec subclass or the path of a flow file.
@@ -139,8 +141,7 @@ class Runner:
         await anyio.to_thread.run_sync(lambda: result.run)
         return result
 
-    @contextlib.asynccontextmanager
-    async def stream(self, **params: Any) -> AsyncIterator[RunStream]:
+    def stream(self, **params: Any) -> contextlib.AbstractAsyncContextManager[RunStream]:
         """Start a run on the caller's loop and yield its events as they happen.
 
         ``async for event in events`` ends after ``RunFinished``; leaving the block
@@ -148,11 +149,25 @@ class Runner:
         that cannot start (a bad parameter, a broken graph) ends the iteration at
         once, and its error is raised as the block is left.
         """
+        return self._stream(lambda on_event: self.async_run(on_event=on_event, **params))
+
+    def stream_resume(
+        self, step_to_rerun: str | None = None, *, origin_run_id: int | str | None = None
+    ) -> contextlib.AbstractAsyncContextManager[RunStream]:
+        """:meth:`async_resume`, yielding its events as :meth:`stream` does."""
+        return self._stream(
+            lambda on_event: self.async_resume(
+                step_to_rerun, origin_run_id=origin_run_id, on_event=on_event
+            )
+        )
+
+    @contextlib.asynccontextmanager
+    async def _stream(self, start: _Start) -> AsyncIterator[RunStream]:
         send, receive = anyio.create_memory_object_stream[Event](math.inf)
         events = RunStream(receive)
         error: Exception | None = None
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._stream_run, params, send, events)
+            tg.start_soon(self._stream_run, start, send, events)
             try:
                 with receive:
                     yield events
@@ -166,7 +181,7 @@ class Runner:
             raise events._error
 
     async def _stream_run(
-        self, params: dict[str, Any], send: MemoryObjectSendStream[Event], events: RunStream
+        self, start: _Start, send: MemoryObjectSendStream[Event], events: RunStream
     ) -> None:
         started: list[RunStarted] = []
 
@@ -178,7 +193,7 @@ class Runner:
 
         with send, events._scope:
             try:
-                events._finish(await self.async_run(on_event=deliver, **params))
+                events._finish(await start(deliver))
             except Exception as exc:  # raised by stream() itself, not as a task group's
                 events._fail(exc)
             finally:

@@ -290,9 +290,10 @@ async def test_a_cancelled_run_resumes(store_root: Path) -> None:
     cancelled = await events.wait()
     assert cancelled is not None and cancelled.status == "cancelled"
     del HOOKS["wait"]
-    seen: list[Event] = []
-    resumed = await runner.async_resume(origin_run_id=cancelled.run_id, on_event=seen.append)
-    assert resumed.status == "successful"
+    async with runner.stream_resume(origin_run_id=cancelled.run_id) as resuming:
+        seen = [e async for e in resuming]
+    resumed = await resuming.wait()
+    assert resumed is not None and resumed.status == "successful"
     p, origin = resumed.pathspec, cancelled.pathspec
     assert TaskCloned(f"{p}/start/1", f"{origin}/start/1") in seen
     assert [type(e).__name__ for e in seen if getattr(e, "pathspec", "").startswith(f"{p}/w")] == [
