@@ -100,6 +100,7 @@ def _row(config: Config, kind: str, system: str, runs: list[Sample]) -> dict[str
         "payload_bytes": payloads.nominal_bytes(kind, config.nbytes),
         "payload_rss": median([pick("payload_rss")(s) for s in runs]),
         "persist_s": median([pick("persist_s")(s) for s in runs]),
+        "persist_best_s": min((s["persist_s"] for s in runs), default=None),
         "persist_cpu_s": median([pick("persist_cpu_s")(s) for s in runs]),
         "load_s": median([pick("load_s")(s) for s in runs]),
         "disk_bytes": median([pick("disk_bytes")(s) for s in runs]),
