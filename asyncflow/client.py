@@ -145,6 +145,11 @@ class _Object:
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.pathspec))
 
+    @property
+    def path_components(self) -> list[str]:
+        """The parts of the pathspec: ``["Flow", "3", "start", "1"]``."""
+        return self.pathspec.split("/")
+
 
 class Metaflow:
     """Every flow in the datastore: ``Metaflow().flows``."""
@@ -538,9 +543,12 @@ class Task(_Object):
         return self._artifacts
 
     @property
-    def artifacts(self) -> list[DataArtifact]:
-        """Every artifact of the task (metadata only until ``.data`` is read)."""
-        return list(self._artifact_map().values())
+    def artifacts(self) -> Artifacts:
+        """Every artifact of the task (metadata only until ``.data`` is read).
+
+        A list that also answers by name, as Metaflow's does: ``task.artifacts.x.data``.
+        """
+        return Artifacts(self._artifact_map().values())
 
     def __getitem__(self, name: str) -> DataArtifact:
         try:
@@ -725,6 +733,16 @@ class DataArtifact(_Object):
     def metadata(self) -> dict[str, Any]:
         """What the serializer recorded: schema, rows, shape, dtype, size..."""
         return dict(self._ref.metadata)
+
+
+class Artifacts(list[DataArtifact]):
+    """A task's artifacts: iterate them, or reach one by name (``artifacts.x``)."""
+
+    def __getattr__(self, name: str) -> DataArtifact:
+        for artifact in self:
+            if artifact.id == name:
+                return artifact
+        raise AttributeError(f"no artifact named '{name}'")
 
 
 class MetaflowData:

@@ -152,28 +152,28 @@ def find_spec(func: Callable[..., Any], kind: type[Any]) -> Any:
     return next((s for s in step_specs(func) if isinstance(s, kind)), None)
 
 
-class ExceptionWrapper:
+class ExceptionWrapper(Exception):
     """An exception caught by ``@catch``, kept as plain text so it pickles anywhere.
 
-    Mirrors Metaflow's ``MetaflowExceptionWrapper``: ``type`` (qualified class
-    name), ``exception`` (the message) and ``stacktrace`` (the traceback text).
+    Mirrors Metaflow's ``MetaflowExceptionWrapper``: ``type`` (``module.ClassName``,
+    e.g. ``builtins.ValueError``), ``exception`` (the message) and ``stacktrace``
+    (the traceback text, which is also what ``str()`` gives). It can be raised again.
     """
 
     def __init__(self, exc: BaseException | None = None, stacktrace: str | None = None) -> None:
+        super().__init__()
         if exc is None:
             self.type, self.exception, self.stacktrace = "", "", ""
             return
-        cls = type(exc)
-        self.type = cls.__qualname__ if cls.__module__ == "builtins" else (
-            f"{cls.__module__}.{cls.__qualname__}"
-        )  # fmt: skip
+        self.type = f"{type(exc).__module__}.{type(exc).__name__}"
         self.exception = str(exc)
         self.stacktrace = stacktrace or "".join(traceback.format_exception(exc))
 
     def __getstate__(self) -> dict[str, str]:
         return {"type": self.type, "exception": self.exception, "stacktrace": self.stacktrace}
 
-    def __setstate__(self, state: dict[str, str]) -> None:
+    def __setstate__(self, state: dict[str, Any] | None) -> None:
+        state = state or {"type": "", "exception": "", "stacktrace": ""}
         self.type, self.exception = state["type"], state["exception"]
         self.stacktrace = state["stacktrace"]
 
@@ -183,11 +183,14 @@ class ExceptionWrapper:
     def __hash__(self) -> int:
         return hash((self.type, self.exception))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (), self.__getstate__())
+
     def __str__(self) -> str:
-        return f"{self.type}: {self.exception}" if self.exception else self.type
+        return self.stacktrace or f"{self.type}: {self.exception}"
 
     def __repr__(self) -> str:
-        return f"ExceptionWrapper({str(self)!r})"
+        return f"ExceptionWrapper({self.type}: {self.exception})"
 
 
 #: The name Metaflow users know.

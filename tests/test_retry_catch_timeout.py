@@ -154,15 +154,15 @@ async def test_catch_lets_the_flow_go_on_with_the_exception(store_root: Path) ->
     assert boom.current_attempt == 2  # two real attempts, then the @catch fallback
     error = boom.data.error
     assert isinstance(error, ExceptionWrapper)
-    assert (error.type, error.exception) == ("KeyError", "'missing'")
-    assert str(error) == "KeyError: 'missing'"
+    assert (error.type, error.exception) == ("builtins.KeyError", "'missing'")
+    assert str(error) == error.stacktrace  # as Metaflow's wrapper prints
     assert error.stacktrace.endswith("KeyError: 'missing'\n")
     assert '{"present": 1}["missing"]' in error.stacktrace
     assert pickle.loads(pickle.dumps(error)) == error
     assert "discarded" not in boom
     assert boom.data.kept == "from start"
     assert boom.stderr.startswith(f"@catch caught an exception from {boom.pathspec}:\n")
-    assert run.data is not None and run.data.summary == "from start; caught KeyError"
+    assert run.data is not None and run.data.summary == "from start; caught builtins.KeyError"
 
 
 async def test_catch_without_var_or_printing_just_goes_on(store_root: Path) -> None:

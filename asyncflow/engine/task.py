@@ -14,7 +14,7 @@ import anyio
 
 from ..artifacts import TaskArtifacts
 from ..current import TaskContext
-from ..decorators import TimeoutSpec
+from ..decorators import CatchSpec, TimeoutSpec, find_spec
 from ..events import ArtifactStored
 from ..exceptions import (
     AsyncflowException,
@@ -101,6 +101,7 @@ async def execute(
 
         def body_then_finish() -> Outcome:
             node.func(flow, *args)
+            _clear_catch_var(node, flow)
             return finish(run, node, flow)
 
         # A thread cannot be killed: a cancelled task (Ctrl-C, a failed sibling, a timeout)
@@ -119,7 +120,15 @@ async def execute(
             await anyio.to_thread.run_sync(
                 node.func, flow, *args, limiter=run.thread_limiter, abandon_on_cancel=True
             )
+    _clear_catch_var(node, flow)
     return await anyio.to_thread.run_sync(finish, run, node, flow, limiter=run.thread_limiter)
+
+
+def _clear_catch_var(node: StepNode, flow: FlowSpec) -> None:
+    """Metaflow's ``@catch(var=...)`` sets the variable to None when the step succeeds."""
+    catch: CatchSpec | None = find_spec(node.func, CatchSpec)
+    if catch is not None and catch.var is not None:
+        setattr(flow, catch.var, None)
 
 
 @contextmanager
