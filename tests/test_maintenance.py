@@ -100,7 +100,8 @@ def test_a_lease_keeps_uncommitted_blobs_until_their_commit(tmp_path: Path) -> N
     _age(store, ref.key)  # older than any grace period, and not committed yet
     assert collect_garbage(store, grace=0).deleted == []
     _commit_with(store, [ref])
-    assert store.lease.path is not None and store.lease.path.read_text() == ""
+    assert store.lease.path is None  # nothing left to claim: no lease file stays behind
+    assert list((store.blobs.root / "leases").iterdir()) == []
     assert collect_garbage(store, grace=0).deleted == []  # now referenced
     assert store.load(ref) == "stored at run start"
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,3 +108,38 @@ def test_gc_while_a_run_is_active_keeps_its_uncommitted_blobs(tmp_path: Path) ->
     assert slow.data.a_big == b"u" * 300_000 and slow.data.z_waiter == "released"
     verify = run_python("-m", "asyncflow", "verify", root=root)
     assert verify.returncode == 0, verify.stdout
+
+
+def test_a_forked_child_has_its_own_connection_lock_and_lease(tmp_path: Path) -> None:
+    store = Datastore(tmp_path, inline_threshold=0)
+    store.metadata.create_run("Parent", "ann", {}, [], [])
+    store.persist("param", "uncommitted", step="_parameters")  # the parent's lease claims it
+    lease = store.lease.path
+    assert lease is not None
+    locked, unlock = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:  # another thread of the parent, busy with the store
+        with store.metadata._lock:
+            locked.set()
+            unlock.wait()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    locked.wait()
+    pid = os.fork()
+    if pid == 0:  # the child: a lock of its own, a connection of its own
+        code = 1
+        try:
+            signal.alarm(20)  # a deadlock on the parent's lock ends the child, not the suite
+            store.metadata.create_run("Child", "ann", {}, [], [])
+            store.close()
+            code = 0
+        finally:
+            os._exit(code)
+    try:
+        assert os.waitpid(pid, 0)[1] == 0
+    finally:
+        unlock.set()
+        holder.join()
+    assert store.metadata.list_flows() == ["Child", "Parent"]  # the parent's connection works
+    assert lease.exists() and store.lease.path == lease  # the child left the parent's lease

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
+from .forks import reset_in_children
+
 
 class BlobLease:
     """The uncommitted blob keys of one datastore object; thread-safe."""
@@ -32,6 +34,13 @@ class BlobLease:
         self._lock = threading.Lock()
         self._file: IO[str] | None = None
         self.path: Path | None = None
+        reset_in_children(self)
+
+    def _forked(self) -> None:
+        # The parent's claims and lease file stay the parent's: a child that released or
+        # closed them would unlink a file the parent still relies on.
+        self._lock = threading.Lock()
+        self._keys, self._file, self.path = set(), None, None
 
     def add(self, key: str) -> None:
         """Claim ``key`` until :meth:`release`; call it once the blob is stored."""
@@ -53,7 +62,10 @@ class BlobLease:
                 return
             self._keys -= done
             old, old_path = self._file, self.path
-            self._file = self._publish(self._keys)
+            # Nothing left to claim: no file at all, rather than an empty one left behind.
+            self._file = self._publish(self._keys) if self._keys else None
+            if self._file is None:
+                self.path = None
             _drop(old, old_path)
 
     def _publish(self, keys: set[str]) -> IO[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -13,6 +14,7 @@ from typing import Any, Protocol
 
 from ..exceptions import DatastoreError
 from .faults import fault_point
+from .forks import reset_in_children
 from .records import ArtifactRef, RunRecord, TaskRecord
 from .schema import migrate
 
@@ -77,28 +79,45 @@ class SQLiteMetadataStore:
     def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fsync = fsync
         self._lock = threading.Lock()
         try:
-            self._conn = sqlite3.connect(
-                self.path, timeout=60, isolation_level=None, check_same_thread=False
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
-            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn, self._pid = self._connect(), os.getpid()
             with self._write() as cur:
                 migrate(cur)
         except sqlite3.Error as exc:
             raise DatastoreError(f"cannot open metadata database {self.path}: {exc}") from exc
+        reset_in_children(self)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={'FULL' if self._fsync else 'NORMAL'}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        """This process's connection (call with the lock held)."""
+        if self._pid != os.getpid():
+            # A forked child must neither use nor close its parent's connection (SQLite's
+            # rule): keep that one alive, untouched, and open one of its own.
+            _inherited.append(self._conn)
+            self._conn, self._pid = self._connect(), os.getpid()
+        return self._conn
+
+    def _forked(self) -> None:
+        # The child has only the forking thread: a lock another thread held stays held.
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
-            self._conn.close()
+            self._connection().close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Cursor]:
         with self._lock:
-            cur = self._conn.cursor()
+            cur = self._connection().cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
                 yield cur
@@ -109,7 +128,7 @@ class SQLiteMetadataStore:
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._conn.execute(sql, args).fetchall()
+            return self._connection().execute(sql, args).fetchall()
 
     def create_run(
         self,
@@ -330,6 +349,10 @@ class SQLiteMetadataStore:
         )
         for key, flow, run_id, step, task_id, name, size in rows:
             yield key, f"{flow}/{run_id}/{step}/{task_id}/{name}", size
+
+
+#: Connections a forked child inherited: referenced for ever, so it never closes them.
+_inherited: list[sqlite3.Connection] = []
 
 
 def _marks(n: int) -> str:
