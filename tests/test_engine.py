@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
+from typing import Any
 
+import anyio
+import anyio.from_thread
 import pytest
 
 from asyncflow import Engine, Flow, FlowSpec, NotFoundError, Run, step
@@ -12,7 +15,7 @@ from asyncflow.exceptions import (
     RepeatedNextError,
     ReservedArtifactError,
 )
-from asyncflow.store import Datastore
+from asyncflow.store import Datastore, RunRecord
 
 from .flows.linear import FailingFlow, MixedFlow, TransitionFlow, WrongNextFlow
 
@@ -216,3 +219,27 @@ async def test_reserved_names_cannot_be_artifacts(
     assert str(result.exception) == (
         f"'{name}' is reserved by asyncflow and cannot be an artifact in step 'start'"
     )
+
+
+async def test_a_run_cancelled_while_its_record_is_written_is_recorded_cancelled(
+    store_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = Engine()
+    meta = engine.datastore.metadata
+    create_run = meta.create_run
+    with anyio.CancelScope() as scope:
+
+        def create_then_cancel(*args: Any) -> RunRecord:
+            record = create_run(*args)
+            anyio.from_thread.run_sync(scope.cancel)
+            return record
+
+        monkeypatch.setattr(meta, "create_run", create_then_cancel)
+        await engine.run(MixedFlow)
+    assert scope.cancelled_caught
+    assert Run("MixedFlow/1").status == "cancelled"  # not "running" for ever
+
+
+def test_an_engine_needs_room_for_a_task() -> None:
+    with pytest.raises(ValueError, match=r"^max_workers \(0\) and max_num_splits \(100\) must"):
+        Engine(max_workers=0)  # refused before any datastore is opened

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from asyncflow import Engine, Flow, Run
 from asyncflow.events import Event, TaskCloned, TaskFinished, TaskStarted
-from asyncflow.exceptions import NotFoundError, ResumeError
+from asyncflow.exceptions import CorruptedBlobError, NotFoundError, ResumeError
 from asyncflow.store import Datastore
 from tests.flows import resumable
 from tests.flows.resumable import ResumeFlow
@@ -165,3 +166,20 @@ def test_the_cli_refuses_to_resume_from_an_unknown_step(store_root: Path) -> Non
     assert "Cloning results of a previously run task ArtifactFlow/1/create_artifact/2" in (
         proc.stdout
     )
+
+
+async def test_a_store_error_while_cloning_fails_the_run_with_that_error(store_root: Path) -> None:
+    resumable.signals["fail_items"] = {2}
+    failed = await Engine().run(ResumeFlow)
+    start = Run(failed.pathspec)["start"].task
+    assert start is not None
+    items = start["items"]  # inline: its bytes live in SQLite
+    with sqlite3.connect(store_root / "metadata.db") as db:
+        db.execute("UPDATE inline_blobs SET data = x'00' WHERE key = ?", (items.sha,))
+
+    with pytest.raises(CorruptedBlobError) as info:  # itself, not inside an exception group
+        await Engine().resume(ResumeFlow)
+
+    assert info.value.problem == f"corrupted: 1 bytes on disk, {items.size} expected"
+    latest = Flow("ResumeFlow").latest_run
+    assert latest is not None and latest.status == "failed"

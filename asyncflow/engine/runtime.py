@@ -16,7 +16,7 @@ from anyio.abc import TaskGroup
 
 from ..events import Listener, RunFinished, RunStarted
 from ..exceptions import LintError
-from ..flowspec import FlowSpec
+from ..flowspec import FlowSpec, ForeachFrame
 from ..graph import FlowGraph
 from ..lint import lint
 from ..parameters import resolve_parameters
@@ -88,6 +88,10 @@ class Engine:
         listeners: Sequence[Listener] = (),
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
+        if max_workers < 1 or max_num_splits < 1:
+            raise ValueError(
+                f"max_workers ({max_workers}) and max_num_splits ({max_num_splits}) must be >= 1"
+            )
         self.datastore = datastore or Datastore()
         self.sleep = sleep  # the wait between retries; tests pass a fake clock
         self.max_workers = max_workers
@@ -189,12 +193,16 @@ class Engine:
         ]
         meta = self.datastore.metadata
         origin_run_id = plan.origin.run_id if plan is not None else None
-        record = await anyio.to_thread.run_sync(
-            meta.create_run, graph.name, user, _jsonable(params), tags, system_tags, origin_run_id
-        )
-        await anyio.to_thread.run_sync(
-            meta.set_run_owner, record.run_id, socket.gethostname(), os.getpid()
-        )
+        # Shielded: once the run's record exists, _drive must get to record how it ended;
+        # a cancellation arriving in between is delivered there, at its first checkpoint.
+        with anyio.CancelScope(shield=True):
+            record = await anyio.to_thread.run_sync(
+                meta.create_run, graph.name, user, _jsonable(params), tags, system_tags,
+                origin_run_id,
+            )  # fmt: skip
+            await anyio.to_thread.run_sync(
+                meta.set_run_owner, record.run_id, socket.gethostname(), os.getpid()
+            )
         run = RunContext(
             flow_cls=flow_cls,
             graph=graph,
@@ -254,9 +262,10 @@ class _Scheduler:
     def __init__(self, run: RunContext) -> None:
         self.run_ctx = run
         self.joins = JoinBarriers(run.graph)
-        self.failure: TaskError | None = None
+        self.failure: Exception | None = None
 
     async def run(self) -> None:
+        """Run every task; raise the first failure as it is (never in an exception group)."""
         async with anyio.create_task_group() as tg:
             self._launch(tg, TaskInput("start", ()))
         if self.failure is not None:
@@ -269,7 +278,7 @@ class _Scheduler:
         async with self.run_ctx.task_limiter:
             try:
                 result = await run_task(self.run_ctx, inp)
-            except TaskError as err:
+            except Exception as err:  # a TaskError, or the store failing a resumed run's clone
                 if self.failure is None:
                     self.failure = err
                 tg.cancel_scope.cancel()
@@ -290,8 +299,6 @@ class _Scheduler:
                 self._launch(tg, TaskInput(out, (result,), result.frames))
 
     def _fan_out(self, tg: TaskGroup, result: TaskResult, child: str) -> None:
-        from ..flowspec import ForeachFrame
-
         node = self.run_ctx.graph[result.step]
         items = result.foreach_items or []
         for index, item in enumerate(items):
