@@ -51,6 +51,16 @@ def _lint_or_exit(flow_cls: type[FlowSpec]) -> FlowGraph:
     return graph
 
 
+_MAX_WORKERS = click.option(
+    "--max-workers", type=click.IntRange(min=1), default=16, show_default=True,
+    help="Tasks running at once.",
+)  # fmt: skip
+_MAX_NUM_SPLITS = click.option(
+    "--max-num-splits", type=click.IntRange(min=1), default=100, show_default=True,
+    help="Largest foreach allowed.",
+)  # fmt: skip
+
+
 @click.group()
 @click.option(
     "--datastore-root",
@@ -65,8 +75,8 @@ def cli(ctx: click.Context, datastore_root: str | None) -> None:
 
 
 @cli.command()
-@click.option("--max-workers", default=16, show_default=True, help="Tasks running at once.")
-@click.option("--max-num-splits", default=100, show_default=True, help="Largest foreach allowed.")
+@_MAX_WORKERS
+@_MAX_NUM_SPLITS
 @click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
 @click.pass_obj
 def run(
@@ -84,8 +94,8 @@ def run(
 @cli.command()
 @click.argument("step", required=False)
 @click.option("--origin-run-id", default=None, help="The run to resume (default: the latest run).")
-@click.option("--max-workers", default=16, show_default=True, help="Tasks running at once.")
-@click.option("--max-num-splits", default=100, show_default=True, help="Largest foreach allowed.")
+@_MAX_WORKERS
+@_MAX_NUM_SPLITS
 @click.option("--tag", "tags", multiple=True, help="Tag the new run (repeatable).")
 @click.pass_obj
 def resume(
@@ -126,14 +136,14 @@ def _drive(
         if isinstance(event, RunStarted):
             started.append(event.pathspec)
 
-    engine = Engine(
-        Datastore(obj.root),
-        max_workers=max_workers,
-        max_num_splits=max_num_splits,
-        listeners=[make_display(), remember],
-    )
     terminated: list[int] = []
     try:
+        engine = Engine(
+            Datastore(obj.root),
+            max_workers=max_workers,
+            max_num_splits=max_num_splits,
+            listeners=[make_display(), remember],
+        )
         with _sigterm_as_interrupt(terminated):
             result = anyio.run(start, engine)
     except AsyncflowException as exc:

@@ -117,10 +117,12 @@ def _int_id(pathspec: str, text: str, kind: str) -> int:
 
 
 def _load_run(store: Datastore, pathspec: str, kind: str, check: bool) -> RunRecord:
+    """The run ``pathspec`` lies in; a missing run is named as the run, whatever ``kind``."""
     flow, run_id = pathspec.split("/")[:2]
-    record = store.metadata.get_run(flow, _int_id(pathspec, run_id, kind))
+    run_pathspec = f"{flow}/{run_id}"
+    record = store.metadata.get_run(flow, _int_id(run_pathspec, run_id, "run"))
     if record is None:
-        raise NotFoundError(kind, pathspec)
+        raise NotFoundError("run", run_pathspec)
     if check:
         _check_namespace(record, kind, pathspec)
     return record

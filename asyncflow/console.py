@@ -49,8 +49,9 @@ def cli(ctx: click.Context, datastore_root: str | None) -> None:
 def runs(root: str | None, flow: str, tags: tuple[str, ...], ns: str | None) -> None:
     """List the runs of FLOW, newest first (every user's unless --namespace)."""
     namespace(ns)
+    found = Flow(flow, root=root).runs(*tags)
     click.echo(f"{'RUN':<6} {'STATUS':<11} {'STARTED':<19}  {'FINISHED':<19}  {'USER':<12} TAGS")
-    for run in Flow(flow, root=root).runs(*tags):
+    for run in found:
         click.echo(
             f"{run.id:<6} {run.status:<11} {when(run.created_at):<19}  "
             f"{when(run.finished_at):<19}  {run.user:<12} {', '.join(sorted(run.user_tags))}"

@@ -56,7 +56,32 @@ def test_unknown_pathspecs_are_named(fan_root: Path) -> None:
     assert proc.stderr == "Not found:\n    step 'FanFlow/1/nope' does not exist\n"
     proc = _console("show", "FanFlow/9/start/1", root=fan_root)
     assert proc.returncode == 1
-    assert proc.stderr == "Not found:\n    task 'FanFlow/9/start/1' does not exist\n"
+    assert proc.stderr == "Not found:\n    run 'FanFlow/9' does not exist\n"
+    proc = run_python(FAN, "dump", "9/start", root=fan_root)  # the run is missing, not the step
+    assert (proc.returncode, proc.stderr) == (1, "Not found:\n    run 'FanFlow/9' does not exist\n")
+    proc = _console("runs", "NoSuchFlow", root=fan_root)
+    assert (proc.returncode, proc.stdout) == (1, "")  # no table header above the error
+    assert proc.stderr == "Not found:\n    flow 'NoSuchFlow' does not exist\n"
+
+
+def test_run_with_a_datastore_root_that_is_a_file_says_so(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    proc = run_python(FAN, "--datastore-root", str(not_a_dir), "run", root=tmp_path / "store")
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        f"Datastore error:\n    cannot open the datastore at {not_a_dir}: "
+        f"[Errno 20] Not a directory: '{not_a_dir}/blobs/tmp'\n"
+    )
+
+
+@pytest.mark.parametrize("option", ["--max-workers", "--max-num-splits"])
+def test_run_refuses_a_limit_below_one(tmp_path: Path, option: str) -> None:
+    proc = run_python(FAN, "run", option, "0", root=tmp_path / "store")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[-1] == (
+        f"Error: Invalid value for '{option}': 0 is not in the range x>=1."
+    )
 
 
 def test_tag_add_remove_list(tmp_path: Path) -> None:

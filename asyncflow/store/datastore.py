@@ -74,8 +74,11 @@ class Datastore:
         self.verify_reads = (
             env_flag("ASYNCFLOW_VERIFY_READS") if verify_reads is None else verify_reads
         )
-        self.blobs = LocalBlobStore(self.root / "blobs", fsync=self.fsync)
-        self.metadata = SQLiteMetadataStore(self.root / "metadata.db", fsync=self.fsync)
+        try:
+            self.blobs = LocalBlobStore(self.root / "blobs", fsync=self.fsync)
+            self.metadata = SQLiteMetadataStore(self.root / "metadata.db", fsync=self.fsync)
+        except OSError as exc:
+            raise DatastoreError(f"cannot open the datastore at {self.root}: {exc}") from exc
         self.lease = BlobLease(self.blobs.root / "leases")
 
     def commit_task(
