@@ -15,7 +15,15 @@ from .client import (
     namespace,
 )
 from .current import current
-from .decorators import ExceptionWrapper, MetaflowExceptionWrapper, catch, retry, step, timeout
+from .decorators import (
+    ExceptionWrapper,
+    MetaflowExceptionWrapper,
+    catch,
+    resources,
+    retry,
+    step,
+    timeout,
+)
 from .engine import Engine, RunResult
 from .exceptions import (
     AsyncflowException,
@@ -56,6 +64,7 @@ __all__ = [
     "default_namespace",
     "get_namespace",
     "namespace",
+    "resources",
     "retry",
     "step",
     "timeout",

@@ -62,7 +62,20 @@ class TimeoutSpec:
         return f"{whole if whole == self.seconds else self.seconds} seconds"
 
 
-StepSpec = RetrySpec | CatchSpec | TimeoutSpec
+@dataclass(frozen=True)
+class ResourcesSpec:
+    """``@resources``: what the step asks of a machine. Recorded only: every step runs in
+    this process, as Metaflow's local mode ignores it too."""
+
+    name = "resources"
+    cpu: float = 1
+    gpu: float | None = None
+    disk: int | None = None
+    memory: int = 4096
+    shared_memory: int | None = None
+
+
+StepSpec = RetrySpec | CatchSpec | TimeoutSpec | ResourcesSpec
 
 
 def _attach(spec: StepSpec, func: F) -> F:
@@ -129,6 +142,30 @@ def timeout(
     if total <= 0:
         raise FlowDefinitionError("@timeout needs a positive seconds=, minutes= or hours=")
     return _decorator(TimeoutSpec(float(total)), func)
+
+
+@overload
+def resources(func: F) -> F: ...
+@overload
+def resources(
+    *,
+    cpu: float = 1,
+    gpu: float | None = None,
+    disk: int | None = None,
+    memory: int = 4096,
+    shared_memory: int | None = None,
+) -> Callable[[F], F]: ...
+def resources(
+    func: F | None = None,
+    *,
+    cpu: float = 1,
+    gpu: float | None = None,
+    disk: int | None = None,
+    memory: int = 4096,
+    shared_memory: int | None = None,
+) -> F | Callable[[F], F]:
+    """Metaflow's ``@resources``, accepted so its flows run unchanged; it limits nothing."""
+    return _decorator(ResourcesSpec(cpu, gpu, disk, memory, shared_memory), func)
 
 
 def check_step_decorators(graph: FlowGraph) -> Iterator[str]:

@@ -1,4 +1,4 @@
-# mypy: disable-error-code="union-attr"
+# mypy: disable-error-code="union-attr, index"
 """Read the compat flows' runs back the way a notebook user would; print JSON.
 
 Run in its own process after the flows ran, so nothing is shared but the store.
@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from asyncflow import Flow, Metaflow, Run, namespace
+from asyncflow.exception import MetaflowNamespaceMismatch, MetaflowNotFound
 
 
 def hello() -> dict[str, Any]:
@@ -137,6 +138,20 @@ def artifacts() -> dict[str, Any]:
     }
 
 
+def iterables() -> dict[str, Any]:
+    run = Flow("ForeachIterablesFlow").latest_run
+    start = run["start"].task.data
+    return {
+        "outside": start.outside,
+        "range": repr(start.a_range),
+        "gots": run["j1"].task.data.gots,
+        "got2s": sorted({tuple(t.data.got2s) for t in run["j2"]}),
+        "got3s": sorted({tuple(t.data.got3s) for t in run["j3"]}),
+        "got3_types": sorted({type(t.data.got3).__name__ for t in run["each3"]}),
+        "pairs": run.data.ss,
+    }
+
+
 def namespaces() -> dict[str, Any]:
     mine = Flow("HelloFlow").latest_run
     assert mine is not None
@@ -152,8 +167,13 @@ def namespaces() -> dict[str, Any]:
     try:
         Run(mine.pathspec)
         out["cross"] = "visible"
-    except Exception as exc:
+    except MetaflowNamespaceMismatch as exc:
         out["cross"] = type(exc).__name__
+    try:
+        Flow("NoSuchFlow")
+        out["missing"] = "found"
+    except MetaflowNotFound as exc:
+        out["missing"] = str(exc)
     namespace(None)
     out["all_runs"] = len(Flow("HelloFlow").runs())
     return out
@@ -167,5 +187,6 @@ if __name__ == "__main__":
         "robust": robust,
         "artifacts": artifacts,
         "namespaces": namespaces,
+        "iterables": iterables,
     }
     print(json.dumps({name: readers[name]() for name in sys.argv[1:]}, default=repr))

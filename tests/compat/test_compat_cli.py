@@ -10,7 +10,15 @@ import pytest
 from ..conftest import run_python
 
 FLOWS = Path(__file__).resolve().parent / "flows"
-FLOW_FILES = ["hello.py", "playlist.py", "nested.py", "robust.py", "artifacts.py", "gated.py"]
+FLOW_FILES = [
+    "hello.py",
+    "playlist.py",
+    "nested.py",
+    "robust.py",
+    "artifacts.py",
+    "gated.py",
+    "iterables.py",
+]
 COMMANDS = [("check",), ("show",), ("output-dot",), ("run", "--help")]
 
 HELLO_SHOW = """\

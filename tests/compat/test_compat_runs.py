@@ -55,8 +55,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "nested": _run(root, "nested.py"),
         "robust": _run(root, "robust.py"),
         "artifacts": _run(root, "artifacts.py"),
+        "iterables": _run(root, "iterables.py"),
     }
-    readers = ["hello", "playlist", "nested", "robust", "artifacts", "namespaces"]
+    readers = ["hello", "playlist", "nested", "robust", "artifacts", "namespaces", "iterables"]
     proc = run_python(str(HERE / "readback.py"), *readers, root=root, check=True)
     out: dict[str, Any] = json.loads(proc.stdout)
     out["stdout"] = stdout
@@ -189,11 +190,24 @@ def test_artifacts_of_many_types(runs: dict[str, Any]) -> None:
 def test_namespaces_and_listing_flows(runs: dict[str, Any]) -> None:
     ns = runs["namespaces"]
     assert ns["flows"] == [
-        "ArtifactTypesFlow", "HelloFlow", "NestedForeachFlow", "PlayListFlow", "RobustFlow",
+        "ArtifactTypesFlow", "ForeachIterablesFlow", "HelloFlow", "NestedForeachFlow",
+        "PlayListFlow", "RobustFlow",
     ]  # fmt: skip
     assert ns["mine_runs"] == 1  # alice's run is outside the default namespace
     assert ns["alice_runs"] == 1
     assert ns["alice_user"] == "alice"
-    assert ns["cross"] == "NamespaceMismatchError"
+    assert ns["cross"] == "NamespaceMismatchError"  # caught as MetaflowNamespaceMismatch
+    assert ns["missing"] == "flow 'NoSuchFlow' does not exist"  # MetaflowNotFound
     assert ns["all_runs"] == 2  # namespace(None) sees everyone's
     assert ns["mine"] != "alice"
+
+
+def test_foreach_over_any_iterable(runs: dict[str, Any]) -> None:
+    it = runs["iterables"]
+    assert it["outside"] == [None, None, []]  # input, index, foreach_stack() outside a foreach
+    assert it["range"] == "range(0, 3)"
+    assert it["gots"] == [0, 1, 2]
+    assert it["got2s"] == [["k1", "k2"]]  # a dict fans out over its keys
+    assert it["got3s"] == [[1.5, 2.5]]
+    assert it["got3_types"] == ["float64"]  # the array's own items
+    assert it["pairs"] == ["1a", "2b"]

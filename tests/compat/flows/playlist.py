@@ -2,7 +2,7 @@
 
 import csv
 
-from asyncflow import FlowSpec, IncludeFile, JSONType, Parameter, step
+from asyncflow import FlowSpec, IncludeFile, JSONType, Parameter, resources, step
 
 
 class PlayListFlow(FlowSpec):
@@ -45,6 +45,7 @@ class PlayListFlow(FlowSpec):
         self.bonus = max(others)[1]
         self.next(self.join)
 
+    @resources(memory=8000, cpu=2)
     @step
     def genre_movies(self):
         """Pick the best films of the genre."""
