@@ -79,7 +79,15 @@ class Runner:
         self.cleanup()
 
     def cleanup(self) -> None:
-        """Nothing to clean up; kept so code written for metaflow.Runner runs unchanged."""
+        """Close the datastore this runner opened (leaving ``with Runner(...)`` calls it).
+
+        Call it once no run of this runner is in progress; a later run opens the
+        datastore again.
+        """
+        with self._engine_lock:
+            engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.datastore.close()
 
     def run(self, **params: Any) -> RunResult:
         """Run the flow to its end on a new event loop; block until it ends.

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -371,3 +372,14 @@ def test_show_output_prints_the_run_as_the_cli_does(
     assert lines[0] == f"Workflow starting (run-id {result.run_id}):"
     assert f"[{result.run_id}/grow/3] grew to 4" in lines
     assert lines[-1] == "Done!"
+
+
+def test_leaving_a_runner_closes_the_datastore_it_opened(store_root: Path) -> None:
+    with Runner(MixedFlow) as runner:
+        assert runner.run().successful
+        engine = runner._engine
+        assert engine is not None
+    with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
+        engine.datastore.metadata.list_flows()
+    assert runner.run().successful  # a later run opens it again
+    runner.cleanup()
