@@ -17,6 +17,8 @@ from typing import Any
 
 from .store import ArtifactRef, Datastore
 
+__all__ = ["TaskArtifacts", "is_immutable"]
+
 _IMMUTABLE = (
     type(None), bool, int, float, complex, str, bytes, range, decimal.Decimal,
     fractions.Fraction, datetime.date, datetime.time, datetime.timedelta,

@@ -25,6 +25,8 @@ from .lint import lint
 from .parameter_options import add_parameter_options, parameter_values
 from .store import Datastore
 
+__all__ = ["cli", "main"]
+
 
 class _Obj:
     def __init__(self, flow_cls: type[FlowSpec], root: str | None) -> None:

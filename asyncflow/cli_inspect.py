@@ -20,6 +20,21 @@ import click
 from .client import DataArtifact, Flow, Run, Step, Task, namespace
 from .exceptions import AsyncflowException, NotFoundError
 
+__all__ = [
+    "FSYNC_OPTION",
+    "MAX_VALUE_SIZE",
+    "artifact_lines",
+    "describe_artifact",
+    "echo_lines",
+    "handle_errors",
+    "register",
+    "run_lines",
+    "short_repr",
+    "step_lines",
+    "task_lines",
+    "when",
+]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: How many characters of a value ``dump`` prints by default.

@@ -30,6 +30,23 @@ from .current import current
 from .exceptions import NamespaceMismatchError, NotFoundError, TagError
 from .store import ArtifactRef, Datastore, RunRecord, TaskRecord, resolve_root
 
+__all__ = [
+    "MAX_TAG_LENGTH",
+    "Artifacts",
+    "DataArtifact",
+    "Flow",
+    "Metaflow",
+    "MetaflowData",
+    "Run",
+    "Step",
+    "Task",
+    "default_namespace",
+    "get_datastore",
+    "get_namespace",
+    "in_thread",
+    "namespace",
+]
+
 T = TypeVar("T")
 
 _stores: dict[Path, Datastore] = {}

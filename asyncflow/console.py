@@ -26,6 +26,8 @@ from .client import DataArtifact, Flow, Run, Step, Task, get_datastore, namespac
 from .exceptions import NotFoundError
 from .store.maintenance import DEFAULT_GRACE, collect_garbage, verify
 
+__all__ = ["cli", "main"]
+
 
 @click.group()
 @click.option(

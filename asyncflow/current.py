@@ -10,6 +10,8 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any
 
+__all__ = ["Current", "TaskContext", "current", "enter_task", "leave_task"]
+
 
 @dataclass(frozen=True)
 class TaskContext:

@@ -13,6 +13,24 @@ from .exceptions import FlowDefinitionError
 if TYPE_CHECKING:
     from .graph import FlowGraph
 
+__all__ = [
+    "STEP_MARK",
+    "CatchSpec",
+    "ExceptionWrapper",
+    "MetaflowExceptionWrapper",
+    "RetrySpec",
+    "StepSpec",
+    "TimeoutSpec",
+    "catch",
+    "check_step_decorators",
+    "find_spec",
+    "is_step",
+    "retry",
+    "step",
+    "step_specs",
+    "timeout",
+]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 STEP_MARK = "_asyncflow_step"

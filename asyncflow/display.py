@@ -29,6 +29,8 @@ from .events import (
 )
 from .logs import real_stream
 
+__all__ = ["BAR_WIDTH", "LinePrinter", "LiveView", "StepProgress", "describe", "make_display"]
+
 
 def _prefix(pathspec: str) -> str:
     """``[run/step/task]`` for a task pathspec ``Flow/run/step/task``."""

@@ -21,6 +21,22 @@ import anyio.lowlevel
 if TYPE_CHECKING:
     import trio
 
+__all__ = [
+    "ArtifactStored",
+    "Event",
+    "EventCallback",
+    "Listener",
+    "RunFinished",
+    "RunStarted",
+    "TaskCloned",
+    "TaskFailed",
+    "TaskFinished",
+    "TaskOutput",
+    "TaskRetrying",
+    "TaskStarted",
+    "to_loop",
+]
+
 
 @dataclass(frozen=True)
 class RunStarted:

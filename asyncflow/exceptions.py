@@ -33,6 +33,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+__all__ = [
+    "AsyncflowException",
+    "CorruptedBlobError",
+    "DatastoreError",
+    "FlowDefinitionError",
+    "FlowFileError",
+    "ForeachError",
+    "InvalidTransitionError",
+    "LintError",
+    "MergeArtifactsError",
+    "MissingInMergeArtifactsError",
+    "NamespaceMismatchError",
+    "NotFoundError",
+    "ParameterError",
+    "ParameterReadOnlyError",
+    "RepeatedNextError",
+    "ReservedArtifactError",
+    "ResumeError",
+    "RunFailed",
+    "StepTimeoutError",
+    "TagError",
+    "UnhandledInMergeArtifactsError",
+]
+
 
 class AsyncflowException(Exception):
     """Base class of every asyncflow error; ``exit_code`` is what the CLI returns."""

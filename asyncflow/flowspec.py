@@ -18,6 +18,8 @@ from .exceptions import (
 from .parameters import is_parameter
 from .store import ArtifactRef
 
+__all__ = ["RESERVED_NAMES", "FlowSpec", "ForeachFrame", "describe_transition"]
+
 #: Attribute names a step may not assign as artifacts (Metaflow's, plus our methods).
 RESERVED_NAMES = frozenset(
     {
@@ -199,6 +201,7 @@ class FlowSpec:
 
 
 def describe_transition(steps: tuple[str, ...], foreach: str | None) -> list[str]:
+    """A transition as messages show it: the step names, then ``foreach='var'``."""
     return [*steps, *([f"foreach={foreach!r}"] if foreach else [])]
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from .decorators import is_step
 
+__all__ = ["FlowGraph", "StepNode", "parse_source", "to_dot", "to_mermaid"]
+
 
 @dataclass
 class StepNode:

@@ -15,6 +15,20 @@ from collections.abc import Callable, Iterator
 from .decorators import check_step_decorators
 from .graph import FlowGraph, StepNode
 
+__all__ = [
+    "RESERVED_STEP_NAMES",
+    "Check",
+    "check_cycles",
+    "check_foreach_into_join",
+    "check_orphans",
+    "check_signatures",
+    "check_split_join_balance",
+    "check_start_and_end",
+    "check_step_names",
+    "check_transitions",
+    "lint",
+]
+
 #: Names a step may not have: they are attributes every flow already has.
 RESERVED_STEP_NAMES = frozenset(
     {"name", "next", "input", "index", "cmd", "foreach_stack", "merge_artifacts", "script_name"}

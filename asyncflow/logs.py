@@ -30,6 +30,16 @@ from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from typing import Any, TextIO
 
+__all__ = [
+    "LineSink",
+    "TaskCapture",
+    "capture_suspended",
+    "install_proxies",
+    "real_stream",
+    "start_capture",
+    "stop_capture",
+]
+
 LineSink = Callable[[str, str], None]
 
 

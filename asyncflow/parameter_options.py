@@ -9,6 +9,8 @@ import click
 from .exceptions import ParameterError
 from .parameters import Parameter, flow_parameters
 
+__all__ = ["add_parameter_options", "parameter_values"]
+
 _PREFIX = "param__"
 
 

@@ -21,6 +21,18 @@ import click
 
 from .exceptions import ParameterError
 
+__all__ = [
+    "RESERVED_PARAMETER_NAMES",
+    "IncludeFile",
+    "JSONType",
+    "JSONTypeClass",
+    "Parameter",
+    "ParameterContext",
+    "flow_parameters",
+    "is_parameter",
+    "resolve_parameters",
+]
+
 #: Parameter names that would clash with the run command's own options or the engine.
 RESERVED_PARAMETER_NAMES = frozenset({"params", "max_workers", "max_num_splits", "tag"})
 

@@ -35,6 +35,8 @@ from .exceptions import FlowFileError
 from .flowspec import FlowSpec
 from .store import Datastore
 
+__all__ = ["RunStream", "Runner", "load_flow"]
+
 _Start = Callable[[EventCallback], Awaitable[RunResult]]
 
 

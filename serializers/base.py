@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+__all__ = ["Buffer", "Encoded", "Serialized", "Serializer"]
+
 #: Any object supporting the buffer protocol (bytes, bytearray, memoryview,
 #: numpy arrays, pyarrow buffers, pickle.PickleBuffer, mmap ...).
 Buffer = Any

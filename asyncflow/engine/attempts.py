@@ -41,6 +41,8 @@ from .task import (
     user_traceback,
 )
 
+__all__ = ["run_task"]
+
 
 async def run_task(run: RunContext, inp: TaskInput) -> TaskResult:
     """Run one task to its commit, retrying it as ``@retry`` says.

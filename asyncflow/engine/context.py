@@ -18,6 +18,8 @@ from ..store import ArtifactRef, Datastore, RunRecord
 if TYPE_CHECKING:
     from .resume import ResumePlan
 
+__all__ = ["RunContext"]
+
 
 @dataclass
 class RunContext:

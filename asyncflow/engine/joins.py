@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from ..graph import FlowGraph
 from .records import TaskInput, TaskResult
 
+__all__ = ["JoinBarriers"]
+
 
 @dataclass
 class _Barrier:

@@ -21,6 +21,8 @@ from ..artifacts import is_immutable
 from ..flowspec import FlowSpec
 from ..graph import parse_source
 
+__all__ = ["attributes_read", "prefetch", "to_prefetch"]
+
 
 @functools.cache
 def attributes_read(func: Callable[..., Any]) -> frozenset[str]:

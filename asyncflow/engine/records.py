@@ -8,6 +8,8 @@ from typing import Any
 from ..flowspec import ForeachFrame
 from ..store import ArtifactRef
 
+__all__ = ["TaskInput", "TaskResult"]
+
 
 @dataclass(frozen=True)
 class TaskInput:

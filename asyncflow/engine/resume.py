@@ -22,6 +22,8 @@ from ..store import ArtifactRef, Datastore, RunRecord, TaskRecord
 from .context import RunContext
 from .records import TaskInput, TaskResult
 
+__all__ = ["ResumePlan", "TaskKey", "clone_task", "plan_resume"]
+
 TaskKey = tuple[str, tuple[int, ...]]
 
 

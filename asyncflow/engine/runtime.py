@@ -31,6 +31,8 @@ from .task import TaskError
 if TYPE_CHECKING:
     from ..client import Run
 
+__all__ = ["Engine", "RunResult", "current_user"]
+
 
 @dataclass
 class RunResult:

@@ -29,6 +29,20 @@ from .context import RunContext
 from .prefetch import prefetch, to_prefetch
 from .records import TaskInput
 
+__all__ = [
+    "Inputs",
+    "Outcome",
+    "TaskError",
+    "commit",
+    "execute",
+    "finish",
+    "inherited_refs",
+    "join_args",
+    "stored_event",
+    "task_context",
+    "user_traceback",
+]
+
 
 class TaskError(Exception):
     """A task failed; carries its pathspec and the user's exception."""
@@ -53,17 +67,22 @@ Outcome = tuple[dict[str, ArtifactRef], list[Any] | None]
 
 
 def inherited_refs(run: RunContext, node: StepNode, inp: TaskInput) -> dict[str, ArtifactRef]:
-    # Joins inherit nothing implicitly (merge_artifacts does that); parameters reach every step.
+    """The artifacts a task starts with: its parent's and the parameters.
+
+    A join inherits nothing implicitly (``merge_artifacts`` does that).
+    """
     refs = {} if node.type == "join" or not inp.parents else dict(inp.parents[0].artifacts)
     refs.update(run.param_refs)
     return refs
 
 
 def stored_event(run: RunContext, pathspec: str) -> Callable[[ArtifactRef], None]:
+    """A callback emitting :class:`ArtifactStored` for each artifact the task persists."""
     return lambda ref: run.emit(ArtifactStored(pathspec, ref.name, ref.size, ref.encoding))
 
 
 def task_context(run: RunContext, step: str, task_id: int, attempt: int) -> TaskContext:
+    """What ``current`` reports during one attempt of a task."""
     return TaskContext(
         flow_name=run.flow_name,
         run_id=run.run_id,
@@ -78,6 +97,7 @@ def task_context(run: RunContext, step: str, task_id: int, attempt: int) -> Task
 
 
 def join_args(run: RunContext, node: StepNode, inp: TaskInput) -> tuple[Any, ...]:
+    """The step's extra arguments: ``(inputs,)`` for a join, nothing otherwise."""
     if node.type != "join":
         return ()
     views = Inputs(
@@ -190,6 +210,7 @@ def _foreach_items(run: RunContext, node: StepNode, flow: FlowSpec) -> list[Any]
 async def commit(
     run: RunContext, record: TaskRecord, refs: list[ArtifactRef], logs: dict[str, str]
 ) -> None:
+    """Commit a task record in a worker thread, shielded: a commit begun is finished."""
     with anyio.CancelScope(shield=True):
         await anyio.to_thread.run_sync(
             run.datastore.commit_task, record, refs, logs, limiter=run.thread_limiter

@@ -26,6 +26,16 @@ import blake3
 from ..exceptions import CorruptedBlobError, DatastoreError
 from .faults import fault_point
 
+__all__ = [
+    "CHUNK",
+    "MMAP_THRESHOLD",
+    "PARALLEL_HASH_THRESHOLD",
+    "BlobInfo",
+    "BlobStore",
+    "LocalBlobStore",
+    "content_key",
+]
+
 #: Blobs at least this large are memory-mapped on read instead of copied.
 MMAP_THRESHOLD = 1 << 20
 

@@ -15,6 +15,8 @@ from .leases import BlobLease
 from .metadata import SQLiteMetadataStore
 from .records import ArtifactRef, TaskRecord
 
+__all__ = ["INLINE_THRESHOLD", "ROOT_DIRNAME", "Datastore", "env_flag", "resolve_root"]
+
 ROOT_DIRNAME = ".asyncflow"
 
 #: Encoded values up to this size live inline in the metadata database. Measured with

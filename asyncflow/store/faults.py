@@ -18,6 +18,8 @@ import signal
 import threading
 from collections import Counter
 
+__all__ = ["ENV", "POINTS", "fault_point"]
+
 ENV = "ASYNCFLOW_FAULT_INJECT"
 POINTS = ("blob-write", "blob-rename", "commit-task")
 

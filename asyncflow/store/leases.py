@@ -24,6 +24,8 @@ from typing import IO
 
 from .forks import reset_in_children
 
+__all__ = ["BlobLease", "leased_keys"]
+
 
 class BlobLease:
     """The uncommitted blob keys of one datastore object; thread-safe."""

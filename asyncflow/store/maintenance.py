@@ -34,6 +34,8 @@ from .blobs import BlobInfo, content_key
 from .datastore import Datastore
 from .leases import leased_keys
 
+__all__ = ["DEFAULT_GRACE", "BlobProblem", "GcReport", "VerifyReport", "collect_garbage", "verify"]
+
 #: Default grace period: far longer than any task's gap between writing and committing.
 DEFAULT_GRACE = 3600.0
 

@@ -18,6 +18,8 @@ from .forks import reset_in_children
 from .records import ArtifactRef, RunRecord, TaskRecord
 from .schema import migrate
 
+__all__ = ["MetadataStore", "SQLiteMetadataStore"]
+
 _RUN_COLUMNS = (
     "flow, run_id, status, user, tags, system_tags, params, created_at, finished_at, "
     "origin_run_id, exception, failed_pathspec"

@@ -6,6 +6,8 @@ import sqlite3
 
 from ..exceptions import DatastoreError
 
+__all__ = ["MIGRATIONS", "migrate"]
+
 #: Each entry upgrades the schema by one version; never edit a released entry.
 MIGRATIONS: list[str] = [
     """

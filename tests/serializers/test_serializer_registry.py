@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import importlib
 import socket
 import sys
 import threading
-import types
 from importlib.metadata import EntryPoint
 from typing import Any, ClassVar
 
@@ -323,38 +321,7 @@ def test_plugins_false_ignores_entry_points(monkeypatch: pytest.MonkeyPatch) -> 
     assert Registry(plugins=False).serialize(1).encoding == "msgpack/1"
 
 
-def test_public_names_match_all() -> None:
-    defined = {
-        name
-        for name, value in vars(serializers).items()
-        if not name.startswith("_")
-        and name != "annotations"  # from __future__
-        and not isinstance(value, types.ModuleType)
-    }
-    assert defined == set(serializers.__all__)
-
-
-@pytest.mark.parametrize(
-    "module_name",
-    [
-        "serializers.errors",
-        "serializers.registry",
-        "serializers.testing",
-        "serializers._msgpack",
-        "serializers._numpy",
-        "serializers._arrow",
-        "serializers._pickle",
-    ],
-)
-def test_module_all_lists_its_public_definitions(module_name: str) -> None:
-    module = importlib.import_module(module_name)
-    defined = {
-        name
-        for name, value in vars(module).items()
-        if not name.startswith("_") and getattr(value, "__module__", None) == module_name
-    }
-    assert defined <= set(module.__all__)
-    assert all(hasattr(module, name) for name in module.__all__)
+# __all__ of every serializers module: tests/test_public_api.py, shared with asyncflow.
 
 
 def test_error_tree() -> None:
