@@ -15,10 +15,11 @@ import anyio
 import click
 
 from .cli_inspect import register as register_inspect_commands
+from .decorators import attach_to_every_step, is_step
 from .display import make_display
 from .engine import Engine, RunResult, current_user
 from .events import Event, RunStarted
-from .exceptions import AsyncflowException
+from .exceptions import AsyncflowException, FlowDefinitionError
 from .flowspec import FlowSpec
 from .graph import FlowGraph, StepNode, to_dot, to_mermaid
 from .lint import lint
@@ -70,26 +71,68 @@ _MAX_NUM_SPLITS = click.option(
     default=None,
     help="Where runs and artifacts are stored (default: the nearest .asyncflow directory).",
 )
+# Metaflow's command lines for local mode (`python flow.py --no-pylint run`) work unchanged.
+@click.option("--pylint/--no-pylint", default=True, help="Accepted; asyncflow runs no pylint.")
+@click.option("--metadata", type=click.Choice(["local"]), default="local", help="Only local.")
+@click.option("--datastore", type=click.Choice(["local"]), default="local", help="Only local.")
 @click.pass_context
-def cli(ctx: click.Context, datastore_root: str | None) -> None:
+def cli(ctx: click.Context, /, datastore_root: str | None, **_metaflow_options: Any) -> None:
     """Run and inspect this flow."""
     ctx.obj = _Obj(ctx.obj, datastore_root)
+
+
+_WITH = click.option(
+    "--with", "with_decorators", multiple=True, metavar="DECORATOR",
+    help="Add a step decorator to every step that lacks it: retry, catch, "
+    "timeout:seconds=60, retry:times=2,minutes_between_retries=0 (repeatable).",
+)  # fmt: skip
+
+
+def _attach_with(flow_cls: type[FlowSpec], specs: tuple[str, ...]) -> None:
+    steps: list[Callable[..., Any]] = [
+        f for f in (getattr(flow_cls, n, None) for n in dir(flow_cls)) if f and is_step(f)
+    ]
+    for spec in specs:
+        try:
+            attach_to_every_step(steps, spec)
+        except FlowDefinitionError as exc:
+            raise click.BadParameter(str(exc), param_hint="--with") from exc
+
+
+_RUN_ID_FILE = click.option(
+    "--run-id-file", type=click.Path(dir_okay=False, writable=True), default=None,
+    help="Write the new run's id to this file as soon as the run starts.",
+)  # fmt: skip
 
 
 @cli.command()
 @_MAX_WORKERS
 @_MAX_NUM_SPLITS
 @click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
+@_RUN_ID_FILE
+@_WITH
 @click.pass_obj
 def run(
-    obj: _Obj, /, max_workers: int, max_num_splits: int, tags: tuple[str, ...], **options: Any
+    obj: _Obj,
+    /,
+    max_workers: int,
+    max_num_splits: int,
+    tags: tuple[str, ...],
+    run_id_file: str | None,
+    with_decorators: tuple[str, ...],
+    **options: Any,
 ) -> None:
     """Run the flow from start to end, persisting every artifact."""
+    _attach_with(obj.flow_cls, with_decorators)
     _lint_or_exit(obj.flow_cls)
     params = parameter_values(options)
     click.echo(f"asyncflow executing {obj.flow_cls.__name__} for user:{current_user()}")
     _drive(
-        obj, lambda engine: engine.run(obj.flow_cls, params, tags=tags), max_workers, max_num_splits
+        obj,
+        lambda engine: engine.run(obj.flow_cls, params, tags=tags),
+        max_workers,
+        max_num_splits,
+        run_id_file,
     )
 
 
@@ -99,6 +142,8 @@ def run(
 @_MAX_WORKERS
 @_MAX_NUM_SPLITS
 @click.option("--tag", "tags", multiple=True, help="Tag the new run (repeatable).")
+@_RUN_ID_FILE
+@_WITH
 @click.pass_obj
 def resume(
     obj: _Obj,
@@ -107,8 +152,11 @@ def resume(
     max_workers: int,
     max_num_splits: int,
     tags: tuple[str, ...],
+    run_id_file: str | None,
+    with_decorators: tuple[str, ...],
 ) -> None:
     """Run again from STEP (default: the failed step), reusing what already succeeded."""
+    _attach_with(obj.flow_cls, with_decorators)
     _lint_or_exit(obj.flow_cls)
     if origin_run_id is not None and not origin_run_id.isdigit():
         raise click.BadParameter(f"{origin_run_id!r} is not a run id", param_hint="--origin-run-id")
@@ -118,6 +166,7 @@ def resume(
         lambda engine: engine.resume(obj.flow_cls, step, origin_run_id=origin_run_id, tags=tags),
         max_workers,
         max_num_splits,
+        run_id_file,
     )
 
 
@@ -126,6 +175,7 @@ def _drive(
     start: Callable[[Engine], Awaitable[RunResult]],
     max_workers: int,
     max_num_splits: int,
+    run_id_file: str | None = None,
 ) -> None:
     """Run the engine to the end; a failure exits 1.
 
@@ -137,6 +187,9 @@ def _drive(
     def remember(event: Event) -> None:
         if isinstance(event, RunStarted):
             started.append(event.pathspec)
+            if run_id_file is not None:
+                with open(run_id_file, "w") as out:
+                    out.write(event.pathspec.split("/")[1])
 
     terminated: list[int] = []
     try:

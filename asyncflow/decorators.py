@@ -3,8 +3,9 @@ record a spec onto ``func.decorators``. The engine reads the specs and does the 
 
 from __future__ import annotations
 
+import ast
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -186,6 +187,35 @@ def resources(
 ) -> F | Callable[[F], F]:
     """Metaflow's ``@resources``, accepted so its flows run unchanged; it limits nothing."""
     return _decorator(ResourcesSpec(cpu, gpu, disk, memory, shared_memory), func)
+
+
+_BY_NAME: dict[str, Callable[..., Any]] = {
+    "retry": retry, "catch": catch, "timeout": timeout, "resources": resources,
+}  # fmt: skip
+
+
+def attach_to_every_step(steps: Iterable[Callable[..., Any]], spec: str) -> None:
+    """Metaflow's ``run --with NAME[:key=value,...]``: add a decorator to every step
+    that does not have it already (what the code says wins)."""
+    name, _, args = spec.partition(":")
+    if name not in _BY_NAME:
+        raise FlowDefinitionError(
+            f"--with {spec}: unknown decorator '{name}'; choose from {', '.join(_BY_NAME)}"
+        )
+    kwargs = {}
+    for pair in filter(None, args.split(",")):
+        key, _, text = pair.partition("=")
+        try:
+            kwargs[key.strip()] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            kwargs[key.strip()] = text.strip()
+    try:
+        decorate = _BY_NAME[name](**kwargs)
+    except TypeError as exc:
+        raise FlowDefinitionError(f"--with {spec}: {exc}") from exc
+    for func in steps:
+        if not any(getattr(s, "name", None) == name for s in step_specs(func)):
+            decorate(func)
 
 
 def check_step_decorators(graph: FlowGraph) -> Iterator[str]:

@@ -158,3 +158,24 @@ def test_merge_artifacts_passes_what_the_inputs_agree_on(tmp_path: Path) -> None
     root = tmp_path / "store"
     proc = run_python(str(FLOWS / "mistakes.py"), "run", root=root, check=True)
     assert "side=both agreed=1" in proc.stdout
+
+
+def test_metaflow_command_line_options(tmp_path: Path) -> None:
+    """`--no-pylint`, `--metadata local`, `run --with retry` and `--run-id-file` as in Metaflow."""
+    root, flow = tmp_path / "store", str(FLOWS / "first_try_fails.py")
+    assert run_python(flow, "run", root=root).returncode == 1
+    proc = run_python(
+        flow, "--no-pylint", "--metadata", "local", "--datastore", "local", "run",
+        "--with", "retry:times=1,minutes_between_retries=0", "--run-id-file", "run-id",
+        root=root, check=True,
+    )  # fmt: skip
+    assert "succeeded on attempt 1" in proc.stdout
+    assert (tmp_path / "run-id").read_text() == "2"
+
+    unknown = run_python(flow, "run", "--with", "sandbox", root=root)
+    assert unknown.returncode == 2
+    assert (
+        "--with sandbox: unknown decorator 'sandbox'; choose from retry, catch," in unknown.stderr
+    )
+    remote = run_python(flow, "--metadata", "service", "run", root=root)
+    assert remote.returncode == 2 and "'service' is not 'local'" in remote.stderr
