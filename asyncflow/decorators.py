@@ -23,6 +23,7 @@ __all__ = [
     "RetrySpec",
     "StepSpec",
     "TimeoutSpec",
+    "attach_to_every_step",
     "catch",
     "check_step_decorators",
     "find_spec",
