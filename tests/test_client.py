@@ -24,6 +24,7 @@ from asyncflow import (
     get_namespace,
     namespace,
 )
+from asyncflow.client import _namespaces
 from asyncflow.engine import current_user
 from asyncflow.exceptions import CorruptedBlobError
 from asyncflow.store import Datastore
@@ -36,9 +37,9 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture(autouse=True)
 def _restore_namespace() -> Iterator[None]:
-    saved = client._namespace
+    saved = _namespaces._namespace
     yield
-    client._namespace = saved
+    _namespaces._namespace = saved
 
 
 async def _run(flow: type, user: str | None = None, tags: tuple[str, ...] = ()) -> str:

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from asyncflow import client
-from asyncflow.client import Flow, Run, namespace
+from asyncflow.client import Flow, Run, _namespaces, namespace
 from asyncflow.store import Datastore
 
 from .conftest import REPO, run_python
@@ -24,9 +23,9 @@ FLOWS = REPO / "tests" / "flows"
 
 @pytest.fixture(autouse=True)
 def _restore_namespace() -> Iterator[None]:
-    saved = client._namespace
+    saved = _namespaces._namespace
     yield
-    client._namespace = saved
+    _namespaces._namespace = saved
 
 
 def _start(script: str, root: Path, rendezvous: Path, **env: str) -> subprocess.Popen[str]:

@@ -1,0 +1,102 @@
+"""Finding things in a datastore: the shared client datastore, pathspecs, the base of
+every client object."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+import anyio.to_thread
+
+from ..exceptions import NotFoundError
+from ..store import Datastore, RunRecord, resolve_root
+from ._namespaces import check_namespace
+
+__all__ = [
+    "ClientObject",
+    "get_datastore",
+    "in_thread",
+    "int_id",
+    "load_run",
+    "split_pathspec",
+    "timestamp",
+]
+
+T = TypeVar("T")
+
+#: One datastore per root for every client object of the process.
+_stores: dict[Path, Datastore] = {}
+_stores_lock = threading.Lock()
+
+
+async def in_thread(fn: Callable[[], T]) -> T:
+    """Run a blocking client expression in a worker thread, so the loop stays free."""
+    return await anyio.to_thread.run_sync(fn)
+
+
+def get_datastore(root: str | os.PathLike[str] | None = None) -> Datastore:
+    """The shared client-side datastore for ``root`` (see :func:`resolve_root`)."""
+    path = resolve_root(root)
+    with _stores_lock:
+        if path not in _stores:
+            if not (path / "metadata.db").exists():
+                raise NotFoundError("datastore", str(path), hint="; no flow has run here yet")
+            _stores[path] = Datastore(path)
+        return _stores[path]
+
+
+def split_pathspec(pathspec: str, parts: int, kind: str) -> list[str]:
+    """The parts of ``pathspec``, which must have exactly ``parts`` non-empty ones."""
+    pieces = pathspec.split("/")
+    if len(pieces) != parts or not all(pieces):
+        raise NotFoundError(kind, pathspec, hint=f"; expected {parts} parts separated by '/'")
+    return pieces
+
+
+def int_id(pathspec: str, text: str, kind: str) -> int:
+    """A run or task id from its text; not a number means no such ``kind``."""
+    if not text.isdigit():
+        raise NotFoundError(kind, pathspec)
+    return int(text)
+
+
+def load_run(store: Datastore, pathspec: str, kind: str, check: bool) -> RunRecord:
+    """The run ``pathspec`` lies in; a missing run is named as the run, whatever ``kind``."""
+    flow, run_id = pathspec.split("/")[:2]
+    run_pathspec = f"{flow}/{run_id}"
+    record = store.metadata.get_run(flow, int_id(run_pathspec, run_id, "run"))
+    if record is None:
+        raise NotFoundError("run", run_pathspec)
+    if check:
+        check_namespace(record, kind, pathspec)
+    return record
+
+
+def timestamp(ts: float | None) -> datetime | None:
+    """A stored time as a datetime (None stays None)."""
+    return datetime.fromtimestamp(ts) if ts is not None else None
+
+
+class ClientObject:
+    """What every client object has: ``id``, ``pathspec``, equality by pathspec."""
+
+    id: str
+    pathspec: str
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}('{self.pathspec}')"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.pathspec == self.pathspec
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.pathspec))
+
+    @property
+    def path_components(self) -> list[str]:
+        """The parts of the pathspec: ``["Flow", "3", "start", "1"]``."""
+        return self.pathspec.split("/")

@@ -1,0 +1,376 @@
+"""Flows, runs and steps: ``Metaflow``, ``Flow``, ``Run``, ``Step``."""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from ..exceptions import NamespaceMismatchError, NotFoundError, TagError
+from ..store import Datastore, RunRecord, TaskRecord, resolve_root
+from ._lookup import ClientObject, get_datastore, in_thread, load_run, split_pathspec, timestamp
+from ._namespaces import get_namespace
+from ._tasks import MetaflowData, Task
+
+__all__ = ["MAX_TAG_LENGTH", "Flow", "Metaflow", "Run", "Step"]
+
+#: The longest tag accepted, as in Metaflow.
+MAX_TAG_LENGTH = 500
+
+
+class Metaflow:
+    """Every flow in the datastore: ``Metaflow().flows``."""
+
+    def __init__(self, *, root: str | os.PathLike[str] | None = None) -> None:
+        self._root = resolve_root(root)
+
+    @property
+    def flows(self) -> list[Flow]:
+        """Every flow that has run here, by name (whatever the namespace)."""
+        if not (self._root / "metadata.db").exists():
+            return []
+        store = get_datastore(self._root)
+        return [Flow._create(name, store) for name in store.metadata.list_flows()]
+
+    def __iter__(self) -> Iterator[Flow]:
+        return iter(self.flows)
+
+    def __repr__(self) -> str:
+        return "Metaflow()"
+
+
+class Flow(ClientObject):
+    """A flow that has run here: ``Flow("ArtifactFlow").latest_run``."""
+
+    def __init__(self, name: str, *, root: str | os.PathLike[str] | None = None) -> None:
+        store = get_datastore(root)
+        if name not in store.metadata.list_flows():
+            raise NotFoundError("flow", name)
+        self._init(name, store)
+
+    @classmethod
+    def _create(cls, name: str, store: Datastore) -> Flow:
+        obj = cls.__new__(cls)
+        obj._init(name, store)
+        return obj
+
+    def _init(self, name: str, store: Datastore) -> None:
+        self._store = store
+        self.id = self.pathspec = name
+
+    def runs(self, *tags: str) -> list[Run]:
+        """Runs in the current namespace having every one of ``tags``, newest first."""
+        return self._runs(tags)
+
+    def _runs(
+        self, tags: Iterable[str] = (), status: str | None = None, limit: int | None = None
+    ) -> list[Run]:
+        ns = get_namespace()
+        wanted = [*tags, *([ns] if ns is not None else [])]
+        records = self._store.metadata.list_runs(self.id, tags=wanted, status=status, limit=limit)
+        return [Run._from_record(record, self._store) for record in records]
+
+    def __iter__(self) -> Iterator[Run]:
+        return iter(self.runs())
+
+    def __getitem__(self, run_id: str) -> Run:
+        return Run(f"{self.id}/{run_id}", root=self._store.root)
+
+    def __contains__(self, run_id: str) -> bool:
+        try:
+            self[run_id]
+        except (NotFoundError, NamespaceMismatchError):
+            return False
+        return True
+
+    @property
+    def latest_run(self) -> Run | None:
+        """The newest run in the current namespace, finished or not."""
+        runs = self._runs(limit=1)
+        return runs[0] if runs else None
+
+    @property
+    def latest_successful_run(self) -> Run | None:
+        """The newest successful run in the current namespace."""
+        runs = self._runs(status="successful", limit=1)
+        return runs[0] if runs else None
+
+    async def aruns(self, *tags: str) -> list[Run]:
+        """:meth:`runs`, without blocking the event loop."""
+        return await in_thread(functools.partial(self.runs, *tags))
+
+    async def alatest_run(self) -> Run | None:
+        """:attr:`latest_run`, without blocking the event loop."""
+        return await in_thread(lambda: self.latest_run)
+
+    async def alatest_successful_run(self) -> Run | None:
+        """:attr:`latest_successful_run`, without blocking the event loop."""
+        return await in_thread(lambda: self.latest_successful_run)
+
+
+class Run(ClientObject):
+    """One run: ``Run("ArtifactFlow/3").data.dataset``.
+
+    A run outside the current namespace raises :class:`NamespaceMismatchError`.
+    """
+
+    def __init__(
+        self,
+        pathspec: str,
+        *,
+        root: str | os.PathLike[str] | None = None,
+        _namespace_check: bool = True,
+    ) -> None:
+        split_pathspec(pathspec, 2, "run")
+        store = get_datastore(root)
+        self._init(load_run(store, pathspec, "run", _namespace_check), store)
+
+    @classmethod
+    def _from_record(cls, record: RunRecord, store: Datastore) -> Run:
+        run = cls.__new__(cls)
+        run._init(record, store)
+        return run
+
+    def _init(self, record: RunRecord, store: Datastore) -> None:
+        self._record, self._store = record, store
+        self.id, self.pathspec = str(record.run_id), record.pathspec
+
+    def _refresh(self) -> RunRecord:
+        record = self._store.metadata.get_run(self._record.flow, self._record.run_id)
+        assert record is not None
+        self._record = record
+        return record
+
+    @property
+    def successful(self) -> bool:
+        """Whether the run finished successfully."""
+        return self._refresh().status == "successful"
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run has ended, in any way."""
+        return self._refresh().status != "running"
+
+    @property
+    def crashed(self) -> bool:
+        """Whether the run shows as running but the process that ran it, here, is gone.
+
+        A run on another host, or from before asyncflow recorded its process, is
+        never reported as crashed.
+        """
+        record = self._refresh()
+        owner = self._store.metadata.get_run_owner(record.run_id)
+        if record.status != "running" or owner is None or owner[0] != socket.gethostname():
+            return False
+        return not _process_exists(owner[1])
+
+    @property
+    def status(self) -> str:
+        """running, successful, failed or cancelled."""
+        return self._refresh().status
+
+    @property
+    def user(self) -> str:
+        """Who started the run."""
+        return self._record.user
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The run's parameters as recorded when it started (JSON-safe)."""
+        return dict(self._record.params)
+
+    @property
+    def failed_pathspec(self) -> str | None:
+        """For a failed run, the pathspec of the task that failed it for good."""
+        return self._refresh().failed_pathspec
+
+    @property
+    def exception(self) -> str | None:
+        """For a failed run, the traceback of the task that failed it."""
+        return self._refresh().exception
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """For a resumed run, ``Flow/run_id`` of the run it resumed; else None."""
+        origin = self._record.origin_run_id
+        return f"{self._record.flow}/{origin}" if origin is not None else None
+
+    @property
+    def created_at(self) -> datetime:
+        """When the run started."""
+        return datetime.fromtimestamp(self._record.created_at)
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the run ended, or None while it runs."""
+        return timestamp(self._refresh().finished_at)
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """User and system tags."""
+        record = self._refresh()
+        return frozenset(record.tags) | frozenset(record.system_tags)
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        """Tags a user added."""
+        return frozenset(self._refresh().tags)
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        """Tags asyncflow added (``user:<name>``, ``runtime:asyncflow``, ...)."""
+        return frozenset(self._record.system_tags)
+
+    def add_tag(self, tag: str) -> None:
+        """Add a user tag (seen by every process at once)."""
+        self.add_tags([tag])
+
+    def add_tags(self, tags: Iterable[str]) -> None:
+        """Add user tags in one step."""
+        self.replace_tags([], tags)
+
+    def remove_tag(self, tag: str) -> None:
+        """Remove a user tag; removing a system tag raises :class:`TagError`."""
+        self.remove_tags([tag])
+
+    def remove_tags(self, tags: Iterable[str]) -> None:
+        """Remove user tags in one step."""
+        self.replace_tags(tags, [])
+
+    def replace_tag(self, old: str, new: str) -> None:
+        """Remove ``old`` and add ``new`` in one step."""
+        self.replace_tags([old], [new])
+
+    def replace_tags(self, remove: Iterable[str], add: Iterable[str]) -> None:
+        """Remove then add user tags, atomically."""
+        remove, add = _valid_tags(remove), _valid_tags(add)
+        system = set(remove) & set(self._record.system_tags)
+        if system:
+            raise TagError(self.pathspec, sorted(system)[0], "it is a system tag")
+        self._store.metadata.update_tags(self._record.flow, self._record.run_id, add, remove)
+        self._refresh()
+
+    def steps(self) -> list[Step]:
+        """Steps that have at least one committed task, in the order they first ran."""
+        seen: dict[str, None] = {}
+        for task in self._store.metadata.list_tasks(self._record.flow, self._record.run_id):
+            seen.setdefault(task.step)
+        return [Step._create(self, name) for name in seen]
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self.steps())
+
+    def __getitem__(self, step: str) -> Step:
+        step_obj = Step._create(self, step)
+        if not step_obj._tasks():
+            raise NotFoundError("step", f"{self.pathspec}/{step}")
+        return step_obj
+
+    def __contains__(self, step: str) -> bool:
+        return bool(Step._create(self, step)._tasks())
+
+    @property
+    def end_task(self) -> Task | None:
+        """The task of the end step, once it has committed."""
+        return self["end"].task if "end" in self else None
+
+    @property
+    def data(self) -> MetaflowData | None:
+        """Artifacts of the end task (None until the run reaches its end)."""
+        end = self.end_task
+        return end.data if end is not None else None
+
+    async def aend_task(self) -> Task | None:
+        """:attr:`end_task`, without blocking the event loop."""
+        return await in_thread(lambda: self.end_task)
+
+    async def adata(self) -> MetaflowData | None:
+        """:attr:`data`, without blocking the event loop."""
+        return await in_thread(lambda: self.data)
+
+
+def _valid_tags(tags: Iterable[str]) -> list[str]:
+    tags = [tags] if isinstance(tags, str) else list(tags)
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip():
+            raise TagError(None, str(tag), "a tag must be a non-empty string")
+        if len(tag) > MAX_TAG_LENGTH:
+            raise TagError(None, tag[:20] + "...", f"a tag is at most {MAX_TAG_LENGTH} characters")
+    return tags
+
+
+class Step(ClientObject):
+    """One step of a run: ``run["start"].task``."""
+
+    def __init__(
+        self,
+        pathspec: str,
+        *,
+        root: str | os.PathLike[str] | None = None,
+        _namespace_check: bool = True,
+    ) -> None:
+        step = split_pathspec(pathspec, 3, "step")[2]
+        store = get_datastore(root)
+        record = load_run(store, pathspec, "step", _namespace_check)
+        self._init(Run._from_record(record, store), step)
+        if not self._tasks():
+            raise NotFoundError("step", pathspec)
+
+    @classmethod
+    def _create(cls, run: Run, name: str) -> Step:
+        obj = cls.__new__(cls)
+        obj._init(run, name)
+        return obj
+
+    def _init(self, run: Run, name: str) -> None:
+        self._run, self.id = run, name
+        self.pathspec = f"{run.pathspec}/{name}"
+
+    def _tasks(self) -> list[TaskRecord]:
+        record = self._run._record
+        return self._run._store.metadata.list_tasks(record.flow, record.run_id, self.id)
+
+    def tasks(self) -> list[Task]:
+        """Every committed task of this step, in task id order."""
+        return [Task._from_record(r, self._run._store) for r in self._tasks()]
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self.tasks())
+
+    def __getitem__(self, task_id: str) -> Task:
+        return Task(f"{self.pathspec}/{task_id}", root=self._run._store.root)
+
+    @property
+    def task(self) -> Task | None:
+        """A task of this step (the only one, outside a foreach)."""
+        tasks = self.tasks()
+        return tasks[0] if tasks else None
+
+    @property
+    def created_at(self) -> datetime | None:
+        """When the step's first task started."""
+        return timestamp(min((t.started_at for t in self._tasks()), default=None))
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the step's last task ended."""
+        ends = [t.finished_at for t in self._tasks()]
+        done = [end for end in ends if end is not None]
+        return timestamp(max(done)) if done and len(done) == len(ends) else None
+
+    async def atasks(self) -> list[Task]:
+        """:meth:`tasks`, without blocking the event loop."""
+        return await in_thread(self.tasks)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True

@@ -1,0 +1,300 @@
+"""Tasks and their artifacts: ``Task``, ``DataArtifact``, ``MetaflowData``."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from ..exceptions import NotFoundError
+from ..store import ArtifactRef, Datastore, TaskRecord
+from ._lookup import (
+    ClientObject,
+    get_datastore,
+    in_thread,
+    int_id,
+    load_run,
+    split_pathspec,
+    timestamp,
+)
+
+__all__ = ["Artifacts", "DataArtifact", "MetaflowData", "Task"]
+
+
+class Task(ClientObject):
+    """One task: ``task.data.x``, ``task["x"].encoding``.
+
+    ``attempt`` picks which attempt's ``stdout``/``stderr`` to show (default: the last).
+    """
+
+    def __init__(
+        self,
+        pathspec: str,
+        *,
+        attempt: int | None = None,
+        root: str | os.PathLike[str] | None = None,
+        _namespace_check: bool = True,
+    ) -> None:
+        flow, run_id, step, task_id = split_pathspec(pathspec, 4, "task")
+        store = get_datastore(root)
+        load_run(store, pathspec, "task", _namespace_check)
+        record = store.metadata.get_task(flow, int(run_id), step, int_id(pathspec, task_id, "task"))
+        if record is None:
+            raise NotFoundError("task", pathspec)
+        if attempt is not None and not 0 <= attempt <= record.attempt:
+            raise NotFoundError("attempt", f"{pathspec} attempt {attempt}")
+        self._init(record, store, attempt)
+
+    @classmethod
+    def _from_record(cls, record: TaskRecord, store: Datastore) -> Task:
+        obj = cls.__new__(cls)
+        obj._init(record, store)
+        return obj
+
+    def _init(self, record: TaskRecord, store: Datastore, attempt: int | None = None) -> None:
+        self._record, self._store = record, store
+        self.id, self.pathspec = str(record.task_id), record.pathspec
+        self._artifacts: dict[str, DataArtifact] | None = None
+        self._attempt = attempt
+
+    def _artifact_map(self) -> dict[str, DataArtifact]:
+        if self._artifacts is None:
+            refs = self._store.metadata.list_artifacts(
+                self._record.flow, self._record.run_id, self._record.task_id
+            )
+            self._artifacts = {ref.name: DataArtifact._create(self, ref) for ref in refs}
+        return self._artifacts
+
+    @property
+    def artifacts(self) -> Artifacts:
+        """Every artifact of the task (metadata only until ``.data`` is read).
+
+        A list that also answers by name, as Metaflow's does: ``task.artifacts.x.data``.
+        """
+        return Artifacts(self._artifact_map().values())
+
+    def __getitem__(self, name: str) -> DataArtifact:
+        try:
+            return self._artifact_map()[name]
+        except KeyError:
+            raise NotFoundError("artifact", f"{self.pathspec}/{name}") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._artifact_map()
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        return iter(self.artifacts)
+
+    @property
+    def data(self) -> MetaflowData:
+        """Artifact values by attribute: ``task.data.x``."""
+        return MetaflowData(self)
+
+    @property
+    def successful(self) -> bool:
+        """Whether the task succeeded."""
+        return self._record.status == "successful"
+
+    @property
+    def finished(self) -> bool:
+        """Whether the task has ended."""
+        return self._record.finished_at is not None
+
+    @property
+    def created_at(self) -> datetime:
+        """When the task started."""
+        return datetime.fromtimestamp(self._record.started_at)
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the task ended."""
+        return timestamp(self._record.finished_at)
+
+    @property
+    def exception(self) -> str | None:
+        """The traceback of a failed task."""
+        return self._record.exception
+
+    @property
+    def index(self) -> int | None:
+        """The task's index in its innermost foreach, or None."""
+        stack = self._record.foreach_stack
+        return int(stack[-1]["index"]) if stack else None
+
+    @property
+    def foreach_stack(self) -> list[dict[str, Any]]:
+        """The foreach frames the task runs in, outermost first (step, var, index, num_splits)."""
+        return [dict(frame) for frame in self._record.foreach_stack]
+
+    @property
+    def current_attempt(self) -> int:
+        """The attempt that ended the task: 0 unless ``@retry`` or ``@catch`` ran it again."""
+        return self._record.attempt
+
+    @property
+    def stdout(self) -> str:
+        """What the task printed to stdout (in the chosen attempt, default the last)."""
+        r = self._record
+        return self._store.metadata.get_logs(r.flow, r.run_id, r.task_id, "stdout", self._attempt)
+
+    @property
+    def stderr(self) -> str:
+        """What the task printed to stderr; a failed attempt's ends with its traceback."""
+        r = self._record
+        return self._store.metadata.get_logs(r.flow, r.run_id, r.task_id, "stderr", self._attempt)
+
+    def _run_tasks(self) -> list[TaskRecord]:
+        return self._store.metadata.list_tasks(self._record.flow, self._record.run_id)
+
+    @property
+    def parent_tasks(self) -> list[Task]:
+        """The tasks this one ran after (several for a join), in task id order."""
+        parents = set(self._record.parents)
+        return [
+            Task._from_record(r, self._store) for r in self._run_tasks() if r.task_id in parents
+        ]
+
+    @property
+    def child_tasks(self) -> list[Task]:
+        """The committed tasks that ran after this one, in task id order."""
+        me = self._record.task_id
+        return [Task._from_record(r, self._store) for r in self._run_tasks() if me in r.parents]
+
+    async def aartifacts(self) -> list[DataArtifact]:
+        """:attr:`artifacts`, without blocking the event loop."""
+        return await in_thread(lambda: self.artifacts)
+
+
+class DataArtifact(ClientObject):
+    """One artifact: its value (``.data``, decoded once) and how it is stored."""
+
+    _UNSET: Any = object()
+
+    def __init__(
+        self,
+        pathspec: str,
+        *,
+        root: str | os.PathLike[str] | None = None,
+        _namespace_check: bool = True,
+    ) -> None:
+        flow, run_id, step, task_id, name = split_pathspec(pathspec, 5, "artifact")
+        task = Task(
+            f"{flow}/{run_id}/{step}/{task_id}", root=root, _namespace_check=_namespace_check
+        )
+        self._setup(task, task[name]._ref)
+
+    @classmethod
+    def _create(cls, task: Task, ref: ArtifactRef) -> DataArtifact:
+        obj = cls.__new__(cls)
+        obj._setup(task, ref)
+        return obj
+
+    def _setup(self, task: Task, ref: ArtifactRef) -> None:
+        self._task, self._ref, self._value = task, ref, self._UNSET
+        self._lock = threading.Lock()
+        self.id, self.pathspec = ref.name, f"{task.pathspec}/{ref.name}"
+
+    _task: Task
+    _ref: ArtifactRef
+    _value: Any
+    _lock: threading.Lock
+
+    @property
+    def data(self) -> Any:
+        """The value, decoded on first access (once per object, even from many threads).
+
+        A missing or corrupted blob raises :class:`CorruptedBlobError` naming this
+        artifact's pathspec; a large value is a read-only zero-copy view of its file.
+        """
+        with self._lock:
+            if self._value is self._UNSET:
+                self._value = self._task._store.load(self._ref, pathspec=self._task.pathspec)
+            return self._value
+
+    async def aload(self) -> Any:
+        """:attr:`data`, decoded in a worker thread so the event loop stays free."""
+        if self._value is not self._UNSET:
+            return self._value
+        return await in_thread(lambda: self.data)
+
+    @property
+    def sha(self) -> str:
+        """The content hash (BLAKE3, hex) of the stored bytes."""
+        return self._ref.key
+
+    @property
+    def size(self) -> int:
+        """Stored size in bytes."""
+        return self._ref.size
+
+    @property
+    def encoding(self) -> str:
+        """The serializer encoding that wrote it, e.g. ``msgpack/1``."""
+        return self._ref.encoding
+
+    @property
+    def type(self) -> str:
+        """The value's type, ``module.qualname``."""
+        return self._ref.type
+
+    @property
+    def created_at(self) -> datetime:
+        """When the task that stored this artifact started."""
+        return self._task.created_at
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the task that stored this artifact ended."""
+        return self._task.finished_at
+
+    @property
+    def inline(self) -> bool:
+        """Whether the bytes live in the metadata database rather than a blob file."""
+        return self._ref.inline
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """What the serializer recorded: schema, rows, shape, dtype, size..."""
+        return dict(self._ref.metadata)
+
+
+class Artifacts(list[DataArtifact]):
+    """A task's artifacts: iterate them, or reach one by name (``artifacts.x``)."""
+
+    def __getattr__(self, name: str) -> DataArtifact:
+        for artifact in self:
+            if artifact.id == name:
+                return artifact
+        raise AttributeError(f"no artifact named '{name}'")
+
+
+class MetaflowData:
+    """Attribute access to a task's artifact values: ``data.dataset``."""
+
+    def __init__(self, task: Task) -> None:
+        object.__setattr__(self, "_task", task)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        task: Task = self._task
+        if name not in task:
+            raise AttributeError(f"task {task.pathspec} has no artifact '{name}'")
+        return task[name].data
+
+    async def aget(self, name: str) -> Any:
+        """The value of artifact ``name``, decoded without blocking the event loop."""
+        task: Task = self._task
+        artifact = await in_thread(lambda: task[name])
+        return await artifact.aload()
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._task
+
+    def __dir__(self) -> list[str]:
+        return sorted(a.id for a in self._task.artifacts)
+
+    def __repr__(self) -> str:
+        return f"<MetaflowData: {', '.join(self.__dir__())}>"
