@@ -26,6 +26,7 @@ class TaskContext:
     namespace: str | None = None
     username: str = ""
     tags: frozenset[str] = field(default_factory=frozenset)
+    parameter_names: tuple[str, ...] = ()
 
 
 _context: ContextVar[TaskContext | None] = ContextVar("asyncflow_current", default=None)
@@ -97,6 +98,16 @@ class Current:
     def tags(self) -> frozenset[str]:
         """The run's tags."""
         return frozenset(self._get("tags") or ())
+
+    @property
+    def parameter_names(self) -> list[str]:
+        """The names of the flow's parameters."""
+        return list(self._get("parameter_names") or ())
+
+    @property
+    def is_production(self) -> bool:
+        """Always False: asyncflow runs flows locally, never as a production deployment."""
+        return False
 
     @property
     def pathspec(self) -> str | None:

@@ -93,6 +93,7 @@ def task_context(run: RunContext, step: str, task_id: int, attempt: int) -> Task
         namespace=run.namespace,
         username=run.record.user,
         tags=frozenset(run.record.tags + run.record.system_tags),
+        parameter_names=tuple(sorted(run.param_refs)),
     )
 
 

@@ -68,6 +68,9 @@ def nested() -> dict[str, Any]:
             (t.data.cell, t.index, [f["index"] for f in t.foreach_stack]) for t in per_size
         ),
         "all_stacks": data.all_stacks,
+        "join_views": data.join_views,
+        "after_join_view": data.after_join_view,
+        "join_task_indexes": sorted(t.index for t in run["join_sizes"]),
         "shared": data.shared,
         "results": data.results,
         "merged_only": data.merged_only,

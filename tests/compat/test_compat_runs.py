@@ -117,6 +117,10 @@ def test_nested_foreach_index_stack_and_merge(runs: dict[str, Any]) -> None:
         [[[outer, 2, letter], [inner, 3, inner + 1]] for inner in range(3)]
         for outer, letter in enumerate("xy")
     ]  # foreach_stack(): (index, num_splits, value), outermost first
+    # a join of the inner foreach is still inside the outer one
+    assert nested["join_views"] == [[0, "x", [[0, 2, "x"]]], [1, "y", [[1, 2, "y"]]]]
+    assert nested["join_task_indexes"] == [0, 1]
+    assert nested["after_join_view"] == [None, None, []]
     assert nested["shared"] == "same everywhere"  # merge_artifacts(include=[...])
     assert nested["results"] == [[6, 9], [10, 25]]  # a branch inside a foreach, then joins
     assert nested["merged_only"] == ["d", "d"]  # only one branch set it: merged all the same
@@ -146,6 +150,8 @@ def test_retry_catch_timeout_current_and_logs(runs: dict[str, Any]) -> None:
         "origin_run_id": None,
         "is_running_flow": True,
         "tags": robust["where"]["tags"],
+        "parameter_names": ["alpha", "run_label"],
+        "is_production": False,
     }
     assert isinstance(run_id, str) and isinstance(robust["where"]["task_id"], str)
     assert f"user:{robust['where']['username']}" in robust["where"]["tags"]

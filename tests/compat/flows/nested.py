@@ -30,6 +30,7 @@ class NestedForeachFlow(FlowSpec):
         self.cells = [inp.cell for inp in inputs]
         self.inner_indexes = [inp.inner_index for inp in inputs]
         self.stacks = [inp.stack for inp in inputs]
+        self.join_view = (self.index, self.input, self.foreach_stack())  # the outer foreach's
         self.merge_artifacts(inputs, exclude=["cell", "inner_index", "stack"])
         self.next(self.join_letters)
 
@@ -38,6 +39,8 @@ class NestedForeachFlow(FlowSpec):
         self.grid = [inp.cells for inp in inputs]
         self.letter_order = [inp.letter for inp in inputs]
         self.all_stacks = [inp.stacks for inp in inputs]
+        self.join_views = [inp.join_view for inp in inputs]
+        self.after_join_view = (self.index, self.input, self.foreach_stack())
         self.merge_artifacts(inputs, include=["shared"])
         self.next(self.numbers)
 

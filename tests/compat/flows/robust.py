@@ -4,11 +4,14 @@ import sys
 
 import anyio
 
-from asyncflow import FlowSpec, catch, current, retry, step, timeout
+from asyncflow import FlowSpec, Parameter, catch, current, retry, step, timeout
 
 
 class RobustFlow(FlowSpec):
     """Steps that fail on purpose, and a step that reports where it runs."""
+
+    alpha = Parameter("alpha", default=0.5)
+    run_label = Parameter("run-label", default="x")
 
     @catch(var="start_error")
     @step
@@ -25,6 +28,8 @@ class RobustFlow(FlowSpec):
             "origin_run_id": current.origin_run_id,
             "is_running_flow": current.is_running_flow,
             "tags": sorted(current.tags),
+            "parameter_names": current.parameter_names,
+            "is_production": current.is_production,
         }
         self.next(self.flaky)
 
