@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 import click
 
+from .cli_inspect import exit_with
 from .cli_inspect import register as register_inspect_commands
 from .decorators import attach_to_every_step, is_step
 from .display import make_display
@@ -33,11 +34,6 @@ class _Obj:
     def __init__(self, flow_cls: type[FlowSpec], root: str | None) -> None:
         self.flow_cls = flow_cls
         self.root = root
-
-
-def _fail(exc: AsyncflowException) -> None:
-    click.secho(exc.render(), fg="red", err=True)
-    sys.exit(exc.exit_code)
 
 
 def _lint_or_exit(flow_cls: type[FlowSpec]) -> FlowGraph:
@@ -202,7 +198,7 @@ def _drive(
         with _sigterm_as_interrupt(terminated):
             result = anyio.run(start, engine)
     except AsyncflowException as exc:
-        _fail(exc)
+        exit_with(exc)
     except KeyboardInterrupt:
         where = f"Run {started[0]}" if started else "The run"
         why = "SIGTERM" if terminated else "Ctrl-C"

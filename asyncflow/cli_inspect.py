@@ -13,7 +13,7 @@ import reprlib
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -26,6 +26,7 @@ __all__ = [
     "artifact_lines",
     "describe_artifact",
     "echo_lines",
+    "exit_with",
     "handle_errors",
     "register",
     "run_lines",
@@ -41,6 +42,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_VALUE_SIZE = 1000
 
 
+def exit_with(exc: AsyncflowException) -> NoReturn:
+    """Print ``exc`` as the CLI shows errors (headline, message; no traceback) and exit
+    with its code."""
+    click.secho(exc.render(), fg="red", err=True)
+    sys.exit(exc.exit_code)
+
+
 def handle_errors(fn: F) -> F:
     """Render asyncflow errors at the terminal and exit with their code."""
 
@@ -50,8 +58,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except AsyncflowException as exc:
-            click.secho(exc.render(), fg="red", err=True)
-            sys.exit(exc.exit_code)
+            exit_with(exc)
 
     return wrapper  # type: ignore[return-value]
 

@@ -83,7 +83,7 @@ class FlowGraph:
 
     def sorted_nodes(self) -> list[StepNode]:
         """Steps in topological order from ``start``, ties by line; unreached steps last."""
-        reached = self._reachable()
+        reached = self.reachable_from("start")
         waiting = {
             name: len({src for src in self.nodes[name].in_funcs if src in reached})
             for name in reached
@@ -103,9 +103,10 @@ class FlowGraph:
         rest = sorted((n for n in self.nodes.values() if n.name not in placed), key=_by_line)
         return order + rest
 
-    def _reachable(self) -> set[str]:
+    def reachable_from(self, step: str) -> set[str]:
+        """``step`` and every step downstream of it (empty if there is no such step)."""
         seen: set[str] = set()
-        todo = ["start"] if "start" in self.nodes else []
+        todo = [step] if step in self.nodes else []
         while todo:
             name = todo.pop()
             if name not in seen:

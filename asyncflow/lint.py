@@ -168,13 +168,7 @@ def _cycles(graph: FlowGraph) -> Iterator[list[str]]:
 
 def check_orphans(graph: FlowGraph) -> Iterator[str]:
     """Every step can be reached from start."""
-    reached = {"start"}
-    todo = ["start"]
-    while todo:
-        for out in graph[todo.pop()].out_funcs:
-            if out in graph and out not in reached:
-                reached.add(out)
-                todo.append(out)
+    reached = graph.reachable_from("start")
     for node in graph.sorted_nodes():
         if node.name not in reached:
             yield (

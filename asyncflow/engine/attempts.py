@@ -102,7 +102,7 @@ class _Task:
     def create(cls, run: RunContext, inp: TaskInput) -> _Task:
         node = run.graph[inp.step]
         task_id = run.next_task_id()
-        pathspec = f"{run.flow_name}/{run.run_id}/{node.name}/{task_id}"
+        pathspec = run.task_pathspec(node.name, task_id)
         return cls(node, inp, task_id, pathspec, _Policy.of(node), time.time())
 
     def record(self, run: RunContext, attempt: int, status: str) -> TaskRecord:

@@ -51,6 +51,10 @@ class RunContext:
         """The flow's name."""
         return self.record.flow
 
+    def task_pathspec(self, step: str, task_id: int) -> str:
+        """``Flow/run_id/step/task_id`` of a task of this run."""
+        return f"{self.flow_name}/{self.run_id}/{step}/{task_id}"
+
     def next_task_id(self) -> int:
         """A task id unique within the run."""
         return next(self._task_ids)

@@ -63,7 +63,7 @@ def plan_resume(
     return ResumePlan(
         origin,
         step,
-        frozenset(_downstream(graph, step)) if step else frozenset(),
+        frozenset(graph.reachable_from(step)) if step else frozenset(),
         clones,
         _origin_params(datastore, origin, tasks),
     )
@@ -80,17 +80,6 @@ def _origin_run(datastore: Datastore, flow: str, run_id: int | None) -> RunRecor
     if record is None:
         raise NotFoundError("run", f"{flow}/{run_id}", hint="; there is no such run to resume")
     return record
-
-
-def _downstream(graph: FlowGraph, step: str) -> set[str]:
-    seen: set[str] = set()
-    todo = [step]
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo.extend(graph[name].out_funcs)
-    return seen
 
 
 def _origin_params(
@@ -116,7 +105,7 @@ async def clone_task(run: RunContext, inp: TaskInput, origin: TaskRecord) -> Tas
     """Commit a copy of ``origin`` under this run: new rows, the same blob keys."""
     node = run.graph[inp.step]
     task_id = run.next_task_id()
-    pathspec = f"{run.flow_name}/{run.run_id}/{node.name}/{task_id}"
+    pathspec = run.task_pathspec(node.name, task_id)
     record = TaskRecord(
         run.flow_name, run.record.run_id, node.name, task_id, "successful", origin.attempt,
         time.time(), time.time(), [f.to_record() for f in inp.frames],

@@ -192,11 +192,7 @@ class SQLiteMetadataStore:
     ) -> None:
         """Make a task, its artifacts and its logs visible at once, in one transaction."""
         with self._write() as cur:
-            cur.executemany(
-                "INSERT OR REPLACE INTO logs (run_id, task_id, attempt, stream, data) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(task.run_id, task.task_id, task.attempt, k, v) for k, v in (logs or {}).items()],
-            )
+            _insert_logs(cur, task.run_id, task.task_id, task.attempt, logs or {})
             cur.executemany(
                 "INSERT OR IGNORE INTO inline_blobs (key, data) VALUES (?, ?)",
                 [(a.key, a.data) for a in artifacts if a.inline and a.data is not None],
@@ -293,11 +289,7 @@ class SQLiteMetadataStore:
     def put_logs(self, run_id: int, task_id: int, attempt: int, logs: dict[str, str]) -> None:
         """Store the output of one attempt (a retried one, before its task commits)."""
         with self._write() as cur:
-            cur.executemany(
-                "INSERT OR REPLACE INTO logs (run_id, task_id, attempt, stream, data) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(run_id, task_id, attempt, k, v) for k, v in logs.items()],
-            )
+            _insert_logs(cur, run_id, task_id, attempt, logs)
 
     def get_inline(self, key: str) -> bytes | None:
         """The bytes of an inline blob, or None."""
@@ -355,6 +347,16 @@ class SQLiteMetadataStore:
 
 #: Connections a forked child inherited: referenced for ever, so it never closes them.
 _inherited: list[sqlite3.Connection] = []
+
+
+def _insert_logs(
+    cur: sqlite3.Cursor, run_id: int, task_id: int, attempt: int, logs: dict[str, str]
+) -> None:
+    cur.executemany(
+        "INSERT OR REPLACE INTO logs (run_id, task_id, attempt, stream, data) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(run_id, task_id, attempt, stream, text) for stream, text in logs.items()],
+    )
 
 
 def _marks(n: int) -> str:
