@@ -95,9 +95,18 @@ def _attach_with(flow_cls: type[FlowSpec], specs: tuple[str, ...]) -> None:
             raise click.BadParameter(str(exc), param_hint="--with") from exc
 
 
+def _writable_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # Checked before the run starts: the file is written once the run exists.
+    if value is not None and not os.access(os.path.dirname(os.path.abspath(value)), os.W_OK):
+        raise click.BadParameter(
+            f"cannot write {value}: its directory does not exist or is not writable"
+        )
+    return value
+
+
 _RUN_ID_FILE = click.option(
     "--run-id-file", type=click.Path(dir_okay=False, writable=True), default=None,
-    help="Write the new run's id to this file as soon as the run starts.",
+    callback=_writable_file, help="Write the new run's id to this file as soon as the run starts.",
 )  # fmt: skip
 
 

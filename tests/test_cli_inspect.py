@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import pytest
 
-from asyncflow.client import DataArtifact
+from asyncflow.client import DataArtifact, Metaflow
 
 from .conftest import REPO, run_python
 
@@ -199,3 +199,20 @@ def test_a_flow_runs_with_fsync_on(tmp_path: Path) -> None:
     root = tmp_path / "store"
     proc = run_python(FAN, "--fsync", "run", root=root, check=True)
     assert "Done!" in proc.stdout
+
+
+def test_run_refuses_an_empty_tag_and_an_unwritable_run_id_file(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    proc = run_python(FAN, "run", "--tag", "", root=root)
+    assert (proc.returncode, proc.stderr) == (
+        1,
+        "Invalid tag operation:\n    cannot use tag '': a tag must be a non-empty string\n",
+    )
+    missing = tmp_path / "missing" / "run-id"
+    proc = run_python(FAN, "run", "--run-id-file", str(missing), root=root)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[-1] == (
+        f"Error: Invalid value for '--run-id-file': cannot write {missing}: "
+        "its directory does not exist or is not writable"
+    )
+    assert Metaflow(root=root).flows == []  # both refused before any run was created

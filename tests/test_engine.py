@@ -8,7 +8,7 @@ import anyio
 import anyio.from_thread
 import pytest
 
-from asyncflow import Engine, Flow, FlowSpec, NotFoundError, Run, step
+from asyncflow import Engine, Flow, FlowSpec, NotFoundError, Run, TagError, step
 from asyncflow.exceptions import (
     InvalidTransitionError,
     LintError,
@@ -243,3 +243,11 @@ async def test_a_run_cancelled_while_its_record_is_written_is_recorded_cancelled
 def test_an_engine_needs_room_for_a_task() -> None:
     with pytest.raises(ValueError, match=r"^max_workers \(0\) and max_num_splits \(100\) must"):
         Engine(max_workers=0)  # refused before any datastore is opened
+
+
+async def test_an_empty_tag_is_refused_before_anything_is_stored(store_root: Path) -> None:
+    with pytest.raises(TagError) as info:
+        await Engine().run(MixedFlow, tags=["nightly", " "])
+    assert info.value.message == "cannot use tag ' ': a tag must be a non-empty string"
+    with pytest.raises(NotFoundError):
+        Flow("MixedFlow")

@@ -15,9 +15,10 @@ expression in :func:`in_thread`::
 
 from __future__ import annotations
 
+from ..tags import MAX_TAG_LENGTH
 from ._lookup import get_datastore, in_thread
 from ._namespaces import default_namespace, get_namespace, namespace
-from ._runs import MAX_TAG_LENGTH, Flow, Metaflow, Run, Step
+from ._runs import Flow, Metaflow, Run, Step
 from ._tasks import Artifacts, DataArtifact, MetaflowData, Task
 
 __all__ = [

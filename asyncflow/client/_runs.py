@@ -11,14 +11,12 @@ from typing import Any
 
 from ..exceptions import NamespaceMismatchError, NotFoundError, TagError
 from ..store import Datastore, RunRecord, TaskRecord, resolve_root
+from ..tags import valid_tags
 from ._lookup import ClientObject, get_datastore, in_thread, load_run, split_pathspec, timestamp
 from ._namespaces import get_namespace
 from ._tasks import MetaflowData, Task
 
-__all__ = ["MAX_TAG_LENGTH", "Flow", "Metaflow", "Run", "Step"]
-
-#: The longest tag accepted, as in Metaflow.
-MAX_TAG_LENGTH = 500
+__all__ = ["Flow", "Metaflow", "Run", "Step"]
 
 
 class Metaflow:
@@ -246,7 +244,7 @@ class Run(ClientObject):
 
     def replace_tags(self, remove: Iterable[str], add: Iterable[str]) -> None:
         """Remove then add user tags, atomically."""
-        remove, add = _valid_tags(remove), _valid_tags(add)
+        remove, add = valid_tags(remove), valid_tags(add)
         system = set(remove) & set(self._record.system_tags)
         if system:
             raise TagError(self.pathspec, sorted(system)[0], "it is a system tag")
@@ -290,16 +288,6 @@ class Run(ClientObject):
     async def adata(self) -> MetaflowData | None:
         """:attr:`data`, without blocking the event loop."""
         return await in_thread(lambda: self.data)
-
-
-def _valid_tags(tags: Iterable[str]) -> list[str]:
-    tags = [tags] if isinstance(tags, str) else list(tags)
-    for tag in tags:
-        if not isinstance(tag, str) or not tag.strip():
-            raise TagError(None, str(tag), "a tag must be a non-empty string")
-        if len(tag) > MAX_TAG_LENGTH:
-            raise TagError(None, tag[:20] + "...", f"a tag is at most {MAX_TAG_LENGTH} characters")
-    return tags
 
 
 class Step(ClientObject):

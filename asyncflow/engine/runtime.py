@@ -21,6 +21,7 @@ from ..graph import FlowGraph
 from ..lint import lint
 from ..parameters import resolve_parameters
 from ..store import ArtifactRef, Datastore
+from ..tags import valid_tags
 from .attempts import run_task
 from .context import RunContext
 from .joins import JoinBarriers
@@ -188,6 +189,7 @@ class Engine:
         listeners: Sequence[Listener],
         plan: ResumePlan | None = None,
     ) -> RunContext:
+        tags = valid_tags(tags)  # refused before anything is stored
         system_tags = [
             f"user:{user}",
             "runtime:asyncflow",
