@@ -10,6 +10,7 @@ The tree, so callers can catch at the level they need::
     ├── InvalidTransitionError         a step called self.next(...) differently from its source
     │   └── RepeatedNextError          a step called self.next(...) more than once
     ├── StepTimeoutError               an attempt of a step ran past its @timeout
+    ├── StepExitError                  a step called sys.exit(); the attempt fails
     ├── ForeachError                   a foreach artifact that is missing, not iterable, empty
     │                                  or longer than --max-num-splits
     ├── ResumeError                    resume was asked for something it cannot do
@@ -52,6 +53,7 @@ __all__ = [
     "ReservedArtifactError",
     "ResumeError",
     "RunFailed",
+    "StepExitError",
     "StepTimeoutError",
     "TagError",
     "UnhandledInMergeArtifactsError",
@@ -148,6 +150,17 @@ class StepTimeoutError(AsyncflowException):
     def __init__(self, step: str, limit: str) -> None:
         self.step, self.limit = step, limit
         super().__init__(f"step '{step}' timed out after {limit} (@timeout)")
+
+
+class StepExitError(AsyncflowException):
+    """A step called ``sys.exit()``: its attempt fails, as a Metaflow task whose process
+    exits does; the run goes on to retries, ``@catch`` or failure."""
+
+    headline = "Step exited"
+
+    def __init__(self, code: object) -> None:
+        self.code = code
+        super().__init__(f"the step called sys.exit({code!r})")
 
 
 class ResumeError(AsyncflowException):

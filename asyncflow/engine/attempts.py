@@ -20,7 +20,7 @@ from ..artifacts import TaskArtifacts
 from ..current import enter_task, leave_task
 from ..decorators import CatchSpec, ExceptionWrapper, RetrySpec, TimeoutSpec, find_spec
 from ..events import TaskFailed, TaskFinished, TaskOutput, TaskRetrying, TaskStarted
-from ..exceptions import AsyncflowException
+from ..exceptions import AsyncflowException, StepExitError
 from ..flowspec import FlowSpec
 from ..graph import StepNode
 from ..logs import TaskCapture, start_capture, stop_capture
@@ -168,6 +168,8 @@ async def _guard(body: Awaitable[Outcome]) -> Outcome | Exception:
         return await body
     except Exception as exc:
         return exc
+    except SystemExit as exc:  # it would end the whole process, every other task with it
+        return StepExitError(exc.code).with_traceback(exc.__traceback__)
 
 
 async def _settle(

@@ -142,6 +142,7 @@ def test_run_help_lists_each_parameter_with_its_help(
             "ParameterReadOnlyError: 'mistake' is a Parameter and cannot be assigned in step "
             "'start'; use another name",
         ),
+        ("exit", "start", "StepExitError: the step called sys.exit(3)"),
     ],
 )
 def test_mistakes_fail_the_run_naming_the_step(

@@ -1,12 +1,14 @@
 """Mistakes Metaflow refuses at run time; a parameter picks which one this run makes."""
 
+import sys
+
 from asyncflow import FlowSpec, Parameter, step
 
 
 class MistakesFlow(FlowSpec):
     """Branches that disagree on an artifact, and a join that trips on it."""
 
-    mistake = Parameter("mistake", help="conflict, outside or assign.", default="none")
+    mistake = Parameter("mistake", help="conflict, outside, assign or exit.", default="none")
 
     @step
     def start(self):
@@ -14,6 +16,8 @@ class MistakesFlow(FlowSpec):
             self.merge_artifacts([])
         if self.mistake == "assign":
             self.mistake = "changed"
+        if self.mistake == "exit":
+            sys.exit(3)  # Metaflow: the task's process exits, the task fails
         self.next(self.left, self.right)
 
     @step
