@@ -16,13 +16,13 @@ import click
 
 from .cli_inspect import exit_with
 from .cli_inspect import register as register_inspect_commands
-from .decorators import attach_to_every_step, is_step
+from .decorators import attach_to_every_step
 from .display import make_display
 from .engine import Engine, RunResult, current_user
 from .events import Event, RunStarted
 from .exceptions import AsyncflowException, FlowDefinitionError
 from .flowspec import FlowSpec
-from .graph import FlowGraph, StepNode, to_dot, to_mermaid
+from .graph import FlowGraph, StepNode, step_functions, to_dot, to_mermaid
 from .lint import lint
 from .parameter_options import add_parameter_options, parameter_values
 from .store import Datastore
@@ -85,9 +85,7 @@ _WITH = click.option(
 
 
 def _attach_with(flow_cls: type[FlowSpec], specs: tuple[str, ...]) -> None:
-    steps: list[Callable[..., Any]] = [
-        f for f in (getattr(flow_cls, n, None) for n in dir(flow_cls)) if f and is_step(f)
-    ]
+    steps = [func for _, func in step_functions(flow_cls)]
     for spec in specs:
         try:
             attach_to_every_step(steps, spec)

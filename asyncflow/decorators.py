@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import ast
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from .exceptions import FlowDefinitionError
-
-if TYPE_CHECKING:
-    from .graph import FlowGraph
 
 __all__ = [
     "STEP_MARK",
@@ -25,7 +22,6 @@ __all__ = [
     "TimeoutSpec",
     "attach_to_every_step",
     "catch",
-    "check_step_decorators",
     "find_spec",
     "is_step",
     "resources",
@@ -217,17 +213,6 @@ def attach_to_every_step(steps: Iterable[Callable[..., Any]], spec: str) -> None
     for func in steps:
         if not any(getattr(s, "name", None) == name for s in step_specs(func)):
             decorate(func)
-
-
-def check_step_decorators(graph: FlowGraph) -> Iterator[str]:
-    """Lint rule: ``@catch`` cannot recover a foreach step (Metaflow refuses it too)."""
-    for node in graph.sorted_nodes():
-        if node.type == "foreach" and find_spec(node.func, CatchSpec) is not None:
-            yield (
-                f"step '{node.name}' ({node.location}): @catch is not supported on a foreach "
-                "step, whose fan-out needs the list it failed to make; move the work that "
-                "may fail into another step"
-            )
 
 
 def step_specs(func: Callable[..., Any]) -> Sequence[Any]:

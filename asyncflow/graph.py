@@ -16,7 +16,7 @@ from typing import Any
 
 from .decorators import is_step
 
-__all__ = ["FlowGraph", "StepNode", "parse_source", "to_dot", "to_mermaid"]
+__all__ = ["FlowGraph", "StepNode", "parse_source", "step_functions", "to_dot", "to_mermaid"]
 
 
 @dataclass
@@ -62,7 +62,7 @@ class FlowGraph:
         self.doc = inspect.cleandoc(flow_cls.__doc__ or "")
         self.location = _class_location(flow_cls)
         self.nodes: dict[str, StepNode] = {
-            name: _parse_step(name, func) for name, func in _step_functions(flow_cls)
+            name: _parse_step(name, func) for name, func in step_functions(flow_cls)
         }
         for node in self.nodes.values():
             node.type = _node_type(node)
@@ -151,7 +151,8 @@ def _by_line(node: StepNode) -> int:
     return node.lineno
 
 
-def _step_functions(flow_cls: type) -> Iterator[tuple[str, Callable[..., Any]]]:
+def step_functions(flow_cls: type) -> Iterator[tuple[str, Callable[..., Any]]]:
+    """``(name, function)`` of every ``@step`` method of ``flow_cls``, by name."""
     for name in dir(flow_cls):
         if name.startswith("__"):
             continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from .decorators import check_step_decorators
+from .decorators import CatchSpec, find_spec
 from .graph import FlowGraph, StepNode
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "check_signatures",
     "check_split_join_balance",
     "check_start_and_end",
+    "check_step_decorators",
     "check_step_names",
     "check_transitions",
     "lint",
@@ -234,6 +235,17 @@ def check_foreach_into_join(graph: FlowGraph) -> Iterator[str]:
                     f"{_at(node, node.next_lineno)}: the foreach goes straight into join "
                     f"step '{out}'; add a step between them"
                 )
+
+
+def check_step_decorators(graph: FlowGraph) -> Iterator[str]:
+    """Lint rule: ``@catch`` cannot recover a foreach step (Metaflow refuses it too)."""
+    for node in graph.sorted_nodes():
+        if node.type == "foreach" and find_spec(node.func, CatchSpec) is not None:
+            yield (
+                f"step '{node.name}' ({node.location}): @catch is not supported on a foreach "
+                "step, whose fan-out needs the list it failed to make; move the work that "
+                "may fail into another step"
+            )
 
 
 _LOCAL_CHECKS: tuple[Check, ...] = (
