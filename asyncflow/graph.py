@@ -16,7 +16,15 @@ from typing import Any
 
 from .decorators import is_step
 
-__all__ = ["FlowGraph", "StepNode", "parse_source", "step_functions", "to_dot", "to_mermaid"]
+__all__ = [
+    "FlowGraph",
+    "StepNode",
+    "parse_source",
+    "self_reads",
+    "step_functions",
+    "to_dot",
+    "to_mermaid",
+]
 
 
 @dataclass
@@ -42,6 +50,8 @@ class StepNode:
     split_parents: list[str] = field(default_factory=list)
     matching_join: str | None = None
     doc: str = ""
+    #: Names the step's source reads as ``self.<name>`` (the engine prefetches them).
+    reads: frozenset[str] = frozenset()
 
     @property
     def location(self) -> str:
@@ -177,6 +187,7 @@ def _parse_step(name: str, func: Callable[..., Any]) -> StepNode:
         has_varargs=bool(fdef.args.vararg or fdef.args.kwarg or fdef.args.kwonlyargs),
         is_async=isinstance(fdef, ast.AsyncFunctionDef),
         doc=inspect.cleandoc(ast.get_docstring(fdef) or ""),
+        reads=self_reads(fdef),
     )
     _read_transition(node, fdef, first)
     return node
@@ -224,6 +235,21 @@ def _read_next_call(node: StepNode, call: ast.Call) -> str | None:
     if problem is None and node.foreach_param is not None and len(node.out_funcs) != 1:
         problem = "a foreach transition must name exactly one step"
     return problem
+
+
+def self_reads(fdef: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
+    """Names a function reads as attributes of its first argument (``self.x``)."""
+    if not fdef.args.args:
+        return frozenset()
+    me = fdef.args.args[0].arg
+    return frozenset(
+        node.attr
+        for node in ast.walk(fdef)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.ctx, ast.Load)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == me
+    )
 
 
 def _is_self_next(expr: ast.expr) -> bool:

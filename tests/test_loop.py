@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import threading
 import time
 from pathlib import Path
@@ -10,12 +11,12 @@ from typing import Any
 import anyio
 import pytest
 
-from asyncflow import Runner
+from asyncflow import Engine, Run, Runner
 from asyncflow.engine.prefetch import attributes_read
 from serializers import Registry, Serialized, Serializer
 
 from .flows.big import SIZE, BigArtifactFlow
-from .flows.embedding import COPIED_ON, ForeachItemFlow, PrefetchFlow, Tracked
+from .flows.embedding import COPIED_ON, ForeachItemFlow, PrefetchFlow, SourceReadFlow, Tracked
 
 pytestmark = pytest.mark.anyio
 
@@ -132,3 +133,22 @@ async def test_async_steps_copy_their_foreach_item_off_the_loop(tmp_path: Path) 
     assert threading.get_ident() not in COPIED_ON
     end = result.run["end"].task
     assert end is not None and end.data.ns == [1, 2]
+
+
+async def test_an_async_step_is_not_parsed_on_the_loop(
+    store_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop_thread = threading.get_ident()
+    parsed_on_loop: list[str] = []
+    real_parse = ast.parse
+
+    def watching(source: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() == loop_thread:  # would wait on the parse lock, too
+            parsed_on_loop.append(str(source)[:40])
+        return real_parse(source, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", watching)
+    result = await Engine().run(SourceReadFlow)
+    assert result.successful
+    assert parsed_on_loop == []
+    assert Run(result.pathspec).data.total == 4  # type: ignore[union-attr]

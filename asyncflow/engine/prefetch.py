@@ -19,36 +19,31 @@ from typing import Any
 
 from ..artifacts import is_immutable
 from ..flowspec import FlowSpec
-from ..graph import parse_source
+from ..graph import parse_source, self_reads
 
 __all__ = ["attributes_read", "prefetch", "to_prefetch"]
 
 
 @functools.cache
 def attributes_read(func: Callable[..., Any]) -> frozenset[str]:
-    """Names the function's source reads as attributes of its first argument."""
+    """Names the function's source reads as attributes of its first argument.
+
+    The engine uses :attr:`StepNode.reads`, found when the graph is built (in a worker
+    thread); this parses ``func`` again, for callers that have no graph.
+    """
     try:
         tree = parse_source(textwrap.dedent(inspect.getsource(func)))
     except (OSError, TypeError, SyntaxError):
         return frozenset()
     fdef = tree.body[0]
-    if not isinstance(fdef, ast.FunctionDef | ast.AsyncFunctionDef) or not fdef.args.args:
+    if not isinstance(fdef, ast.FunctionDef | ast.AsyncFunctionDef):
         return frozenset()
-    me = fdef.args.args[0].arg
-    return frozenset(
-        node.attr
-        for node in ast.walk(fdef)
-        if isinstance(node, ast.Attribute)
-        and isinstance(node.ctx, ast.Load)
-        and isinstance(node.value, ast.Name)
-        and node.value.id == me
-    )
+    return self_reads(fdef)
 
 
-def to_prefetch(flow: FlowSpec, func: Callable[..., Any]) -> list[str]:
-    """The inherited artifacts ``func`` reads that are not loaded yet, and ``input``
-    if it reads a foreach item not copied yet (cheap: no I/O)."""
-    read = attributes_read(func)
+def to_prefetch(flow: FlowSpec, read: frozenset[str]) -> list[str]:
+    """Of the names a step's source reads (``read``), the inherited artifacts not loaded
+    yet, and ``input`` if it reads a foreach item not copied yet (cheap: no I/O)."""
     names = []
     if not read.isdisjoint(("input", "foreach_stack")) and _uncopied_items(flow):
         names.append("input")
@@ -65,9 +60,9 @@ def _uncopied_items(flow: FlowSpec) -> bool:
     )
 
 
-def prefetch(flow: FlowSpec, func: Callable[..., Any]) -> None:
+def prefetch(flow: FlowSpec, read: frozenset[str]) -> None:
     """Load what :func:`to_prefetch` names (call in a worker thread)."""
-    for name in to_prefetch(flow, func):
+    for name in to_prefetch(flow, read):
         if name == "input":  # reserved: never an artifact's name
             for frame in flow._foreach_frames:
                 frame.value  # noqa: B018 -- the task's private copy is made on first access

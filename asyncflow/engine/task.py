@@ -132,9 +132,9 @@ async def execute(
         )
     with _deadline(node, limit):
         if node.is_async:
-            if to_prefetch(flow, node.func):  # a thread hop costs more than nothing to load
+            if to_prefetch(flow, node.reads):  # a thread hop costs more than nothing to load
                 await anyio.to_thread.run_sync(
-                    prefetch, flow, node.func, limiter=run.thread_limiter
+                    prefetch, flow, node.reads, limiter=run.thread_limiter
                 )
             await node.func(flow, *args)
         else:

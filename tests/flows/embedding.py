@@ -191,3 +191,21 @@ class ForeachItemFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+class SourceReadFlow(FlowSpec):
+    """An async step whose inherited reads must be found without parsing on the loop."""
+
+    @step
+    def start(self):
+        self.words = ["read", "in", "a", "thread"]
+        self.next(self.count)
+
+    @step
+    async def count(self):
+        self.total = len(self.words)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
