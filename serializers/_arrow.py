@@ -32,7 +32,9 @@ class ArrowSerializer(Serializer):
     Column buffers are handed to the writer uncopied. Loading without
     compression is zero-copy: a ``pyarrow.Table``/``RecordBatch`` (and polars
     frames where polars allows) views the given buffer, read-only when that is
-    a read-only memory map; pandas frames are converted (and so copied).
+    a read-only memory map. pandas frames loaded from a read-only buffer keep
+    their numeric columns as read-only views of it (one block per column); from
+    a writable buffer they are converted into editable, copied blocks.
     ``compression`` (``"lz4"`` or ``"zstd"``) compresses column buffers, at the
     cost of a decompressed copy on load. pandas frames that Arrow would not
     give back exactly (object columns of mixed types, duplicate column names,
@@ -90,7 +92,7 @@ class ArrowSerializer(Serializer):
             return reader.get_batch(0)
         table = reader.read_all()
         if kind == PANDAS_DATAFRAME:
-            return _to_pandas(table, metadata)
+            return _to_pandas(table, metadata, zero_copy=buffer.readonly)
         if kind == POLARS_DATAFRAME:
             import polars as pl
 
@@ -157,8 +159,11 @@ def _index_dtypes(index: Any) -> list[Any]:
     return list(getattr(index, "dtypes", [index.dtype]))
 
 
-def _to_pandas(table: Any, metadata: dict[str, Any]) -> Any:
-    frame = table.to_pandas()
+def _to_pandas(table: Any, metadata: dict[str, Any], *, zero_copy: bool) -> Any:
+    # From a read-only buffer (the client's memory map) columns stay views of it, one
+    # block each: no copy, read-only like a loaded array. From a writable buffer (a
+    # step's private copy) pandas gets its own editable blocks, as after unpickling.
+    frame = table.to_pandas(split_blocks=True) if zero_copy else table.to_pandas()
     freq = metadata.get("index_freq")
     if freq is not None:
         frame.index = type(frame.index)(frame.index, freq=freq)

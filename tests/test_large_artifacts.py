@@ -62,3 +62,24 @@ async def test_client_loads_large_arrays_zero_copy(store_root: Path) -> None:
     pd.testing.assert_frame_equal(
         frame.data, pd.DataFrame({"x": np.arange(N), "y": np.arange(N) * 0.5})
     )
+
+
+def _backing(values: np.ndarray) -> object:
+    base: object = values
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return base
+
+
+async def test_client_loads_large_frames_zero_copy_and_steps_get_editable_ones(
+    store_root: Path,
+) -> None:
+    result = await Engine().run(ArrayFlow)
+    frame = Run(result.pathspec)["start"].task["frame"].data  # type: ignore[index]
+    column = frame["y"].to_numpy()
+    assert not column.flags.writeable
+    assert not isinstance(_backing(column), np.ndarray)  # a view of the stored file
+    with pytest.raises(ValueError, match="read-only"):
+        frame.loc[0, "y"] = -1.0
+    edited = Run(result.pathspec)["join"].task
+    assert edited is not None and edited.data.rows_edited == N

@@ -29,6 +29,8 @@ class ArrayFlow(FlowSpec):
         self.firsts = sorted(i.first for i in inputs)
         self.arr = inputs[0].arr
         self.frame = inputs[0].frame
+        self.frame.loc[0, "y"] = -1.0  # a step's copy of a frame is editable in place
+        self.rows_edited = len(self.frame)
         self.next(self.read_only)
 
     @step
