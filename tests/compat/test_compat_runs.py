@@ -52,6 +52,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "playlist": _run(root, "playlist.py", *PLAYLIST_ARGS),
         "hello_alice": _run(root, "hello.py", user="alice"),
         "hello": _run(root, "hello.py"),
+        "reads_hello": _run(root, "reads_hello.py"),
         "nested": _run(root, "nested.py"),
         "robust": _run(root, "robust.py"),
         "artifacts": _run(root, "artifacts.py"),
@@ -78,6 +79,8 @@ def test_hello_world(runs: dict[str, Any]) -> None:
     assert hello["index"] is None  # not inside a foreach
     assert hello["user_tags"] == []
     assert "HelloFlow is all done." in runs["stdout"]["hello"]
+    # a step of another flow reads it through the client, in its own namespace
+    assert "HelloFlow/4 said Hi!" in runs["stdout"]["reads_hello"]
 
 
 def test_playlist_parameters_include_file_branches_and_tags(runs: dict[str, Any]) -> None:
@@ -197,7 +200,7 @@ def test_namespaces_and_listing_flows(runs: dict[str, Any]) -> None:
     ns = runs["namespaces"]
     assert ns["flows"] == [
         "ArtifactTypesFlow", "ForeachIterablesFlow", "HelloFlow", "NestedForeachFlow",
-        "PlayListFlow", "RobustFlow",
+        "PlayListFlow", "ReadsHelloFlow", "RobustFlow",
     ]  # fmt: skip
     assert ns["mine_runs"] == 1  # alice's run is outside the default namespace
     assert ns["alice_runs"] == 1
