@@ -1,3 +1,4 @@
+# mypy: disable-error-code="union-attr, index"
 """The tutorials' later episodes: a flow that reads another flow's results with the client."""
 
 from asyncflow import Flow, FlowSpec, step
