@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from asyncflow.store import ArtifactRef, Datastore, TaskRecord
+from asyncflow.store import ArtifactRef, Datastore, SQLiteMetadataStore, TaskRecord
 from asyncflow.store.maintenance import collect_garbage, verify
 
 OLD = 1_000_000.0  # an mtime far outside any grace period
@@ -77,6 +77,7 @@ def test_verify_reports_every_bad_blob_with_its_artifacts(tmp_path: Path) -> Non
     path = store.blobs.path(bad.key)
     path.write_bytes(path.read_bytes()[:-1] + b"!")
     store.blobs.delete(gone.key)
+    assert isinstance(store.metadata, SQLiteMetadataStore)
     with store.metadata._write() as cur:
         cur.execute("UPDATE inline_blobs SET data = X'0000' WHERE key = ?", (small.key,))
 

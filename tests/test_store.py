@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from asyncflow.exceptions import CorruptedBlobError, DatastoreError
-from asyncflow.store import Datastore, LocalBlobStore, SQLiteMetadataStore, content_key
+from asyncflow.store import (
+    Datastore,
+    LocalBlobStore,
+    MetadataStore,
+    SQLiteMetadataStore,
+    content_key,
+)
 from asyncflow.store.blobs import MMAP_THRESHOLD
 
 
@@ -150,6 +156,7 @@ def test_fsync_is_set_from_the_environment(
     monkeypatch.setenv("ASYNCFLOW_FSYNC", env)
     store = Datastore(tmp_path)
     assert store.fsync is expected and store.blobs.fsync is expected
+    assert isinstance(store.metadata, SQLiteMetadataStore)
     synchronous = store.metadata._read("PRAGMA synchronous")[0][0]
     assert synchronous == (2 if expected else 1)  # FULL, NORMAL
     ref = store.persist("v", b"y" * 100, step="s")
@@ -261,3 +268,10 @@ def test_large_values_are_streamed_to_disk_and_mapped_back_without_copies(
     assert ref.size == value.nbytes and not ref.inline
     assert persist_peak < 1 << 20 and load_peak < 1 << 20  # no copy of the 64 MiB
     assert not loaded.flags.writeable and np.array_equal(loaded, value)
+
+
+def test_the_sqlite_store_has_every_method_of_the_protocol(tmp_path: Path) -> None:
+    store: MetadataStore = SQLiteMetadataStore(tmp_path / "metadata.db")  # mypy checks it too
+    wanted = {name for name in vars(MetadataStore) if not name.startswith("_")}
+    assert sorted(name for name in wanted if not callable(getattr(store, name, None))) == []
+    store.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from asyncflow.client import Flow, Run, _namespaces, namespace
-from asyncflow.store import Datastore
+from asyncflow.store import Datastore, SQLiteMetadataStore
 
 from .conftest import REPO, run_python
 from .flows.rendezvous import wait_until
@@ -117,8 +117,11 @@ def test_a_forked_child_has_its_own_connection_lock_and_lease(tmp_path: Path) ->
     assert lease is not None
     locked, unlock = threading.Event(), threading.Event()
 
+    metadata = store.metadata
+    assert isinstance(metadata, SQLiteMetadataStore)
+
     def hold_the_lock() -> None:  # another thread of the parent, busy with the store
-        with store.metadata._lock:
+        with metadata._lock:
             locked.set()
             unlock.wait()
 

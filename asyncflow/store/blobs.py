@@ -140,6 +140,7 @@ class LocalBlobStore:
         return key
 
     def put(self, key: str, buffers: Sequence[Any]) -> bool:
+        """Store buffers under ``key``; False (and a refreshed mtime) if it existed."""
         if self.touch(key):
             return False
         with self._temp_file(key[:8]) as (f, tmp):
@@ -179,6 +180,8 @@ class LocalBlobStore:
             return _touch(self.path(key))
 
     def get(self, key: str, *, writable: bool = False) -> memoryview:
+        """The bytes of ``key``: a copy if small, else a memory map (copy-on-write if
+        ``writable``)."""
         target = self.path(key)
         try:
             with open(target, "rb") as f:
@@ -194,12 +197,15 @@ class LocalBlobStore:
             raise CorruptedBlobError(key, f"missing (expected at {target})") from exc
 
     def exists(self, key: str) -> bool:
+        """Whether ``key`` is stored."""
         return self.path(key).exists()
 
     def delete(self, key: str) -> None:
+        """Remove ``key`` if present."""
         self.path(key).unlink(missing_ok=True)
 
     def keys(self) -> Iterator[str]:
+        """Every stored key, in order."""
         for info in self.scan():
             yield info.key
 

@@ -12,7 +12,7 @@ from serializers import Registry, SerializationError, default_registry
 from ..exceptions import CorruptedBlobError, DatastoreError
 from .blobs import MMAP_THRESHOLD, LocalBlobStore, content_key
 from .leases import BlobLease
-from .metadata import SQLiteMetadataStore
+from .metadata import MetadataStore, SQLiteMetadataStore
 from .records import ArtifactRef, TaskRecord
 
 __all__ = ["INLINE_THRESHOLD", "ROOT_DIRNAME", "Datastore", "env_flag", "resolve_root"]
@@ -78,7 +78,9 @@ class Datastore:
         )
         try:
             self.blobs = LocalBlobStore(self.root / "blobs", fsync=self.fsync)
-            self.metadata = SQLiteMetadataStore(self.root / "metadata.db", fsync=self.fsync)
+            self.metadata: MetadataStore = SQLiteMetadataStore(
+                self.root / "metadata.db", fsync=self.fsync
+            )
         except OSError as exc:
             raise DatastoreError(f"cannot open the datastore at {self.root}: {exc}") from exc
         self.lease = BlobLease(self.blobs.root / "leases")

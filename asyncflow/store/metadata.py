@@ -36,36 +36,114 @@ _ARTIFACT_COLUMNS = "name, key, encoding, size, type, metadata, inline"
 
 
 class MetadataStore(Protocol):
-    """Flows, runs, tasks and artifact records; a shared database can stand behind it later."""
+    """Flows, runs, tasks and artifact records; a shared database can stand behind it later.
+
+    :class:`SQLiteMetadataStore` documents what each method does.
+    """
 
     def create_run(
-        self, flow: str, user: str, params: dict[str, Any], tags: Sequence[str],
-        system_tags: Sequence[str], origin_run_id: int | None = None,
-    ) -> RunRecord: ...  # fmt: skip
+        self,
+        flow: str,
+        user: str,
+        params: dict[str, Any],
+        tags: Sequence[str],
+        system_tags: Sequence[str],
+        origin_run_id: int | None = None,
+    ) -> RunRecord:
+        """Allocate a run id and record the run as running."""
+        ...
+
     def finish_run(
-        self, flow: str, run_id: int, status: str, exception: str | None = None,
+        self,
+        flow: str,
+        run_id: int,
+        status: str,
+        exception: str | None = None,
         failed_pathspec: str | None = None,
-    ) -> None: ...  # fmt: skip
+    ) -> None:
+        """Mark a run successful, failed or cancelled."""
+        ...
+
     def commit_task(
         self, task: TaskRecord, artifacts: Sequence[ArtifactRef], logs: dict[str, str] | None = None
-    ) -> None: ...
+    ) -> None:
+        """Make a task, its artifacts and its logs visible at once."""
+        ...
+
     def get_logs(
         self, flow: str, run_id: int, task_id: int, stream: str, attempt: int | None = None
-    ) -> str: ...
-    def put_logs(self, run_id: int, task_id: int, attempt: int, logs: dict[str, str]) -> None: ...
-    def get_run(self, flow: str, run_id: int) -> RunRecord | None: ...
+    ) -> str:
+        """What a task printed to ``stream`` in ``attempt`` (default: its latest)."""
+        ...
+
+    def put_logs(self, run_id: int, task_id: int, attempt: int, logs: dict[str, str]) -> None:
+        """Store the output of one attempt before its task commits."""
+        ...
+
+    def get_run(self, flow: str, run_id: int) -> RunRecord | None:
+        """The run, or None."""
+        ...
+
     def list_runs(
-        self, flow: str, *, tags: Sequence[str] = (), status: str | None = None,
+        self,
+        flow: str,
+        *,
+        tags: Sequence[str] = (),
+        status: str | None = None,
         limit: int | None = None,
-    ) -> list[RunRecord]: ...  # fmt: skip
-    def list_flows(self) -> list[str]: ...
-    def list_tasks(self, flow: str, run_id: int, step: str | None = None) -> list[TaskRecord]: ...
-    def get_task(self, flow: str, run_id: int, step: str, task_id: int) -> TaskRecord | None: ...
-    def list_artifacts(self, flow: str, run_id: int, task_id: int) -> list[ArtifactRef]: ...
-    def get_inline(self, key: str) -> bytes | None: ...
-    def set_tags(self, flow: str, run_id: int, tags: Sequence[str]) -> None: ...
-    def set_run_owner(self, run_id: int, host: str, pid: int) -> None: ...
-    def get_run_owner(self, run_id: int) -> tuple[str, int] | None: ...
+    ) -> list[RunRecord]:
+        """Runs having every one of ``tags`` (and ``status``), newest first."""
+        ...
+
+    def list_flows(self) -> list[str]:
+        """Names of every flow that has run."""
+        ...
+
+    def list_tasks(self, flow: str, run_id: int, step: str | None = None) -> list[TaskRecord]:
+        """Committed tasks of a run (of one step), in task id order."""
+        ...
+
+    def get_task(self, flow: str, run_id: int, step: str, task_id: int) -> TaskRecord | None:
+        """One committed task, or None."""
+        ...
+
+    def list_artifacts(self, flow: str, run_id: int, task_id: int) -> list[ArtifactRef]:
+        """Artifact records of a task, by name."""
+        ...
+
+    def get_inline(self, key: str) -> bytes | None:
+        """The bytes of an inline value, or None."""
+        ...
+
+    def update_tags(
+        self, flow: str, run_id: int, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> list[str]:
+        """Add then remove user tags atomically; the run's user tags afterwards."""
+        ...
+
+    def set_run_owner(self, run_id: int, host: str, pid: int) -> None:
+        """Record the process that runs ``run_id``."""
+        ...
+
+    def get_run_owner(self, run_id: int) -> tuple[str, int] | None:
+        """``(host, pid)`` of the process that ran ``run_id``, if recorded."""
+        ...
+
+    def referenced_keys(self) -> set[str]:
+        """Keys of every blob file a committed artifact uses."""
+        ...
+
+    def delete_unreferenced_inline(self) -> int:
+        """Drop inline values no artifact uses; how many."""
+        ...
+
+    def artifact_usages(self, inline: bool) -> Iterator[tuple[str, str, int]]:
+        """``(key, artifact pathspec, size)`` of every committed artifact, by key."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
 
 
 class SQLiteMetadataStore:
