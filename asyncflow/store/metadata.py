@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -146,6 +147,19 @@ class MetadataStore(Protocol):
         ...
 
 
+@contextmanager
+def _opening(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside the database while this process opens it.
+
+    Switching a new database to WAL takes a lock that SQLite's busy handler does
+    not wait for: two processes opening a fresh store at once would see "database
+    is locked" at once. Opening one at a time avoids that; it costs nothing later.
+    """
+    with open(path.with_name(path.name + ".open-lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
 class SQLiteMetadataStore:
     """The embedded default: one SQLite file in WAL mode.
 
@@ -162,9 +176,10 @@ class SQLiteMetadataStore:
         self._fsync = fsync
         self._lock = threading.Lock()
         try:
-            self._conn, self._pid = self._connect(), os.getpid()
-            with self._write() as cur:
-                migrate(cur)
+            with _opening(self.path):
+                self._conn, self._pid = self._connect(), os.getpid()
+                with self._write() as cur:
+                    migrate(cur)
         except sqlite3.Error as exc:
             raise DatastoreError(f"cannot open metadata database {self.path}: {exc}") from exc
         reset_in_children(self)
