@@ -114,6 +114,12 @@ def test_a_failed_write_fails_the_run_clearly_and_shows_nothing_half_done(
     _resume_and_check(store_root, "CrashFlow/1")
 
 
+def _default_sigint() -> None:
+    # A test run started as a background job inherits SIGINT ignored, and Python keeps
+    # an ignored SIGINT ignored: the flow would never see the Ctrl-C this test sends.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     ("kind", "sig", "why", "code"),
     [
@@ -136,7 +142,7 @@ def test_ctrl_c_or_sigterm_cancels_the_run_and_resume_continues_it(
     }
     proc = subprocess.Popen(
         [sys.executable, SCRIPT, "run"], env=env, cwd=tmp_path, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_sigint,
     )  # fmt: skip
     try:
         with open(gate) as ready:  # blocks until task work[2] is running
