@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import fractions
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from .store import ArtifactRef, Datastore
@@ -86,7 +86,3 @@ class TaskArtifacts:
         if self._on_stored:
             self._on_stored(ref)
         return ref
-
-    def names(self) -> Iterable[str]:
-        """Names of every artifact visible to the task."""
-        return set(self.inherited) | self.assigned

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from asyncflow import Engine, Run
+from asyncflow.events import ArtifactStored, Event
 
 from .flows.arrays import ArrayFlow, N
 
@@ -36,8 +37,13 @@ async def test_in_place_changes_stay_in_the_task_that_made_them(store_root: Path
 
 
 async def test_values_only_read_are_not_stored_again(store_root: Path) -> None:
-    result = await Engine().run(ArrayFlow)
+    events: list[Event] = []
+    result = await Engine(listeners=[events.append]).run(ArrayFlow)
     run = Run(result.pathspec)
+    read_only = run["read_only"].task
+    assert read_only is not None
+    stored = [e for e in events if isinstance(e, ArtifactStored)]
+    assert sorted(e.name for e in stored if e.pathspec == read_only.pathspec) == ["rows", "total"]
     join, end = run["join"].task, run["end"].task
     assert join is not None and end is not None
     assert end["arr"].sha == join["arr"].sha

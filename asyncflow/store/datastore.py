@@ -116,11 +116,14 @@ class Datastore:
             data = b"".join(memoryview(b).cast("B") for b in encoded.buffers)
             key = content_key([data])
             return ArtifactRef(name, key, encoded.encoding, size, type_name, meta, True, data)
-        if known_key is not None and content_key(encoded.buffers) == known_key:
-            key = known_key
+        if known_key is None:
+            key = self.blobs.write(encoded.buffers)  # hashed on the way to disk
         else:
-            key = self.blobs.write(encoded.buffers)
-            self.lease.add(key)  # until a commit references it; see store/leases.py
+            key = content_key(encoded.buffers)  # hashed once: unchanged values write nothing
+            if key == known_key:
+                return ArtifactRef(name, key, encoded.encoding, size, type_name, meta, False)
+            self.blobs.put(key, encoded.buffers)
+        self.lease.add(key)  # until a commit references it; see store/leases.py
         return ArtifactRef(name, key, encoded.encoding, size, type_name, meta, False)
 
     def read_bytes(
@@ -131,7 +134,7 @@ class Datastore:
         ``writable`` gives a private copy (copy-on-write for memory maps) that the
         decoded value may be changed through without touching the store.
         """
-        where = f"{pathspec}/{ref.name}" if pathspec else ref.name
+        where = _pathspec(ref, pathspec)
         if ref.inline:
             data = ref.data if ref.data is not None else self.metadata.get_inline(ref.key)
             if data is None:
@@ -148,13 +151,18 @@ class Datastore:
     def load(self, ref: ArtifactRef, *, pathspec: str | None = None, writable: bool = False) -> Any:
         """Decode an artifact; a fresh object on every call (see :meth:`read_bytes`)."""
         view = self.read_bytes(ref, pathspec=pathspec, writable=writable)
+        where = _pathspec(ref, pathspec)
         try:
-            where = f"{pathspec}/{ref.name}" if pathspec else ref.name
             return self.registry.deserialize(ref.encoding, view, ref.metadata, artifact=where)
         except SerializationError:
             raise
         except Exception as exc:  # a decoder choking on bytes we verified is still our error
-            raise DatastoreError(f"cannot decode artifact '{ref.name}': {exc}") from exc
+            raise DatastoreError(f"cannot decode artifact '{where}': {exc}") from exc
+
+
+def _pathspec(ref: ArtifactRef, task_pathspec: str | None) -> str:
+    """The artifact's pathspec for messages (its bare name outside a task)."""
+    return f"{task_pathspec}/{ref.name}" if task_pathspec else ref.name
 
 
 def _check(view: memoryview, ref: ArtifactRef, where: str, full: bool) -> None:
