@@ -35,6 +35,7 @@ from .exceptions import (
 from .flowspec import FlowSpec
 from .parameters import IncludeFile, JSONType, Parameter
 from .runner import Runner, RunStream
+from .store.pickling import allow_pickle, pickle_allowed
 
 __all__ = [
     "AsyncflowException",
@@ -59,11 +60,13 @@ __all__ = [
     "StepTimeoutError",
     "TagError",
     "Task",
+    "allow_pickle",
     "catch",
     "current",
     "default_namespace",
     "get_namespace",
     "namespace",
+    "pickle_allowed",
     "resources",
     "retry",
     "step",

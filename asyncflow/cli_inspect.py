@@ -17,8 +17,11 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from serializers import LoadError
+
 from .client import DataArtifact, Flow, Run, Step, Task, namespace
-from .exceptions import AsyncflowException, NotFoundError
+from .exceptions import AsyncflowException, DatastoreError, NotFoundError
+from .store.pickling import allow_pickle
 
 __all__ = [
     "FSYNC_OPTION",
@@ -28,11 +31,13 @@ __all__ = [
     "echo_lines",
     "exit_with",
     "handle_errors",
+    "no_pickle_option",
     "register",
     "run_lines",
     "short_repr",
     "step_lines",
     "task_lines",
+    "value_text",
     "when",
 ]
 
@@ -81,9 +86,21 @@ def short_repr(value: Any, limit: int = MAX_VALUE_SIZE) -> str:
 
 
 def describe_artifact(artifact: DataArtifact, limit: int | None = MAX_VALUE_SIZE) -> str:
-    """``name: type (encoding, N bytes)`` and, unless ``limit`` is None, ``= value``."""
+    """``name: type (encoding, N bytes)`` and, unless ``limit`` is None, ``= value``.
+
+    Type and size come from the metadata (nothing is decoded); a value that cannot be
+    loaded (pickle refused, plugin missing, corrupted) shows why instead.
+    """
     head = f"{artifact.id}: {artifact.type} ({artifact.encoding}, {artifact.size} bytes)"
-    return head if limit is None else f"{head} = {short_repr(artifact.data, limit)}"
+    return head if limit is None else f"{head} = {value_text(artifact, limit)}"
+
+
+def value_text(artifact: DataArtifact, limit: int = MAX_VALUE_SIZE) -> str:
+    """The value's short repr, or ``<not loaded: why>`` when it cannot be loaded."""
+    try:
+        return short_repr(artifact.data, limit)
+    except (LoadError, DatastoreError) as exc:
+        return f"<not loaded: {exc}>"
 
 
 def run_lines(run: Run) -> list[str]:
@@ -148,7 +165,7 @@ def artifact_lines(artifact: DataArtifact, limit: int = MAX_VALUE_SIZE) -> list[
         f"    sha:      {artifact.sha}",
     ]
     lines += [f"    metadata {k}: {v!r}" for k, v in sorted(artifact.metadata.items())]
-    lines.append(f"    value:    {short_repr(artifact.data, limit)}")
+    lines.append(f"    value:    {value_text(artifact, limit)}")
     return lines
 
 
@@ -159,6 +176,24 @@ def echo_lines(lines: Iterable[str]) -> None:
 
 
 # --- flow script commands ----------------------------------------------------
+
+
+def _refuse_pickle(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        allow_pickle(False)
+
+
+def no_pickle_option(fn: F) -> F:
+    """``--no-pickle``: refuse to load pickled values (see :mod:`asyncflow.store.pickling`)."""
+    return click.option(
+        "--no-pickle",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_refuse_pickle,
+        help="Never unpickle a value (a pickled one shows its type and size only). "
+        "Default: $ASYNCFLOW_ALLOW_PICKLE=0 refuses too.",
+    )(fn)
 
 
 def _tasks(flow: str, pathspec: str, root: str | None) -> list[Task]:
@@ -183,6 +218,7 @@ def _tasks(flow: str, pathspec: str, root: str | None) -> list[Task]:
     help="Characters of each value to print.",
 )
 @click.option("--include", default="", help="Comma-separated artifact names to show (default all).")
+@no_pickle_option
 @click.pass_obj
 @handle_errors
 def dump(obj: Any, pathspec: str, max_value_size: int, include: str) -> None:

@@ -1,7 +1,7 @@
 """The ``asyncflow`` command: list and show stored runs, collect garbage, verify blobs.
 
 asyncflow runs FLOW [--tag T]... [--namespace NS]
-asyncflow show PATHSPEC          Flow, Flow/run, .../step, .../task or .../artifact
+asyncflow show PATHSPEC [--no-pickle]   Flow, Flow/run, .../step, .../task or .../artifact
 asyncflow gc [--grace SECONDS] [--dry-run]
 asyncflow verify                 exit 1 if any blob is missing or corrupted
 """
@@ -17,6 +17,7 @@ from .cli_inspect import (
     artifact_lines,
     echo_lines,
     handle_errors,
+    no_pickle_option,
     run_lines,
     step_lines,
     task_lines,
@@ -63,6 +64,7 @@ def runs(root: str | None, flow: str, tags: tuple[str, ...], ns: str | None) -> 
 @cli.command()
 @click.argument("pathspec")
 @click.option("--max-value-size", default=MAX_VALUE_SIZE, show_default=True)
+@no_pickle_option
 @click.pass_obj
 @handle_errors
 def show(root: str | None, pathspec: str, max_value_size: int) -> None:

@@ -96,14 +96,18 @@ class UnknownEncodingError(LoadError):
 class PickleNotAllowedError(LoadError):
     """Loading was refused because the encoding can run code and pickle is not allowed."""
 
-    def __init__(self, artifact: str | None = None, encoding: str = "cloudpickle/1") -> None:
+    def __init__(
+        self, artifact: str | None = None, encoding: str = "cloudpickle/1", hint: str | None = None
+    ) -> None:
         self.artifact = artifact
         self.encoding = encoding
+        hint = hint or (
+            "this registry was created with allow_pickle=False; if you trust where the "
+            "data comes from, load it with Registry(allow_pickle=True)"
+        )
         super().__init__(
             f"refusing to deserialize {_describe(artifact, None)}: its encoding "
-            f"{encoding!r} can run arbitrary code while loading, and this registry was "
-            "created with allow_pickle=False; if you trust where the data comes from, "
-            "load it with Registry(allow_pickle=True)"
+            f"{encoding!r} can run arbitrary code while loading, and {hint}"
         )
 
 

@@ -113,13 +113,19 @@ class Registry:
         metadata: dict[str, Any],
         *,
         artifact: str | None = None,
+        allow_pickle: bool = True,
+        pickle_hint: str | None = None,
     ) -> Any:
-        """Decode a value stored with ``encoding`` from the concatenated ``buffer``."""
+        """Decode a value stored with ``encoding`` from the concatenated ``buffer``.
+
+        Encodings that run code load only if both this registry and ``allow_pickle``
+        allow it; ``pickle_hint`` then replaces the refusal's advice.
+        """
         serializer = self.get(encoding)
         if serializer is None:
             raise UnknownEncodingError(encoding, artifact)
-        if serializer.executes_code and not self.allow_pickle:
-            raise PickleNotAllowedError(artifact, encoding)
+        if serializer.executes_code and not (self.allow_pickle and allow_pickle):
+            raise PickleNotAllowedError(artifact, encoding, pickle_hint)
         view = buffer if isinstance(buffer, memoryview) else memoryview(buffer)
         try:
             return serializer.deserialize(view, metadata)

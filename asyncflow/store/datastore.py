@@ -13,6 +13,7 @@ from ..exceptions import CorruptedBlobError, DatastoreError
 from .blobs import MMAP_THRESHOLD, LocalBlobStore, content_key
 from .leases import BlobLease
 from .metadata import MetadataStore, SQLiteMetadataStore
+from .pickling import PICKLE_HINT, pickle_allowed
 from .records import ArtifactRef, TaskRecord
 
 __all__ = ["INLINE_THRESHOLD", "ROOT_DIRNAME", "Datastore", "env_flag", "resolve_root"]
@@ -153,7 +154,10 @@ class Datastore:
         view = self.read_bytes(ref, pathspec=pathspec, writable=writable)
         where = _pathspec(ref, pathspec)
         try:
-            return self.registry.deserialize(ref.encoding, view, ref.metadata, artifact=where)
+            return self.registry.deserialize(
+                ref.encoding, view, ref.metadata, artifact=where,
+                allow_pickle=pickle_allowed(), pickle_hint=PICKLE_HINT,
+            )  # fmt: skip
         except SerializationError:
             raise
         except Exception as exc:  # a decoder choking on bytes we verified is still our error
