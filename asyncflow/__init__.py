@@ -1,41 +1,53 @@
-"""asyncflow: Metaflow-style flows whose steps are coroutines, run inside one process."""
+"""asyncflow: Metaflow-style flows whose steps are coroutines, run inside one process.
+
+Public names load on first use (see ``_HOMES``): ``from asyncflow import Flow`` pays
+for the client and the store, not for the engine, anyio or the serializers' libraries.
+A new public name goes in ``__all__``, in ``_HOMES`` and in the ``TYPE_CHECKING`` block.
+"""
 
 from __future__ import annotations
 
-from .client import (
-    DataArtifact,
-    Flow,
-    Metaflow,
-    MetaflowData,
-    Run,
-    Step,
-    Task,
-    default_namespace,
-    get_namespace,
-    namespace,
-)
+import typing
+
+from . import _lazy
+
+# Eager: the submodule has the same name, and importing it would bind the module here.
 from .current import current
-from .decorators import (
-    ExceptionWrapper,
-    MetaflowExceptionWrapper,
-    catch,
-    resources,
-    retry,
-    step,
-    timeout,
-)
-from .engine import Engine, RunResult
-from .exceptions import (
-    AsyncflowException,
-    NamespaceMismatchError,
-    NotFoundError,
-    StepTimeoutError,
-    TagError,
-)
-from .flowspec import FlowSpec
-from .parameters import IncludeFile, JSONType, Parameter
-from .runner import Runner, RunStream
-from .store.pickling import allow_pickle, pickle_allowed
+
+if typing.TYPE_CHECKING:
+    from .client import (
+        DataArtifact,
+        Flow,
+        Metaflow,
+        MetaflowData,
+        Run,
+        Step,
+        Task,
+        default_namespace,
+        get_namespace,
+        namespace,
+    )
+    from .decorators import (
+        ExceptionWrapper,
+        MetaflowExceptionWrapper,
+        catch,
+        resources,
+        retry,
+        step,
+        timeout,
+    )
+    from .engine import Engine, RunResult
+    from .exceptions import (
+        AsyncflowException,
+        NamespaceMismatchError,
+        NotFoundError,
+        StepTimeoutError,
+        TagError,
+    )
+    from .flowspec import FlowSpec
+    from .parameters import IncludeFile, JSONType, Parameter
+    from .runner import Runner, RunStream
+    from .store.pickling import allow_pickle, pickle_allowed
 
 __all__ = [
     "AsyncflowException",
@@ -72,3 +84,42 @@ __all__ = [
     "step",
     "timeout",
 ]
+
+#: Where each public name lives (a module relative to this package).
+_HOMES = {
+    "AsyncflowException": ".exceptions",
+    "DataArtifact": ".client",
+    "Engine": ".engine",
+    "ExceptionWrapper": ".decorators",
+    "Flow": ".client",
+    "FlowSpec": ".flowspec",
+    "IncludeFile": ".parameters",
+    "JSONType": ".parameters",
+    "Metaflow": ".client",
+    "MetaflowData": ".client",
+    "MetaflowExceptionWrapper": ".decorators",
+    "NamespaceMismatchError": ".exceptions",
+    "NotFoundError": ".exceptions",
+    "Parameter": ".parameters",
+    "Run": ".client",
+    "RunResult": ".engine",
+    "RunStream": ".runner",
+    "Runner": ".runner",
+    "Step": ".client",
+    "StepTimeoutError": ".exceptions",
+    "TagError": ".exceptions",
+    "Task": ".client",
+    "allow_pickle": ".store.pickling",
+    "catch": ".decorators",
+    "default_namespace": ".client",
+    "get_namespace": ".client",
+    "namespace": ".client",
+    "pickle_allowed": ".store.pickling",
+    "resources": ".decorators",
+    "retry": ".decorators",
+    "step": ".decorators",
+    "timeout": ".decorators",
+}
+
+if not typing.TYPE_CHECKING:  # mypy reads the imports above, and flags unknown names
+    __getattr__, __dir__ = _lazy.exports(__name__, _HOMES, globals())

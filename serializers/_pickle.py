@@ -5,8 +5,6 @@ from __future__ import annotations
 import pickle
 from typing import Any, ClassVar
 
-import cloudpickle
-
 from serializers.base import Buffer, Serialized, Serializer
 
 __all__ = ["ALIGNMENT", "CloudpickleSerializer"]
@@ -35,6 +33,8 @@ class CloudpickleSerializer(Serializer):
 
     def serialize(self, obj: Any) -> Serialized:
         """Pickle ``obj``; the pickle stream first, then each out-of-band buffer."""
+        import cloudpickle  # imported by the first value that needs it, not by readers
+
         out_of_band: list[pickle.PickleBuffer] = []
         stream = cloudpickle.dumps(obj, protocol=5, buffer_callback=out_of_band.append)
         buffers: list[Buffer] = [stream]

@@ -6,8 +6,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Iterable
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from serializers.base import Encoded, Serializer
 from serializers.errors import (
@@ -20,6 +19,9 @@ from serializers.errors import (
     UnknownEncodingError,
     UnserializableError,
 )
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = ["Registry", "builtin_serializers", "default_registry"]
 
@@ -154,6 +156,9 @@ class Registry:
         with self._lock:
             if not self._plugins_pending:
                 return
+            # importlib.metadata is slow to import and to scan: only on first use.
+            from importlib.metadata import entry_points
+
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 self._load_plugin(ep)
             self._plugins_pending = False

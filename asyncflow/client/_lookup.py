@@ -10,8 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-import anyio.to_thread
-
 from ..exceptions import NotFoundError
 from ..store import Datastore, RunRecord, resolve_root
 from ._namespaces import check_namespace
@@ -35,6 +33,8 @@ _stores_lock = threading.Lock()
 
 async def in_thread(fn: Callable[[], T]) -> T:
     """Run a blocking client expression in a worker thread, so the loop stays free."""
+    import anyio.to_thread  # only callers on an event loop pay for anyio
+
     return await anyio.to_thread.run_sync(fn)
 
 

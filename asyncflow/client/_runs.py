@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import socket
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -160,6 +159,8 @@ class Run(ClientObject):
         never reported as crashed.
         """
         record = self._refresh()
+        import socket  # only for a run still marked running
+
         owner = self._store.metadata.get_run_owner(record.run_id)
         if record.status != "running" or owner is None or owner[0] != socket.gethostname():
             return False

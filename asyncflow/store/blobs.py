@@ -15,7 +15,6 @@ import contextlib
 import fcntl
 import mmap
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +149,8 @@ class LocalBlobStore:
 
     @contextlib.contextmanager
     def _temp_file(self, prefix: str) -> Iterator[tuple[Any, str]]:
+        import tempfile  # writers only: readers do not pay for it
+
         fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix=prefix)
         try:
             with os.fdopen(fd, "wb", buffering=0) as f:

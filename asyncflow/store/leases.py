@@ -17,7 +17,6 @@ import contextlib
 import fcntl
 import os
 import threading
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
@@ -75,7 +74,7 @@ class BlobLease:
         # under its final name: the collector never sees an unlocked live lease, and
         # a file it finds unlocked is dead for good (no name is ever reused).
         self.directory.mkdir(exist_ok=True)
-        self.path = self.directory / f"{os.getpid()}-{uuid.uuid4().hex}"
+        self.path = self.directory / f"{os.getpid()}-{os.urandom(16).hex()}"
         tmp = self.path.with_name(self.path.name + ".new")
         f = open(tmp, "w")  # noqa: SIM115 - held open (and locked) for the lease's life
         fcntl.flock(f, fcntl.LOCK_EX)

@@ -1,0 +1,105 @@
+"""What importing asyncflow costs, checked structurally: which modules a statement imports.
+
+A notebook reading one artifact pays for the client and the store only; the engine, anyio,
+the serializers' libraries and entry-point scanning load when something needs them.
+Measured with ``python -X importtime`` in a fresh interpreter, so nothing the test suite
+has already imported hides an import.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+import asyncflow
+
+#: Never imported by reading the public names of the client.
+HEAVY = {
+    "anyio",
+    "asyncio",
+    "trio",
+    "asyncflow.engine",
+    "asyncflow.runner",
+    "asyncflow.cli",
+    "click",
+    "importlib.metadata",
+    "cloudpickle",
+    "msgpack",
+    "pyarrow",
+    "numpy",
+    "pandas",
+    "polars",
+    "tempfile",
+    "socket",
+    "uuid",
+}
+
+#: A flow module defines its class without the engine: the CLI imports it when it runs.
+ENGINE = {"anyio", "asyncio", "asyncflow.engine", "importlib.metadata", "cloudpickle", "pandas"}
+
+
+def imported_by(statement: str) -> set[str]:
+    """Every package ``statement`` imports in a fresh interpreter (``-X importtime``).
+
+    Each module counts with all its parent packages: a package imported through
+    ``importlib.import_module`` may be missing from importtime's report, its submodules not.
+    """
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", statement],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    modules = re.findall(r"^import time:\s+\d+ \|\s+\d+ \| +(\S+)$", done.stderr, re.M)
+    parts = (module.split(".") for module in modules)
+    return {".".join(p[:n]) for p in parts for n in range(1, len(p) + 1)}
+
+
+def test_the_probe_sees_imports() -> None:
+    # the probe itself must be able to fail: the engine does import anyio
+    assert {"anyio", "asyncflow.engine"} <= imported_by("import asyncflow.engine")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import asyncflow",
+        "from asyncflow import Flow",
+        "from asyncflow import Flow, Run, Step, Task, DataArtifact, namespace, Metaflow",
+        "import asyncflow.client",
+    ],
+)
+def test_the_client_imports_nothing_heavy(statement: str) -> None:
+    assert sorted(imported_by(statement) & HEAVY) == []
+
+
+def test_a_flow_module_does_not_import_the_engine() -> None:
+    statement = "from asyncflow import FlowSpec, step, Parameter, current, retry, catch"
+    assert sorted(imported_by(statement) & ENGINE) == []
+
+
+def test_reading_a_name_imports_only_its_home() -> None:
+    assert "asyncflow.engine" in imported_by("from asyncflow import Engine")
+    assert "asyncflow.engine" not in imported_by("from asyncflow import NotFoundError")
+
+
+def test_every_public_name_is_an_object_not_a_submodule() -> None:
+    # A submodule named like a public name (asyncflow.current) would shadow it once imported.
+    code = (
+        "import importlib, pkgutil, types, asyncflow\n"
+        "for m in pkgutil.walk_packages(asyncflow.__path__, 'asyncflow.'):\n"
+        "    if m.name != 'asyncflow.__main__': importlib.import_module(m.name)\n"
+        "print([n for n in asyncflow.__all__ "
+        "if isinstance(getattr(asyncflow, n), types.ModuleType)])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_an_unknown_name_is_an_attribute_error_naming_it() -> None:
+    with pytest.raises(AttributeError, match="'asyncflow' has no attribute 'Flw'"):
+        _ = asyncflow.Flw  # type: ignore[attr-defined]
+    assert {"Flow", "Engine", "FlowSpec"} <= set(dir(asyncflow))
