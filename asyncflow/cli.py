@@ -25,13 +25,14 @@ from .flowspec import FlowSpec
 from .graph import FlowGraph, StepNode, step_functions, to_dot, to_mermaid
 from .lint import lint
 from .parameter_options import add_parameter_options, parameter_values
-from .store import Datastore
+from .store import Datastore, StoreURLs
+from .store_options import store_options
 
 __all__ = ["cli", "main"]
 
 
 class _Obj:
-    def __init__(self, flow_cls: type[FlowSpec], root: str | None) -> None:
+    def __init__(self, flow_cls: type[FlowSpec], root: StoreURLs) -> None:
         self.flow_cls = flow_cls
         self.root = root
 
@@ -61,20 +62,17 @@ _MAX_NUM_SPLITS = click.option(
 
 
 @click.group()
-@click.option(
-    "--datastore-root",
-    envvar="ASYNCFLOW_HOME",
-    default=None,
-    help="Where runs and artifacts are stored (default: the nearest .asyncflow directory).",
-)
+@store_options
 # Metaflow's command lines for local mode (`python flow.py --no-pylint run`) work unchanged.
 @click.option("--pylint/--no-pylint", default=True, help="Accepted; asyncflow runs no pylint.")
-@click.option("--metadata", type=click.Choice(["local"]), default="local", help="Only local.")
-@click.option("--datastore", type=click.Choice(["local"]), default="local", help="Only local.")
+@click.option(
+    "--datastore", type=click.Choice(["local", "s3"]), default="local",
+    help="Accepted; --datastore-root chooses the store.",
+)  # fmt: skip
 @click.pass_context
-def cli(ctx: click.Context, /, datastore_root: str | None, **_metaflow_options: Any) -> None:
+def cli(ctx: click.Context, /, urls: StoreURLs, **_metaflow_options: Any) -> None:
     """Run and inspect this flow."""
-    ctx.obj = _Obj(ctx.obj, datastore_root)
+    ctx.obj = _Obj(ctx.obj, urls)
 
 
 _WITH = click.option(

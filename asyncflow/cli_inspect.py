@@ -21,6 +21,7 @@ from serializers import LoadError
 
 from .client import DataArtifact, Flow, Run, Step, Task, namespace
 from .exceptions import AsyncflowException, DatastoreError, NotFoundError
+from .store import StoreURLs
 from .store.pickling import allow_pickle
 
 __all__ = [
@@ -196,7 +197,7 @@ def no_pickle_option(fn: F) -> F:
     )(fn)
 
 
-def _tasks(flow: str, pathspec: str, root: str | None) -> list[Task]:
+def _tasks(flow: str, pathspec: str, root: StoreURLs) -> list[Task]:
     """The tasks named by ``run_id/step[/task_id]`` (the flow name may lead)."""
     parts = pathspec.strip("/").split("/")
     if parts[0] == flow:

@@ -25,22 +25,19 @@ from .cli_inspect import (
 )
 from .client import DataArtifact, Flow, Run, Step, Task, get_datastore, namespace
 from .exceptions import NotFoundError
+from .store import StoreURLs
 from .store.maintenance import DEFAULT_GRACE, collect_garbage, verify
+from .store_options import store_options
 
 __all__ = ["cli", "main"]
 
 
 @click.group()
-@click.option(
-    "--datastore-root",
-    envvar="ASYNCFLOW_HOME",
-    default=None,
-    help="The datastore to read (default: the nearest .asyncflow directory).",
-)
+@store_options
 @click.pass_context
-def cli(ctx: click.Context, datastore_root: str | None) -> None:
+def cli(ctx: click.Context, urls: StoreURLs) -> None:
     """Inspect and maintain an asyncflow datastore."""
-    ctx.obj = datastore_root
+    ctx.obj = urls
 
 
 @cli.command()
@@ -49,7 +46,7 @@ def cli(ctx: click.Context, datastore_root: str | None) -> None:
 @click.option("--namespace", "ns", default=None, help="Only runs in this namespace (a tag).")
 @click.pass_obj
 @handle_errors
-def runs(root: str | None, flow: str, tags: tuple[str, ...], ns: str | None) -> None:
+def runs(root: StoreURLs, flow: str, tags: tuple[str, ...], ns: str | None) -> None:
     """List the runs of FLOW, newest first (every user's unless --namespace)."""
     namespace(ns)
     found = Flow(flow, root=root).runs(*tags)
@@ -67,7 +64,7 @@ def runs(root: str | None, flow: str, tags: tuple[str, ...], ns: str | None) -> 
 @no_pickle_option
 @click.pass_obj
 @handle_errors
-def show(root: str | None, pathspec: str, max_value_size: int) -> None:
+def show(root: StoreURLs, pathspec: str, max_value_size: int) -> None:
     """Describe a flow, run, step, task or artifact by its pathspec."""
     parts = pathspec.strip("/").split("/")
     if len(parts) == 1:
@@ -97,7 +94,7 @@ def show(root: str | None, pathspec: str, max_value_size: int) -> None:
 @click.option("--dry-run", is_flag=True, help="Report what would be deleted; delete nothing.")
 @click.pass_obj
 @handle_errors
-def gc(root: str | None, grace: float, dry_run: bool) -> None:
+def gc(root: StoreURLs, grace: float, dry_run: bool) -> None:
     """Delete blobs that no committed artifact references; safe while runs are active."""
     report = collect_garbage(get_datastore(root), grace=grace, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"

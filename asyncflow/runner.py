@@ -43,8 +43,10 @@ _Start = Callable[[EventCallback], Awaitable[RunResult]]
 class Runner:
     """Runs one flow, from a FlowSpec subclass or the path of a flow file.
 
-    Options apply to every run: ``datastore_root`` (default: as the CLI finds
-    it), ``max_workers``, ``max_num_splits``, ``tags``, ``namespace`` (what
+    Options apply to every run: ``datastore_root`` (a directory or
+    ``s3://bucket/prefix``; default: as the CLI finds it), ``metadata`` (a
+    ``postgresql://`` or ``sqlite:///`` URL; default: as the CLI finds it),
+    ``max_workers``, ``max_num_splits``, ``tags``, ``namespace`` (what
     ``current.namespace`` reports; also added to the run's tags), ``registry``
     (the serializers), ``show_output`` (show the run as the CLI does: a live view
     on a terminal, plain lines otherwise; off by default, unlike metaflow.Runner,
@@ -56,6 +58,7 @@ class Runner:
         flow: type[FlowSpec] | str | os.PathLike[str],
         *,
         datastore_root: str | os.PathLike[str] | None = None,
+        metadata: str | None = None,
         max_workers: int = 16,
         max_num_splits: int = 100,
         tags: Sequence[str] = (),
@@ -65,6 +68,7 @@ class Runner:
     ) -> None:
         self.flow_cls = flow if isinstance(flow, type) else load_flow(flow)
         self.datastore_root = datastore_root
+        self.metadata = metadata
         self.max_workers = max_workers
         self.max_num_splits = max_num_splits
         self.tags = [*tags, *([namespace] if namespace and namespace not in tags else [])]
@@ -212,11 +216,9 @@ class Runner:
 
     def _cancelled(self, pathspec: str) -> RunResult:
         flow, run_id = pathspec.split("/")
-        return RunResult("cancelled", flow, int(run_id), str(self._datastore_root()))
-
-    def _datastore_root(self) -> Path:
         assert self._engine is not None
-        return self._engine.datastore.root
+        urls = self._engine.datastore.urls
+        return RunResult("cancelled", flow, int(run_id), urls.datastore, urls=urls)
 
     async def _get_engine(self) -> Engine:
         if self._engine is None:
@@ -227,7 +229,9 @@ class Runner:
     def _make_engine(self) -> None:
         with self._engine_lock:
             if self._engine is None:
-                store = Datastore(self.datastore_root, registry=self.registry)
+                store = Datastore(
+                    self.datastore_root, metadata=self.metadata, registry=self.registry
+                )
                 listeners: list[Listener] = [make_display()] if self.show_output else []
                 self._engine = Engine(
                     store,

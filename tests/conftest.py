@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.servers import Postgres, S3Server, ServerUnavailable, postgres, seaweedfs
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -39,3 +43,32 @@ def run_python(
             f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
         )
     return proc
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A SeaweedFS S3 server for the session; the AWS_* variables point at it."""
+    try:
+        with (
+            seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server,
+            pytest.MonkeyPatch.context() as mp,
+        ):
+            for name, value in server.env.items():
+                mp.setenv(name, value)
+            yield server
+    except ServerUnavailable as exc:
+        pytest.skip(f"no S3 server: {exc}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    """A PostgreSQL cluster for the session, in a directory of its own under the system
+    temporary directory (pytest's is private to this user; the server runs as postgres)."""
+    workdir = Path(tempfile.mkdtemp(prefix="asyncflow-postgres-"))
+    try:
+        with postgres(workdir) as server:
+            yield server
+    except ServerUnavailable as exc:
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

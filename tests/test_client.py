@@ -212,7 +212,7 @@ async def test_awaitable_variants_read_without_blocking_the_loop(store_root: Pat
 async def test_a_corrupted_blob_names_the_artifact_never_a_wrong_value(store_root: Path) -> None:
     pathspec = await _run(FanFlow)
     artifact = DataArtifact(f"{pathspec}/start/1/big")
-    path = client.get_datastore().blobs.path(artifact.sha)
+    path = client.get_datastore().local_blobs.path(artifact.sha)
     data = bytearray(path.read_bytes())
     data[100] ^= 1
     path.write_bytes(bytes(data))

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from asyncflow.store import ArtifactRef, Datastore, SQLiteMetadataStore, TaskRecord
+from asyncflow.store.leases import FileLeases
 from asyncflow.store.maintenance import collect_garbage, verify
 
 OLD = 1_000_000.0  # an mtime far outside any grace period
@@ -19,7 +20,7 @@ def _commit(store: Datastore, refs: list[ArtifactRef], task_id: int = 1) -> int:
 
 
 def _age(store: Datastore, key: str) -> None:
-    os.utime(store.blobs.path(key), (OLD, OLD))
+    os.utime(store.local_blobs.path(key), (OLD, OLD))
 
 
 def test_gc_deletes_only_old_unreferenced_blobs(tmp_path: Path) -> None:
@@ -31,7 +32,7 @@ def test_gc_deletes_only_old_unreferenced_blobs(tmp_path: Path) -> None:
     store.lease.close()  # as if the writers had died without committing
     _age(store, kept.key)
     _age(store, orphan.key)
-    stale_tmp = store.blobs.root / "tmp" / "blobdead"
+    stale_tmp = store.local_blobs.root / "tmp" / "blobdead"
     stale_tmp.write_bytes(b"half a blob")
     os.utime(stale_tmp, (OLD, OLD))
 
@@ -74,7 +75,7 @@ def test_verify_reports_every_bad_blob_with_its_artifacts(tmp_path: Path) -> Non
     run_id = _commit(store, [good, bad, gone, small, bad.renamed("alias")])
     assert verify(store).ok and verify(store).checked == 4
 
-    path = store.blobs.path(bad.key)
+    path = store.local_blobs.path(bad.key)
     path.write_bytes(path.read_bytes()[:-1] + b"!")
     store.blobs.delete(gone.key)
     assert isinstance(store.metadata, SQLiteMetadataStore)
@@ -90,7 +91,7 @@ def test_verify_reports_every_bad_blob_with_its_artifacts(tmp_path: Path) -> Non
             "corrupted: its content does not match its hash",
             [f"{task}/alias", f"{task}/bad"],
         ),
-        gone.key: (f"missing (expected at {store.blobs.path(gone.key)})", [f"{task}/gone"]),
+        gone.key: (f"missing (expected at {store.local_blobs.path(gone.key)})", [f"{task}/gone"]),
         small.key: (f"corrupted: 2 bytes stored, {small.size} expected", [f"{task}/small"]),
     }
 
@@ -101,8 +102,9 @@ def test_a_lease_keeps_uncommitted_blobs_until_their_commit(tmp_path: Path) -> N
     _age(store, ref.key)  # older than any grace period, and not committed yet
     assert collect_garbage(store, grace=0).deleted == []
     _commit_with(store, [ref])
+    assert isinstance(store.lease, FileLeases)
     assert store.lease.path is None  # nothing left to claim: no lease file stays behind
-    assert list((store.blobs.root / "leases").iterdir()) == []
+    assert list((store.local_blobs.root / "leases").iterdir()) == []
     assert collect_garbage(store, grace=0).deleted == []  # now referenced
     assert store.load(ref) == "stored at run start"
 
@@ -111,7 +113,7 @@ def test_a_closed_lease_protects_nothing(tmp_path: Path) -> None:
     store = Datastore(tmp_path, inline_threshold=0)
     ref = store.persist("orphan", "a task that failed", step="s")
     store.lease.close()
-    assert list((store.blobs.root / "leases").iterdir()) == []
+    assert list((store.local_blobs.root / "leases").iterdir()) == []
     assert [b.key for b in collect_garbage(store, grace=0).deleted] == [ref.key]
 
 
@@ -134,7 +136,7 @@ def test_the_lease_of_a_dead_process_is_removed(tmp_path: Path) -> None:
     child.kill()
     child.wait()
     assert [b.key for b in collect_garbage(store, grace=0).deleted] == [key]
-    assert list((store.blobs.root / "leases").iterdir()) == []
+    assert list((store.local_blobs.root / "leases").iterdir()) == []
 
 
 CHILD_WRITES_AND_WAITS = """

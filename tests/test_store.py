@@ -71,7 +71,7 @@ def test_missing_and_corrupted_blobs_name_the_artifact(tmp_path: Path) -> None:
     store = Datastore(tmp_path, inline_threshold=0)
     ref = store.persist("numbers", list(range(100)), step="start")
     assert store.load(ref) == list(range(100))
-    path = store.blobs.path(ref.key)
+    path = store.local_blobs.path(ref.key)
     path.write_bytes(path.read_bytes()[:-1] + b"\x00")
     with pytest.raises(CorruptedBlobError) as info:
         store.load(ref, pathspec="F/1/start/1")
@@ -155,7 +155,7 @@ def test_fsync_is_set_from_the_environment(
 ) -> None:
     monkeypatch.setenv("ASYNCFLOW_FSYNC", env)
     store = Datastore(tmp_path)
-    assert store.fsync is expected and store.blobs.fsync is expected
+    assert store.fsync is expected and store.local_blobs.fsync is expected
     assert isinstance(store.metadata, SQLiteMetadataStore)
     synchronous = store.metadata._read("PRAGMA synchronous")[0][0]
     assert synchronous == (2 if expected else 1)  # FULL, NORMAL
@@ -174,7 +174,7 @@ def test_large_blobs_are_size_checked_and_fully_checked_on_request(tmp_path: Pat
     store = Datastore(tmp_path, inline_threshold=0)
     value = b"z" * (MMAP_THRESHOLD + 10)
     ref = store.persist("big", value, step="s")
-    path = store.blobs.path(ref.key)
+    path = store.local_blobs.path(ref.key)
     _flip_last_byte(path)
     checked = Datastore(tmp_path, verify_reads=True)
     with pytest.raises(CorruptedBlobError) as info:

@@ -14,6 +14,7 @@ import pytest
 
 from asyncflow.client import Flow, Run, _namespaces, namespace
 from asyncflow.store import Datastore, SQLiteMetadataStore
+from asyncflow.store.leases import FileLeases
 
 from .conftest import REPO, run_python
 from .flows.rendezvous import wait_until
@@ -81,7 +82,7 @@ def test_gc_while_a_run_is_active_keeps_its_uncommitted_blobs(tmp_path: Path) ->
         assert proc.poll() is None, proc.communicate()
         store = Datastore(root)
         orphan = store.blobs.write([b"left by a task that crashed" * 10_000])
-        os.utime(store.blobs.path(orphan), (1_000_000, 1_000_000))
+        os.utime(store.local_blobs.path(orphan), (1_000_000, 1_000_000))
         uncommitted = set(store.blobs.keys()) - store.metadata.referenced_keys() - {orphan}
         assert len(uncommitted) == 1  # a_big: on disk, its task not committed yet
 
@@ -113,6 +114,7 @@ def test_a_forked_child_has_its_own_connection_lock_and_lease(tmp_path: Path) ->
     store = Datastore(tmp_path, inline_threshold=0)
     store.metadata.create_run("Parent", "ann", {}, [], [])
     store.persist("param", "uncommitted", step="_parameters")  # the parent's lease claims it
+    assert isinstance(store.lease, FileLeases)
     lease = store.lease.path
     assert lease is not None
     locked, unlock = threading.Event(), threading.Event()

@@ -3,20 +3,19 @@ every client object."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import TypeVar
 
 from ..exceptions import NotFoundError
-from ..store import Datastore, RunRecord, resolve_root
+from ..store import Datastore, RunRecord, StoreLocation, StoreURLs, resolve_urls
 from ._namespaces import check_namespace
 
 __all__ = [
     "ClientObject",
     "get_datastore",
+    "has_runs",
     "in_thread",
     "int_id",
     "load_run",
@@ -26,8 +25,8 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: One datastore per root for every client object of the process.
-_stores: dict[Path, Datastore] = {}
+#: One datastore per location for every client object of the process.
+_stores: dict[StoreURLs, Datastore] = {}
 _stores_lock = threading.Lock()
 
 
@@ -38,15 +37,21 @@ async def in_thread(fn: Callable[[], T]) -> T:
     return await anyio.to_thread.run_sync(fn)
 
 
-def get_datastore(root: str | os.PathLike[str] | None = None) -> Datastore:
-    """The shared client-side datastore for ``root`` (see :func:`resolve_root`)."""
-    path = resolve_root(root)
+def get_datastore(root: StoreLocation | None = None) -> Datastore:
+    """The shared client-side datastore at ``root`` (see :func:`resolve_urls`)."""
+    urls = resolve_urls(root)
     with _stores_lock:
-        if path not in _stores:
-            if not (path / "metadata.db").exists():
-                raise NotFoundError("datastore", str(path), hint="; no flow has run here yet")
-            _stores[path] = Datastore(path)
-        return _stores[path]
+        if urls not in _stores:
+            if not has_runs(urls):
+                raise NotFoundError("datastore", str(urls), hint="; no flow has run here yet")
+            _stores[urls] = Datastore(urls)
+        return _stores[urls]
+
+
+def has_runs(urls: StoreURLs) -> bool:
+    """Whether a flow may have run there (False if its SQLite database does not exist)."""
+    sqlite_path = urls.sqlite_path
+    return sqlite_path is None or sqlite_path.exists()
 
 
 def split_pathspec(pathspec: str, parts: int, kind: str) -> list[str]:

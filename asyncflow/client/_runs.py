@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
 from ..exceptions import NamespaceMismatchError, NotFoundError, TagError
-from ..store import Datastore, RunRecord, TaskRecord, resolve_root
+from ..store import Datastore, RunRecord, StoreLocation, TaskRecord, resolve_urls
 from ..tags import valid_tags
-from ._lookup import ClientObject, get_datastore, in_thread, load_run, split_pathspec, timestamp
+from ._lookup import (
+    ClientObject,
+    get_datastore,
+    has_runs,
+    in_thread,
+    load_run,
+    split_pathspec,
+    timestamp,
+)
 from ._namespaces import get_namespace
 from ._tasks import MetaflowData, Task
 
@@ -21,15 +28,15 @@ __all__ = ["Flow", "Metaflow", "Run", "Step"]
 class Metaflow:
     """Every flow in the datastore: ``Metaflow().flows``."""
 
-    def __init__(self, *, root: str | os.PathLike[str] | None = None) -> None:
-        self._root = resolve_root(root)
+    def __init__(self, *, root: StoreLocation | None = None) -> None:
+        self._urls = resolve_urls(root)
 
     @property
     def flows(self) -> list[Flow]:
         """Every flow that has run here, by name (whatever the namespace)."""
-        if not (self._root / "metadata.db").exists():
+        if not has_runs(self._urls):
             return []
-        store = get_datastore(self._root)
+        store = get_datastore(self._urls)
         return [Flow._create(name, store) for name in store.metadata.list_flows()]
 
     def __iter__(self) -> Iterator[Flow]:
@@ -42,7 +49,7 @@ class Metaflow:
 class Flow(ClientObject):
     """A flow that has run here: ``Flow("ArtifactFlow").latest_run``."""
 
-    def __init__(self, name: str, *, root: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, name: str, *, root: StoreLocation | None = None) -> None:
         store = get_datastore(root)
         if name not in store.metadata.list_flows():
             raise NotFoundError("flow", name)
@@ -74,7 +81,7 @@ class Flow(ClientObject):
         return iter(self.runs())
 
     def __getitem__(self, run_id: str) -> Run:
-        return Run(f"{self.id}/{run_id}", root=self._store.root)
+        return Run(f"{self.id}/{run_id}", root=self._store.urls)
 
     def __contains__(self, run_id: str) -> bool:
         try:
@@ -118,7 +125,7 @@ class Run(ClientObject):
         self,
         pathspec: str,
         *,
-        root: str | os.PathLike[str] | None = None,
+        root: StoreLocation | None = None,
         _namespace_check: bool = True,
     ) -> None:
         split_pathspec(pathspec, 2, "run")
@@ -153,18 +160,13 @@ class Run(ClientObject):
 
     @property
     def crashed(self) -> bool:
-        """Whether the run shows as running but the process that ran it, here, is gone.
+        """Whether the run shows as running but the process that ran it is gone.
 
-        A run on another host, or from before asyncflow recorded its process, is
-        never reported as crashed.
+        With SQLite: its process, on this host, has ended (a run on another host is
+        never reported as crashed); with PostgreSQL: its heartbeat has expired.
         """
         record = self._refresh()
-        import socket  # only for a run still marked running
-
-        owner = self._store.metadata.get_run_owner(record.run_id)
-        if record.status != "running" or owner is None or owner[0] != socket.gethostname():
-            return False
-        return not _process_exists(owner[1])
+        return record.status == "running" and self._store.metadata.run_crashed(record.run_id)
 
     @property
     def status(self) -> str:
@@ -298,7 +300,7 @@ class Step(ClientObject):
         self,
         pathspec: str,
         *,
-        root: str | os.PathLike[str] | None = None,
+        root: StoreLocation | None = None,
         _namespace_check: bool = True,
     ) -> None:
         step = split_pathspec(pathspec, 3, "step")[2]
@@ -330,7 +332,7 @@ class Step(ClientObject):
         return iter(self.tasks())
 
     def __getitem__(self, task_id: str) -> Task:
-        return Task(f"{self.pathspec}/{task_id}", root=self._run._store.root)
+        return Task(f"{self.pathspec}/{task_id}", root=self._run._store.urls)
 
     @property
     def task(self) -> Task | None:
@@ -353,13 +355,3 @@ class Step(ClientObject):
     async def atasks(self) -> list[Task]:
         """:meth:`tasks`, without blocking the event loop."""
         return await in_thread(self.tasks)
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return True

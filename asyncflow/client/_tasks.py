@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from ..exceptions import NotFoundError
-from ..store import ArtifactRef, Datastore, TaskRecord
+from ..store import ArtifactRef, Datastore, StoreLocation, TaskRecord
 from ._lookup import (
     ClientObject,
     get_datastore,
@@ -34,7 +33,7 @@ class Task(ClientObject):
         pathspec: str,
         *,
         attempt: int | None = None,
-        root: str | os.PathLike[str] | None = None,
+        root: StoreLocation | None = None,
         _namespace_check: bool = True,
     ) -> None:
         flow, run_id, step, task_id = split_pathspec(pathspec, 4, "task")
@@ -176,7 +175,7 @@ class DataArtifact(ClientObject):
         self,
         pathspec: str,
         *,
-        root: str | os.PathLike[str] | None = None,
+        root: StoreLocation | None = None,
         _namespace_check: bool = True,
     ) -> None:
         flow, run_id, step, task_id, name = split_pathspec(pathspec, 5, "artifact")

@@ -20,7 +20,7 @@ from ..flowspec import FlowSpec, ForeachFrame
 from ..graph import FlowGraph
 from ..lint import lint
 from ..parameters import resolve_parameters
-from ..store import ArtifactRef, Datastore
+from ..store import ArtifactRef, Datastore, StoreURLs
 from ..tags import valid_tags
 from .attempts import run_task
 from .context import RunContext
@@ -46,6 +46,7 @@ class RunResult:
     exception: BaseException | None = None
     failed_pathspec: str | None = None
     traceback: str | None = None
+    urls: StoreURLs | None = None
     _run: Run | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -54,7 +55,8 @@ class RunResult:
         if self._run is None:
             from ..client import Run
 
-            self._run = Run(self.pathspec, root=self.root, _namespace_check=False)
+            root = self.urls if self.urls is not None else self.root
+            self._run = Run(self.pathspec, root=root, _namespace_check=False)
         return self._run
 
     def __enter__(self) -> RunResult:
@@ -238,9 +240,9 @@ class Engine:
         )  # fmt: skip
         run.emit(RunFinished(run.record.pathspec, status))
         return RunResult(
-            status, run.flow_name, run.record.run_id, str(self.datastore.root),
+            status, run.flow_name, run.record.run_id, self.datastore.urls.datastore,
             err.exception if err else None, err.pathspec if err else None,
-            err.formatted if err else None,
+            err.formatted if err else None, self.datastore.urls,
         )  # fmt: skip
 
 

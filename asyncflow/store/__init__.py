@@ -1,4 +1,4 @@
-"""Storage: content-addressed blobs, SQLite metadata, and the datastore tying them together."""
+"""Storage: content-addressed blobs, metadata, and the datastore tying them together."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from .blobs import BlobStore, LocalBlobStore, content_key
 from .datastore import Datastore, resolve_root
 from .metadata import MetadataStore, SQLiteMetadataStore
 from .records import ArtifactRef, RunRecord, TaskRecord
+from .urls import StoreLocation, StoreURLs, resolve_urls
 
 __all__ = [
     "ArtifactRef",
@@ -15,7 +16,10 @@ __all__ = [
     "MetadataStore",
     "RunRecord",
     "SQLiteMetadataStore",
+    "StoreLocation",
+    "StoreURLs",
     "TaskRecord",
     "content_key",
     "resolve_root",
+    "resolve_urls",
 ]

@@ -69,7 +69,7 @@ class BlobInfo:
 
 
 class BlobStore(Protocol):
-    """Where artifact bytes live; an object store can stand behind it later."""
+    """Where artifact bytes live: local files or an S3-compatible object store."""
 
     def write(self, buffers: Sequence[Any]) -> str:
         """Store the buffers back to back under their content hash; return the key."""
@@ -93,6 +93,22 @@ class BlobStore(Protocol):
 
     def keys(self) -> Iterator[str]:
         """Every stored key."""
+        ...
+
+    def scan(self) -> Iterator[BlobInfo]:
+        """Every stored blob with its size and modification time, in key order."""
+        ...
+
+    def stat(self, key: str) -> BlobInfo | None:
+        """Size and modification time of ``key``, or None if absent."""
+        ...
+
+    def where(self, key: str) -> str:
+        """Where ``key`` is (or would be) stored, for messages."""
+        ...
+
+    def clean_temp(self, cutoff: float) -> int:
+        """Remove what writers that died mid-write left before ``cutoff``; how many."""
         ...
 
 
@@ -200,6 +216,28 @@ class LocalBlobStore:
     def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
         return self.path(key).exists()
+
+    def stat(self, key: str) -> BlobInfo | None:
+        """Size and mtime of ``key``, or None if absent."""
+        try:
+            st = self.path(key).stat()
+        except FileNotFoundError:
+            return None
+        return BlobInfo(key, st.st_size, st.st_mtime)
+
+    def where(self, key: str) -> str:
+        """The file that holds (or would hold) ``key``."""
+        return str(self.path(key))
+
+    def clean_temp(self, cutoff: float) -> int:
+        """Remove temporary files of writers that died mid-write, older than ``cutoff``."""
+        removed = 0
+        for tmp in self._tmp.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if tmp.stat().st_mtime <= cutoff:
+                    tmp.unlink()
+                    removed += 1
+        return removed
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""

@@ -1,24 +1,32 @@
-"""The datastore: blobs + metadata + the serializer registry, under one root."""
+"""The datastore: blobs + metadata + the serializer registry, opened by URL."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from serializers import Registry, SerializationError, default_registry
 
 from ..exceptions import CorruptedBlobError, DatastoreError
-from .blobs import MMAP_THRESHOLD, LocalBlobStore, content_key
-from .leases import BlobLease
+from .blobs import MMAP_THRESHOLD, BlobStore, LocalBlobStore, content_key
+from .leases import FileLeases, Leases
 from .metadata import MetadataStore, SQLiteMetadataStore
 from .pickling import PICKLE_HINT, pickle_allowed
 from .records import ArtifactRef, TaskRecord
+from .urls import ROOT_DIRNAME, StoreLocation, StoreURLs, resolve_root, resolve_urls
 
-__all__ = ["INLINE_THRESHOLD", "ROOT_DIRNAME", "Datastore", "env_flag", "resolve_root"]
-
-ROOT_DIRNAME = ".asyncflow"
+__all__ = [
+    "INLINE_THRESHOLD",
+    "ROOT_DIRNAME",
+    "Datastore",
+    "StoreLocation",
+    "StoreURLs",
+    "env_flag",
+    "resolve_root",
+]
 
 #: Encoded values up to this size live inline in the metadata database. Measured with
 #: ``benchmarks/inline_threshold.py`` (persist + commit, then load, per value): inline is
@@ -34,24 +42,14 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in _TRUE
 
 
-def resolve_root(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The datastore root: ``explicit``, else ``$ASYNCFLOW_HOME``, else the nearest
-    ``.asyncflow`` directory from the current directory upwards, else ``./.asyncflow``."""
-    if explicit is not None:
-        return Path(explicit).absolute()
-    env = os.environ.get("ASYNCFLOW_HOME")
-    if env:
-        return Path(env).absolute()
-    cwd = Path.cwd()
-    for folder in (cwd, *cwd.parents):
-        candidate = folder / ROOT_DIRNAME
-        if candidate.is_dir():
-            return candidate
-    return cwd / ROOT_DIRNAME
-
-
 class Datastore:
     """Persists artifact values and loads them back; all methods block (use worker threads).
+
+    ``root`` is where blobs go: a local directory (default: the nearest ``.asyncflow``)
+    or ``s3://bucket/prefix``; ``metadata`` is a ``sqlite:///`` or ``postgresql://``
+    URL (default: SQLite inside the local root). Both default to ``$ASYNCFLOW_DATASTORE``
+    and ``$ASYNCFLOW_METADATA``; :attr:`urls` gives them back, resolved, for other
+    processes to :meth:`open` the same stores.
 
     ``fsync`` (default: ``$ASYNCFLOW_FSYNC``, else off) makes every blob and
     every metadata commit durable against power loss, at about 4x the cost of
@@ -63,28 +61,59 @@ class Datastore:
 
     def __init__(
         self,
-        root: str | os.PathLike[str] | None = None,
+        root: StoreLocation | None = None,
         *,
+        metadata: str | None = None,
         registry: Registry | None = None,
         fsync: bool | None = None,
         verify_reads: bool | None = None,
         inline_threshold: int = INLINE_THRESHOLD,
     ) -> None:
-        self.root = resolve_root(root)
+        self.urls = resolve_urls(root, metadata)
         self.registry = registry or default_registry()
         self.inline_threshold = inline_threshold
         self.fsync = env_flag("ASYNCFLOW_FSYNC") if fsync is None else fsync
         self.verify_reads = (
             env_flag("ASYNCFLOW_VERIFY_READS") if verify_reads is None else verify_reads
         )
+        #: The local directory of this datastore (for S3 blobs: the one SQLite would use).
+        self.root = Path(self.urls.datastore) if self.urls.blobs_are_local else resolve_root()
         try:
-            self.blobs = LocalBlobStore(self.root / "blobs", fsync=self.fsync)
-            self.metadata: MetadataStore = SQLiteMetadataStore(
-                self.root / "metadata.db", fsync=self.fsync
-            )
+            self.blobs: BlobStore = _open_blobs(self.urls, self.fsync)
+            self.metadata: MetadataStore = _open_metadata(self.urls, self.fsync)
         except OSError as exc:
-            raise DatastoreError(f"cannot open the datastore at {self.root}: {exc}") from exc
-        self.lease = BlobLease(self.blobs.root / "leases")
+            raise DatastoreError(
+                f"cannot open the datastore at {self.urls.datastore}: {exc}"
+            ) from exc
+        self.lease: Leases = self.metadata.leases() or _file_leases(self.urls, self.root)
+
+    @property
+    def local_blobs(self) -> LocalBlobStore:
+        """The blob store, when it is a local directory (a DatastoreError otherwise)."""
+        if not isinstance(self.blobs, LocalBlobStore):
+            raise DatastoreError(f"the datastore {self.urls.datastore} is not a local directory")
+        return self.blobs
+
+    @classmethod
+    def open(
+        cls,
+        url: StoreLocation | None = None,
+        *,
+        metadata: str | None = None,
+        **options: Any,
+    ) -> Datastore:
+        """The datastore at ``url`` with its metadata at ``metadata`` (see the class
+        docstring); ``options`` are the constructor's keyword arguments."""
+        return cls(url, metadata=metadata, **options)
+
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[set[str]]:
+        """Held by the garbage collector while it deletes: the keys every live writer
+        claims, with new claims and local blob writes held off."""
+        with contextlib.ExitStack() as stack:
+            if isinstance(self.blobs, LocalBlobStore) and not isinstance(self.lease, FileLeases):
+                stack.enter_context(self.blobs.exclusive_lock())
+            yield stack.enter_context(self.lease.collecting())
 
     def commit_task(
         self, task: TaskRecord, artifacts: Sequence[ArtifactRef], logs: dict[str, str] | None = None
@@ -117,14 +146,17 @@ class Datastore:
             data = b"".join(memoryview(b).cast("B") for b in encoded.buffers)
             key = content_key([data])
             return ArtifactRef(name, key, encoded.encoding, size, type_name, meta, True, data)
-        if known_key is None:
+        if known_key is None and isinstance(self.blobs, LocalBlobStore):
             key = self.blobs.write(encoded.buffers)  # hashed on the way to disk
+            self.lease.add(key)  # until a commit references it; see store/leases.py
         else:
             key = content_key(encoded.buffers)  # hashed once: unchanged values write nothing
             if key == known_key:
                 return ArtifactRef(name, key, encoded.encoding, size, type_name, meta, False)
+            # Claimed before it is stored: an object store has no mtime to refresh, so a
+            # collector must already see the claim when it could find the object there.
+            self.lease.add(key)
             self.blobs.put(key, encoded.buffers)
-        self.lease.add(key)  # until a commit references it; see store/leases.py
         return ArtifactRef(name, key, encoded.encoding, size, type_name, meta, False)
 
     def read_bytes(
@@ -146,7 +178,9 @@ class Datastore:
                 view = self.blobs.get(ref.key, writable=writable)
             except CorruptedBlobError as exc:
                 raise CorruptedBlobError(ref.key, exc.problem, where) from exc
-        _check(view, ref, where, self.verify_reads)
+        # Bytes fetched from an object store are in memory already: hashing them is cheap
+        # next to the download, so they are always checked in full.
+        _check(view, ref, where, self.verify_reads or not self.urls.blobs_are_local)
         return view
 
     def load(self, ref: ArtifactRef, *, pathspec: str | None = None, writable: bool = False) -> Any:
@@ -162,6 +196,30 @@ class Datastore:
             raise
         except Exception as exc:  # a decoder choking on bytes we verified is still our error
             raise DatastoreError(f"cannot decode artifact '{where}': {exc}") from exc
+
+
+def _open_blobs(urls: StoreURLs, fsync: bool) -> BlobStore:
+    if urls.blobs_are_local:
+        return LocalBlobStore(Path(urls.datastore) / "blobs", fsync=fsync)
+    from .s3 import S3BlobStore  # obstore is an optional extra: imported only when used
+
+    return S3BlobStore.from_url(urls.datastore)
+
+
+def _open_metadata(urls: StoreURLs, fsync: bool) -> MetadataStore:
+    sqlite_path = urls.sqlite_path
+    if sqlite_path is not None:
+        return SQLiteMetadataStore(sqlite_path, fsync=fsync)
+    from .postgres import PostgresMetadataStore  # psycopg is an optional extra
+
+    return PostgresMetadataStore(urls.metadata)
+
+
+def _file_leases(urls: StoreURLs, root: Path) -> FileLeases:
+    # Beside local blobs, the lock is the blob store's own, so writers and the
+    # collector exclude each other with one flock.
+    base = Path(urls.datastore) / "blobs" if urls.blobs_are_local else root
+    return FileLeases(base / "leases", base / ".lock")
 
 
 def _pathspec(ref: ArtifactRef, task_pathspec: str | None) -> str:

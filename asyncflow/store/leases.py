@@ -17,13 +17,35 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from .forks import reset_in_children
 
-__all__ = ["BlobLease", "leased_keys"]
+__all__ = ["BlobLease", "FileLeases", "Leases", "leased_keys"]
+
+
+class Leases(Protocol):
+    """A process's claims on blobs it stored but has not committed, and the collector's
+    view of everyone's claims: files here, rows with an expiry in PostgreSQL."""
+
+    def add(self, key: str) -> None:
+        """Claim ``key``: a collector that starts from now on keeps it."""
+        ...
+
+    def release(self, keys: Iterable[str]) -> None:
+        """Drop claims on ``keys`` (their artifacts are committed)."""
+        ...
+
+    def close(self) -> None:
+        """Give up every claim."""
+        ...
+
+    def collecting(self) -> contextlib.AbstractContextManager[set[str]]:
+        """Held by the collector while it deletes: every live claim, and no new claim
+        can be made until it exits."""
+        ...
 
 
 class BlobLease:
@@ -114,3 +136,34 @@ def leased_keys(directory: Path) -> set[str]:
                 continue
             path.unlink(missing_ok=True)  # its process is gone
     return keys
+
+
+class FileLeases(BlobLease):
+    """Lease files under ``directory``; claims and the collector exclude each other
+    through ``flock`` on ``lock_path`` (shared to claim, exclusive to collect)."""
+
+    def __init__(self, directory: Path, lock_path: Path) -> None:
+        super().__init__(directory)
+        self.lock_path = lock_path
+
+    def add(self, key: str) -> None:
+        """Claim ``key`` (waits while a collector is deleting)."""
+        with _flock(self.lock_path, fcntl.LOCK_SH):
+            super().add(key)
+
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[set[str]]:
+        """Every live claim, with new claims (and local blob writes) held off."""
+        with _flock(self.lock_path, fcntl.LOCK_EX):
+            yield leased_keys(self.directory)
+
+
+@contextlib.contextmanager
+def _flock(path: Path, mode: int) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, mode)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

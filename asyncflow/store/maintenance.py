@@ -25,14 +25,12 @@ writing through ``LocalBlobStore`` directly).
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .blobs import BlobInfo, content_key
 from .datastore import Datastore
-from .leases import leased_keys
 
 __all__ = ["DEFAULT_GRACE", "BlobProblem", "GcReport", "VerifyReport", "collect_garbage", "verify"]
 
@@ -62,12 +60,12 @@ def collect_garbage(
     report = GcReport()
     referenced = store.metadata.referenced_keys()
     candidates = [b for b in store.blobs.scan() if b.key not in referenced]
-    with store.blobs.exclusive_lock():
+    with store.collecting() as leased:
         cutoff = time.time() - grace
         referenced = store.metadata.referenced_keys()  # commits made while we scanned
-        referenced |= leased_keys(store.blobs.root / "leases")
+        referenced |= leased
         for blob in candidates:
-            fresh = _stat(store, blob.key)
+            fresh = store.blobs.stat(blob.key)
             if fresh is None or fresh.key in referenced:
                 continue
             if fresh.mtime > cutoff:
@@ -78,27 +76,8 @@ def collect_garbage(
             report.deleted.append(fresh)
         if not dry_run:
             report.inline_deleted = store.metadata.delete_unreferenced_inline()
-            report.temp_deleted = _clean_temp(store, cutoff)
+            report.temp_deleted = store.blobs.clean_temp(cutoff)
     return report
-
-
-def _stat(store: Datastore, key: str) -> BlobInfo | None:
-    try:
-        st = store.blobs.path(key).stat()
-    except FileNotFoundError:
-        return None
-    return BlobInfo(key, st.st_size, st.st_mtime)
-
-
-def _clean_temp(store: Datastore, cutoff: float) -> int:
-    """Remove temporary files of writers that died mid-write."""
-    removed = 0
-    for tmp in (store.blobs.root / "tmp").iterdir():
-        with contextlib.suppress(FileNotFoundError):
-            if tmp.stat().st_mtime <= cutoff:
-                tmp.unlink()
-                removed += 1
-    return removed
 
 
 @dataclass
@@ -153,7 +132,7 @@ def _verify_files(store: Datastore, report: VerifyReport) -> None:
 
 def _file_problem(store: Datastore, key: str, size: int | None, present: bool) -> str | None:
     if not present:
-        return f"missing (expected at {store.blobs.path(key)})"
+        return f"missing (expected at {store.blobs.where(key)})"
     view = store.blobs.get(key)
     try:
         if size is not None and view.nbytes != size:

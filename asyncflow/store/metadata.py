@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from ..exceptions import DatastoreError
 from .faults import fault_point
 from .forks import reset_in_children
+from .leases import Leases
 from .records import ArtifactRef, RunRecord, TaskRecord
 from .schema import migrate
 
@@ -128,6 +129,14 @@ class MetadataStore(Protocol):
 
     def get_run_owner(self, run_id: int) -> tuple[str, int] | None:
         """``(host, pid)`` of the process that ran ``run_id``, if recorded."""
+        ...
+
+    def run_crashed(self, run_id: int) -> bool:
+        """Whether the process that ran ``run_id`` is known to be gone (status aside)."""
+        ...
+
+    def leases(self) -> Leases | None:
+        """Blob leases kept in this database, or None to use lease files."""
         ...
 
     def referenced_keys(self) -> set[str]:
@@ -263,6 +272,20 @@ class SQLiteMetadataStore:
         """``(host, pid)`` of the process that ran ``run_id``, if recorded."""
         rows = self._read("SELECT host, pid FROM run_owners WHERE run_id=?", (run_id,))
         return (str(rows[0][0]), int(rows[0][1])) if rows else None
+
+    def run_crashed(self, run_id: int) -> bool:
+        """Whether the run's process ran on this host and has ended. A run on another
+        host, or from before asyncflow recorded its process, never counts as crashed."""
+        import socket  # only for a run still marked running
+
+        owner = self.get_run_owner(run_id)
+        if owner is None or owner[0] != socket.gethostname():
+            return False
+        return not _process_exists(owner[1])
+
+    def leases(self) -> None:
+        """None: beside SQLite, blob leases are lock files (see :mod:`.leases`)."""
+        return None
 
     def finish_run(
         self,
@@ -440,6 +463,16 @@ class SQLiteMetadataStore:
 
 #: Connections a forked child inherited: referenced for ever, so it never closes them.
 _inherited: list[sqlite3.Connection] = []
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
 
 
 def _insert_logs(

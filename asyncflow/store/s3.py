@@ -1,0 +1,185 @@
+"""Blobs in an S3-compatible object store (``s3://bucket/prefix``), through obstore.
+
+Objects live under ``prefix/blobs/ab/cdef...`` like the local store's files. The key is
+the BLAKE3 hash of the bytes, computed before the upload (the datastore must claim a
+key in its lease before the object can appear, see :mod:`.leases`; in memory that pass
+costs ~0.1 s per GiB against ~14 s to upload it to a local SeaweedFS).
+
+Writes never replace an object: a value up to :data:`SINGLE_PUT_LIMIT` is one
+create-only PUT (``If-None-Match: *``; "already exists" means the same bytes are
+there); a larger one is looked up first and, if absent, uploaded in parts straight
+from the encoder's buffers, never joined in memory. Two writers racing on one large
+key upload the same bytes, so whichever completes last leaves the same object.
+
+Credentials, region and endpoint come from the usual ``AWS_*`` variables
+(``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``).
+obstore rather than boto3: measured here against SeaweedFS it used half the client
+CPU per GiB (``../SCALE-OUT.md``), and it does create-only puts and ranged reads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import obstore
+from obstore.exceptions import AlreadyExistsError, NotFoundError, PreconditionError
+from obstore.store import S3Store
+
+from ..exceptions import CorruptedBlobError, DatastoreError
+from .blobs import CHUNK, BlobInfo, content_key
+from .faults import fault_point
+
+__all__ = ["PART_SIZE", "SINGLE_PUT_LIMIT", "S3BlobStore"]
+
+#: Values up to this size go up in one create-only PUT; larger ones in parts.
+SINGLE_PUT_LIMIT = 16 << 20
+
+#: The size of each part of a multipart upload (S3's minimum is 5 MiB).
+PART_SIZE = 16 << 20
+
+_KEY = re.compile(r"[0-9a-f]{64}")
+
+#: What obstore raises for an absent object (its own class, or the builtin one).
+_MISSING = (NotFoundError, FileNotFoundError)
+
+
+class S3BlobStore:
+    """Content-addressed blobs under ``prefix/blobs/`` of a bucket."""
+
+    def __init__(self, bucket: str, prefix: str = "", *, store: Any = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self._store = store if store is not None else _s3_store(bucket)
+        self._base = f"{self.prefix}/blobs/" if self.prefix else "blobs/"
+
+    @classmethod
+    def from_url(cls, url: str) -> S3BlobStore:
+        """The store for ``s3://bucket/prefix``."""
+        parts = urlsplit(url)
+        return cls(parts.netloc, parts.path)
+
+    def _path(self, key: str) -> str:
+        if not _KEY.fullmatch(key):
+            raise CorruptedBlobError(key, "not a valid blob key (64 lowercase hex digits)")
+        return f"{self._base}{key[:2]}/{key[2:]}"
+
+    def where(self, key: str) -> str:
+        """The object's URL."""
+        return f"s3://{self.bucket}/{self._path(key)}"
+
+    def write(self, buffers: Sequence[Any]) -> str:
+        """Store the buffers under their hash; return the key."""
+        key = content_key(buffers)
+        self.put(key, buffers)
+        return key
+
+    def put(self, key: str, buffers: Sequence[Any]) -> bool:
+        """Store ``buffers`` under ``key`` unless it exists; False if it already did."""
+        path = self._path(key)
+        views = [memoryview(b).cast("B") for b in buffers]
+        total = sum(v.nbytes for v in views)
+        try:
+            if total <= SINGLE_PUT_LIMIT:
+                data: Any = views[0] if len(views) == 1 else b"".join(views)
+                fault_point("blob-write")
+                obstore.put(self._store, path, data, mode="create", use_multipart=False)
+            else:
+                if self.exists(key):
+                    return False
+                obstore.put(
+                    self._store, path, _parts(views), chunk_size=PART_SIZE, max_concurrency=4
+                )
+        except (AlreadyExistsError, PreconditionError):
+            return False
+        except Exception as exc:
+            raise DatastoreError(f"cannot write blob {key} to {self.url}: {exc}") from exc
+        return True
+
+    def get(self, key: str, *, writable: bool = False) -> memoryview:
+        """The bytes of ``key``, read whole (a private copy if ``writable``)."""
+        try:
+            data = obstore.get(self._store, self._path(key)).bytes()
+        except _MISSING as exc:
+            raise CorruptedBlobError(key, f"missing (expected at {self.where(key)})") from exc
+        except CorruptedBlobError:
+            raise
+        except Exception as exc:
+            raise DatastoreError(f"cannot read blob {key} from {self.url}: {exc}") from exc
+        return memoryview(bytearray(data)) if writable else memoryview(data)
+
+    def get_range(self, key: str, start: int, end: int) -> memoryview:
+        """Bytes ``start`` to ``end`` of ``key`` (for readers that need part of a value)."""
+        try:
+            return memoryview(obstore.get_range(self._store, self._path(key), start=start, end=end))
+        except _MISSING as exc:
+            raise CorruptedBlobError(key, f"missing (expected at {self.where(key)})") from exc
+
+    def stat(self, key: str) -> BlobInfo | None:
+        """Size and last-modified time of ``key``, or None."""
+        try:
+            meta = obstore.head(self._store, self._path(key))
+        except _MISSING:
+            return None
+        return BlobInfo(key, int(meta["size"]), _timestamp(meta["last_modified"]))
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is stored."""
+        return self.stat(key) is not None
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` if present."""
+        obstore.delete(self._store, self._path(key))
+
+    def keys(self) -> Iterator[str]:
+        """Every stored key, in order."""
+        for info in self.scan():
+            yield info.key
+
+    def scan(self) -> Iterator[BlobInfo]:
+        """Every stored blob with its size and last-modified time, in key order.
+
+        Objects under ``blobs/`` whose name is not a key (nothing asyncflow wrote)
+        are skipped, never deleted.
+        """
+        found: list[BlobInfo] = []
+        for batch in obstore.list(self._store, prefix=self._base, chunk_size=1000):
+            for meta in batch:
+                key = meta["path"][len(self._base) :].replace("/", "", 1)
+                if _KEY.fullmatch(key) and meta["path"] == self._path(key):
+                    found.append(BlobInfo(key, meta["size"], _timestamp(meta["last_modified"])))
+        yield from sorted(found, key=lambda b: b.key)
+
+    def clean_temp(self, cutoff: float) -> int:
+        """Nothing to clean: an interrupted upload never becomes an object (the
+        bucket's lifecycle rule for incomplete multipart uploads reclaims its parts)."""
+        return 0
+
+
+def _s3_store(bucket: str) -> Any:
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    options: dict[str, Any] = {}
+    config: dict[str, Any] = {}
+    if endpoint:
+        config["endpoint"] = endpoint
+        options["allow_http"] = endpoint.startswith("http://")
+    if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+        config["region"] = "us-east-1"
+    return S3Store(bucket, config=config, client_options=options)  # type: ignore[arg-type]
+
+
+def _parts(views: Sequence[memoryview]) -> Iterator[memoryview]:
+    """The buffers in slices of at most :data:`CHUNK` bytes, without copying."""
+    for view in views:
+        for start in range(0, view.nbytes, CHUNK):
+            fault_point("blob-write")
+            yield view[start : start + CHUNK]
+
+
+def _timestamp(when: datetime) -> float:
+    return when.timestamp()
