@@ -72,3 +72,13 @@ def postgres_server() -> Iterator[Postgres]:
         pytest.skip(f"no PostgreSQL server: {exc}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def shared_store(s3_server: S3Server, postgres_server: Postgres) -> dict[str, str]:
+    """Environment for a docs page run against S3 + PostgreSQL (fresh prefix and schema)."""
+    return {
+        **s3_server.env,
+        "ASYNCFLOW_DATASTORE": s3_server.fresh_url(),
+        "ASYNCFLOW_METADATA": postgres_server.fresh_url(),
+    }
