@@ -75,6 +75,11 @@ def cli(ctx: click.Context, /, urls: StoreURLs, **_metaflow_options: Any) -> Non
     ctx.obj = _Obj(ctx.obj, urls)
 
 
+_EXECUTOR = click.option(
+    "--executor", default=None, metavar="NAME", envvar="ASYNCFLOW_EXECUTOR",
+    help="Where tasks run: processes[:N], dask-local[:N], dask://host:port, ray://host:port "
+    "(default: in this process; $ASYNCFLOW_EXECUTOR).",
+)  # fmt: skip
 _WITH = click.option(
     "--with", "with_decorators", multiple=True, metavar="DECORATOR",
     help="Add a step decorator to every step that lacks it: retry, catch, "
@@ -112,6 +117,7 @@ _RUN_ID_FILE = click.option(
 @click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
 @_RUN_ID_FILE
 @_WITH
+@_EXECUTOR
 @click.pass_obj
 def run(
     obj: _Obj,
@@ -121,6 +127,7 @@ def run(
     tags: tuple[str, ...],
     run_id_file: str | None,
     with_decorators: tuple[str, ...],
+    executor: str | None,
     **options: Any,
 ) -> None:
     """Run the flow from start to end, persisting every artifact."""
@@ -134,6 +141,7 @@ def run(
         max_workers,
         max_num_splits,
         run_id_file,
+        executor,
     )
 
 
@@ -145,6 +153,7 @@ def run(
 @click.option("--tag", "tags", multiple=True, help="Tag the new run (repeatable).")
 @_RUN_ID_FILE
 @_WITH
+@_EXECUTOR
 @click.pass_obj
 def resume(
     obj: _Obj,
@@ -155,6 +164,7 @@ def resume(
     tags: tuple[str, ...],
     run_id_file: str | None,
     with_decorators: tuple[str, ...],
+    executor: str | None,
 ) -> None:
     """Run again from STEP (default: the failed step), reusing what already succeeded."""
     _attach_with(obj.flow_cls, with_decorators)
@@ -168,6 +178,7 @@ def resume(
         max_workers,
         max_num_splits,
         run_id_file,
+        executor,
     )
 
 
@@ -177,6 +188,7 @@ def _drive(
     max_workers: int,
     max_num_splits: int,
     run_id_file: str | None = None,
+    executor: str | None = None,
 ) -> None:
     """Run the engine to the end; a failure exits 1.
 
@@ -199,6 +211,7 @@ def _drive(
             max_workers=max_workers,
             max_num_splits=max_num_splits,
             listeners=[make_display(), remember],
+            executor=executor,
         )
         with _sigterm_as_interrupt(terminated):
             result = anyio.run(start, engine)

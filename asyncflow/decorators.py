@@ -15,6 +15,7 @@ __all__ = [
     "STEP_MARK",
     "CatchSpec",
     "ExceptionWrapper",
+    "IsolatedSpec",
     "MetaflowExceptionWrapper",
     "ResourcesSpec",
     "RetrySpec",
@@ -24,6 +25,7 @@ __all__ = [
     "catch",
     "find_spec",
     "is_step",
+    "isolated",
     "resources",
     "retry",
     "step",
@@ -93,7 +95,14 @@ class ResourcesSpec:
     shared_memory: int | None = None
 
 
-StepSpec = RetrySpec | CatchSpec | TimeoutSpec | ResourcesSpec
+@dataclass(frozen=True)
+class IsolatedSpec:
+    """``@isolated``: run the step's tasks in worker processes, not in the engine's."""
+
+    name = "isolated"
+
+
+StepSpec = RetrySpec | CatchSpec | TimeoutSpec | ResourcesSpec | IsolatedSpec
 
 
 def _attach(spec: StepSpec, func: F) -> F:
@@ -186,8 +195,17 @@ def resources(
     return _decorator(ResourcesSpec(cpu, gpu, disk, memory, shared_memory), func)
 
 
+def isolated(func: F) -> F:
+    """Run this step's tasks in worker processes of this machine (spawned, one task at a
+    time each), not in the engine's process: a CPU-bound plain step uses every core, and
+    a task that crashes its process (a segfault, ``os._exit``) fails only itself.
+    Under ``--executor`` every step runs on that executor anyway."""
+    return _attach(IsolatedSpec(), func)
+
+
 _BY_NAME: dict[str, Callable[..., Any]] = {
     "retry": retry, "catch": catch, "timeout": timeout, "resources": resources,
+    "isolated": isolated,
 }  # fmt: skip
 
 

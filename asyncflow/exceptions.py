@@ -23,7 +23,11 @@ The tree, so callers can catch at the level they need::
     ├── NamespaceMismatchError         a run outside the client's current namespace
     ├── TagError                       a tag that cannot be added or removed
     ├── DatastoreError                 the store cannot be read or written
-    │   └── CorruptedBlobError         a blob is missing or does not match its hash
+    │   ├── CorruptedBlobError         a blob is missing or does not match its hash
+    │   └── StaleAttemptError          an attempt tried to commit after a newer one started
+    ├── ExecutorError                  an executor cannot start, be reached, or use this store
+    ├── WorkerDiedError                the process running a task ended first (a signal, an exit)
+    ├── RemoteTaskError                a worker's exception that could not be sent back as is
     └── RunFailed                      a run ended because a task failed for good
 
 Every exception builds its message in ``__init__`` from structured arguments
@@ -33,11 +37,13 @@ and keeps them as attributes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "AsyncflowException",
     "CorruptedBlobError",
     "DatastoreError",
+    "ExecutorError",
     "FlowDefinitionError",
     "FlowFileError",
     "ForeachError",
@@ -49,14 +55,17 @@ __all__ = [
     "NotFoundError",
     "ParameterError",
     "ParameterReadOnlyError",
+    "RemoteTaskError",
     "RepeatedNextError",
     "ReservedArtifactError",
     "ResumeError",
     "RunFailed",
+    "StaleAttemptError",
     "StepExitError",
     "StepTimeoutError",
     "TagError",
     "UnhandledInMergeArtifactsError",
+    "WorkerDiedError",
 ]
 
 
@@ -73,6 +82,18 @@ class AsyncflowException(Exception):
     def render(self) -> str:
         """A terminal-friendly rendering: headline, then the message."""
         return f"{self.headline}:\n    {self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its state, not its constructor's arguments, so every subclass
+        # crosses to and from a worker process whatever its __init__ takes.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[AsyncflowException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
 
 
 class FlowDefinitionError(AsyncflowException):
@@ -289,3 +310,34 @@ class RunFailed(AsyncflowException):
     def __init__(self, pathspec: str, exception: BaseException) -> None:
         self.pathspec, self.exception = pathspec, exception
         super().__init__(f"task {pathspec} failed: {type(exception).__name__}: {exception}")
+
+
+class StaleAttemptError(DatastoreError):
+    """An attempt tried to commit a task after a newer attempt of it was started."""
+
+    def __init__(self, pathspec: str, attempt: int, fenced: int | None) -> None:
+        self.pathspec, self.attempt, self.fenced = pathspec, attempt, fenced
+        newer = "none was started" if fenced is None else f"attempt {fenced} is the current one"
+        super().__init__(f"attempt {attempt} of task {pathspec} may not commit: {newer}")
+
+
+class ExecutorError(AsyncflowException):
+    """An executor cannot be set up, reached, or used with this datastore."""
+
+    headline = "Executor error"
+
+
+class WorkerDiedError(AsyncflowException):
+    """The process running a task ended before the task finished (a crash, a signal)."""
+
+    def __init__(self, pathspec: str, how: str) -> None:
+        self.pathspec, self.how = pathspec, how
+        super().__init__(f"the worker running {pathspec} {how}")
+
+
+class RemoteTaskError(AsyncflowException):
+    """A task's exception raised on a worker that could not be sent back as it was."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        self.type_name = type_name
+        super().__init__(f"{type_name}: {message}")

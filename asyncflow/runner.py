@@ -20,7 +20,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
@@ -34,6 +34,9 @@ from .events import Event, EventCallback, Listener, RunStarted, to_loop
 from .exceptions import FlowFileError
 from .flowspec import FlowSpec
 from .store import Datastore
+
+if TYPE_CHECKING:
+    from .executors import Executor
 
 __all__ = ["RunStream", "Runner", "load_flow"]
 
@@ -50,7 +53,9 @@ class Runner:
     ``current.namespace`` reports; also added to the run's tags), ``registry``
     (the serializers), ``show_output`` (show the run as the CLI does: a live view
     on a terminal, plain lines otherwise; off by default, unlike metaflow.Runner,
-    since a service seldom wants it). Flow parameters go to ``run(**params)``.
+    since a service seldom wants it), ``executor`` (where tasks run: ``processes:2``,
+    ``dask://host:8786``, ... or an :class:`~asyncflow.executors.Executor`; default: in
+    this process). Flow parameters go to ``run(**params)``.
     """
 
     def __init__(
@@ -65,7 +70,9 @@ class Runner:
         namespace: str | None = None,
         registry: Registry | None = None,
         show_output: bool = False,
+        executor: str | Executor | None = None,
     ) -> None:
+        self.executor = executor
         self.flow_cls = flow if isinstance(flow, type) else load_flow(flow)
         self.datastore_root = datastore_root
         self.metadata = metadata
@@ -238,6 +245,7 @@ class Runner:
                     max_workers=self.max_workers,
                     max_num_splits=self.max_num_splits,
                     listeners=listeners,
+                    executor=self.executor,
                 )
 
 

@@ -12,13 +12,20 @@ import sqlite3
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from ..artifacts import TaskArtifacts
 from ..current import enter_task, leave_task
-from ..decorators import CatchSpec, ExceptionWrapper, RetrySpec, TimeoutSpec, find_spec
+from ..decorators import (
+    CatchSpec,
+    ExceptionWrapper,
+    IsolatedSpec,
+    RetrySpec,
+    TimeoutSpec,
+    find_spec,
+)
 from ..events import TaskFailed, TaskFinished, TaskOutput, TaskRetrying, TaskStarted
 from ..exceptions import AsyncflowException, StepExitError
 from ..flowspec import FlowSpec
@@ -27,6 +34,7 @@ from ..logs import TaskCapture, start_capture, stop_capture
 from ..store import ArtifactRef, TaskRecord
 from .context import RunContext
 from .records import TaskInput, TaskResult
+from .remote import fence, submit_attempt
 from .resume import clone_task
 from .task import (
     Outcome,
@@ -41,7 +49,10 @@ from .task import (
     user_traceback,
 )
 
-__all__ = ["run_task"]
+if TYPE_CHECKING:
+    from ..executors import Executor
+
+__all__ = ["AttemptFailed", "one_attempt", "run_task"]
 
 
 async def run_task(run: RunContext, inp: TaskInput) -> TaskResult:
@@ -60,7 +71,7 @@ async def run_task(run: RunContext, inp: TaskInput) -> TaskResult:
     for attempt in range(retries + 1):
         try:
             return await _attempt(run, task, attempt)
-        except _AttemptFailed as failed:
+        except AttemptFailed as failed:
             if attempt == retries:
                 return await _give_up(run, task, attempt, failed)
             await _retry_later(run, task, attempt, failed)
@@ -75,6 +86,7 @@ class _Policy:
     wait_seconds: float = 0.0
     catch: CatchSpec | None = None
     timeout: TimeoutSpec | None = None
+    isolated: bool = False
 
     @classmethod
     def of(cls, node: StepNode) -> _Policy:
@@ -84,6 +96,7 @@ class _Policy:
             60 * retry.minutes_between_retries if retry else 0.0,
             find_spec(node.func, CatchSpec),
             find_spec(node.func, TimeoutSpec),
+            find_spec(node.func, IsolatedSpec) is not None,
         )
 
 
@@ -113,7 +126,7 @@ class _Task:
         )  # fmt: skip
 
 
-class _AttemptFailed(Exception):
+class AttemptFailed(Exception):
     """One attempt failed; carries the user's exception, its traceback and the output."""
 
     def __init__(self, exception: Exception, formatted: str, logs: dict[str, str]) -> None:
@@ -152,8 +165,24 @@ class _Attempt:
         }
 
 
+async def one_attempt(
+    run: RunContext, inp: TaskInput, task_id: int, attempt: int, started: float
+) -> TaskResult:
+    """Run and commit one attempt of a task here (what a worker does with a task spec);
+    raise :class:`AttemptFailed` if it fails."""
+    node = run.graph[inp.step]
+    pathspec = run.task_pathspec(node.name, task_id)
+    task = _Task(node, inp, task_id, pathspec, _Policy.of(node), started)
+    return await _attempt(run, task, attempt)
+
+
 async def _attempt(run: RunContext, task: _Task, attempt: int) -> TaskResult:
     node = task.node
+    executors = run.executors
+    if executors is not None and (executors.default is not None or task.policy.isolated):
+        executor = await executors.for_step(task.policy.isolated)
+        assert executor is not None
+        return await _remote_attempt(run, task, attempt, executor)
     with _Attempt(run, task, attempt) as current_attempt:
         outcome = await _guard(
             execute(
@@ -161,6 +190,29 @@ async def _attempt(run: RunContext, task: _Task, attempt: int) -> TaskResult:
             )
         )
     return await _settle(run, task, attempt, current_attempt, outcome)
+
+
+async def _remote_attempt(
+    run: RunContext, task: _Task, attempt: int, executor: Executor
+) -> TaskResult:
+    try:
+        outcome = await submit_attempt(
+            run, executor, task.node, task.inp, task.task_id, attempt, task.started,
+            task.policy.timeout,
+        )  # fmt: skip
+    except BaseException as exc:
+        await fence(run, task.task_id, attempt + 1)  # whatever still runs may not commit
+        if not isinstance(exc, Exception):
+            raise
+        formatted = user_traceback(exc)  # the executor failed, or the step timed out
+        raise AttemptFailed(exc, formatted, {"stdout": "", "stderr": formatted}) from exc
+    if outcome.error is not None:
+        raise AttemptFailed(outcome.exception(), outcome.traceback, outcome.logs)
+    run.emit(TaskFinished(task.pathspec))
+    return TaskResult(
+        task.node.name, task.task_id, task.pathspec, outcome.artifacts, task.inp.frames,
+        outcome.foreach_items,
+    )  # fmt: skip
 
 
 async def _guard(body: Awaitable[Outcome]) -> Outcome | Exception:
@@ -177,7 +229,7 @@ async def _settle(
 ) -> TaskResult:
     if isinstance(outcome, Exception):
         formatted = user_traceback(outcome)
-        raise _AttemptFailed(outcome, formatted, done.logs(formatted))
+        raise AttemptFailed(outcome, formatted, done.logs(formatted))
     refs, items = outcome
     return await _succeed(run, task, attempt, refs, items, done.logs())
 
@@ -195,12 +247,12 @@ async def _succeed(
     except Exception as exc:  # a full disk or a locked database: this attempt failed
         formatted = user_traceback(exc)
         failed_logs = {**logs, "stderr": logs.get("stderr", "") + formatted}
-        raise _AttemptFailed(exc, formatted, failed_logs) from exc
+        raise AttemptFailed(exc, formatted, failed_logs) from exc
     run.emit(TaskFinished(task.pathspec))
     return TaskResult(task.node.name, task.task_id, task.pathspec, refs, task.inp.frames, items)
 
 
-async def _retry_later(run: RunContext, task: _Task, attempt: int, failed: _AttemptFailed) -> None:
+async def _retry_later(run: RunContext, task: _Task, attempt: int, failed: AttemptFailed) -> None:
     """Keep the failed attempt's logs, announce the retry, and wait without blocking the loop."""
     await _keep_logs(run, task, attempt, failed.logs)
     run.emit(
@@ -224,16 +276,14 @@ async def _keep_logs(run: RunContext, task: _Task, attempt: int, logs: dict[str,
         )  # fmt: skip
 
 
-async def _give_up(
-    run: RunContext, task: _Task, attempt: int, failed: _AttemptFailed
-) -> TaskResult:
+async def _give_up(run: RunContext, task: _Task, attempt: int, failed: AttemptFailed) -> TaskResult:
     """The last attempt failed: let ``@catch`` recover the task, or fail it for good."""
     catch = task.policy.catch
     if catch is not None:
         await _keep_logs(run, task, attempt, failed.logs)
         try:
             return await _fallback(run, task, attempt + 1, catch, failed)
-        except _AttemptFailed as fallback_failed:
+        except AttemptFailed as fallback_failed:
             failed, attempt = fallback_failed, attempt + 1
     record = task.record(run, attempt, "failed")
     record.exception = failed.formatted
@@ -244,7 +294,7 @@ async def _give_up(
 
 
 async def _fallback(
-    run: RunContext, task: _Task, attempt: int, catch: CatchSpec, failed: _AttemptFailed
+    run: RunContext, task: _Task, attempt: int, catch: CatchSpec, failed: AttemptFailed
 ) -> TaskResult:
     """Metaflow's ``@catch`` fallback: an extra attempt that only records the exception."""
     with _Attempt(run, task, attempt) as fallback:
@@ -257,7 +307,7 @@ async def _fallback(
 
 
 async def _recover(
-    run: RunContext, node: StepNode, flow: FlowSpec, catch: CatchSpec, failed: _AttemptFailed
+    run: RunContext, node: StepNode, flow: FlowSpec, catch: CatchSpec, failed: AttemptFailed
 ) -> Outcome:
     if catch.var is not None:
         setattr(flow, catch.var, ExceptionWrapper(failed.exception, failed.formatted))

@@ -16,6 +16,7 @@ from ..logs import capture_suspended
 from ..store import ArtifactRef, Datastore, RunRecord
 
 if TYPE_CHECKING:
+    from .remote import RunExecutors
     from .resume import ResumePlan
 
 __all__ = ["RunContext"]
@@ -39,6 +40,10 @@ class RunContext:
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep
     #: For a resumed run: which tasks of the origin run are reused.
     resume: ResumePlan | None = None
+    #: Where tasks run when not in this process (``None``: every task runs here).
+    executors: RunExecutors | None = None
+    #: On a worker: commit only the attempt the engine fenced (see ``fence_attempt``).
+    fenced: bool = False
     _task_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property

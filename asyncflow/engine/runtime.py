@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import os
 import platform
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
 
+from ..decorators import IsolatedSpec, find_spec
 from ..events import Listener, RunFinished, RunStarted
 from ..exceptions import LintError
 from ..flowspec import FlowSpec, ForeachFrame
@@ -26,11 +28,13 @@ from .attempts import run_task
 from .context import RunContext
 from .joins import JoinBarriers
 from .records import TaskInput, TaskResult
+from .remote import RunExecutors
 from .resume import ResumePlan, plan_resume
 from .task import TaskError
 
 if TYPE_CHECKING:
     from ..client import Run
+    from ..executors import Executor
 
 __all__ = ["Engine", "RunResult", "current_user"]
 
@@ -82,7 +86,13 @@ def current_user() -> str:
 
 
 class Engine:
-    """Runs flows against one datastore; many runs may share one engine and one loop."""
+    """Runs flows against one datastore; many runs may share one engine and one loop.
+
+    ``executor`` runs every task elsewhere: a name such as ``processes:2`` or
+    ``dask://host:8786`` (started for each run and stopped after it), or an
+    :class:`~asyncflow.executors.Executor` the caller has started. By default tasks run
+    in this process, but for ``@isolated`` steps, which go to worker processes.
+    """
 
     def __init__(
         self,
@@ -92,6 +102,7 @@ class Engine:
         max_num_splits: int = 100,
         listeners: Sequence[Listener] = (),
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        executor: str | Executor | None = None,
     ) -> None:
         if max_workers < 1 or max_num_splits < 1:
             raise ValueError(
@@ -102,6 +113,8 @@ class Engine:
         self.max_workers = max_workers
         self.max_num_splits = max_num_splits
         self.listeners = list(listeners)
+        #: Where tasks run (see :func:`asyncflow.executors.open_executor`); None: here.
+        self.executor = executor
 
     async def run(
         self,
@@ -169,7 +182,8 @@ class Engine:
                 run.param_refs = dict(run.resume.param_refs)
             else:
                 run.param_refs = await anyio.to_thread.run_sync(self._persist_params, params)
-            await _Scheduler(run).run()
+            async with self._executors(run):
+                await _Scheduler(run).run()
         except TaskError as err:
             return await self._finish(run, "failed", err)
         except BaseException as exc:
@@ -223,6 +237,30 @@ class Engine:
             resume=plan,
         )
         return run
+
+    @contextlib.asynccontextmanager
+    async def _executors(self, run: RunContext) -> AsyncIterator[None]:
+        """Start the run's executors (if it needs any) and stop what was started for it."""
+        chosen = self.executor
+        if chosen is None and not any(find_spec(n.func, IsolatedSpec) for n in run.graph):
+            yield  # every task runs here: nothing to set up, nothing on the task path
+            return
+        from ..executors import open_executor
+
+        owned = open_executor(chosen) if isinstance(chosen, str) else None
+        default = owned or (chosen if not isinstance(chosen, str) else None)
+        run.executors = RunExecutors(default, lambda: open_executor("processes"))
+        try:
+            if default is not None:
+                default.check_store(str(self.datastore.root))
+            if owned is not None:
+                await owned.start()
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):
+                await run.executors.aclose()
+                if owned is not None:
+                    await owned.aclose()
 
     def _persist_params(self, params: dict[str, Any]) -> dict[str, ArtifactRef]:
         return {

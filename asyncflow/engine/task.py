@@ -5,6 +5,7 @@ The attempt loop around it (retries, ``@catch``, ``@timeout``) is in :mod:`.atte
 
 from __future__ import annotations
 
+import functools
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -212,13 +213,22 @@ async def commit(
     run: RunContext, record: TaskRecord, refs: list[ArtifactRef], logs: dict[str, str]
 ) -> None:
     """Commit a task record in a worker thread, shielded: a commit begun is finished."""
+    commit_task = run.datastore.commit_task
+    if run.fenced:
+        commit_task = functools.partial(commit_task, fenced=True)
     with anyio.CancelScope(shield=True):
-        await anyio.to_thread.run_sync(
-            run.datastore.commit_task, record, refs, logs, limiter=run.thread_limiter
-        )
+        await anyio.to_thread.run_sync(commit_task, record, refs, logs, limiter=run.thread_limiter)
 
 
-_ENGINE_MODULES = ("asyncflow.", "anyio.", "asyncio.", "trio.", "concurrent.", "threading")
+_ENGINE_MODULES = (
+    "asyncflow.",
+    "anyio.",
+    "asyncio.",
+    "trio.",
+    "outcome.",
+    "concurrent.",
+    "threading",
+)
 
 
 def user_traceback(exc: BaseException) -> str:

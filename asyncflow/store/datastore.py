@@ -116,11 +116,19 @@ class Datastore:
             yield stack.enter_context(self.lease.collecting())
 
     def commit_task(
-        self, task: TaskRecord, artifacts: Sequence[ArtifactRef], logs: dict[str, str] | None = None
+        self,
+        task: TaskRecord,
+        artifacts: Sequence[ArtifactRef],
+        logs: dict[str, str] | None = None,
+        *,
+        fenced: bool = False,
     ) -> None:
-        """Commit a task (see :meth:`SQLiteMetadataStore.commit_task`), then drop this
+        """Commit a task (see :meth:`MetadataStore.commit_task`), then drop this
         process's lease on the blobs its artifacts now reference."""
-        self.metadata.commit_task(task, artifacts, logs)
+        if fenced:
+            self.metadata.commit_task(task, artifacts, logs, fenced=True)
+        else:
+            self.metadata.commit_task(task, artifacts, logs)
         self.lease.release(a.key for a in artifacts if not a.inline)
 
     def close(self) -> None:

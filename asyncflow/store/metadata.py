@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..exceptions import DatastoreError
+from ..exceptions import DatastoreError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
 from .leases import Leases
@@ -67,9 +67,23 @@ class MetadataStore(Protocol):
         ...
 
     def commit_task(
-        self, task: TaskRecord, artifacts: Sequence[ArtifactRef], logs: dict[str, str] | None = None
+        self,
+        task: TaskRecord,
+        artifacts: Sequence[ArtifactRef],
+        logs: dict[str, str] | None = None,
+        *,
+        fenced: bool = False,
     ) -> None:
-        """Make a task, its artifacts and its logs visible at once."""
+        """Make a task, its artifacts and its logs visible at once.
+
+        ``fenced``: commit only if ``task.attempt`` is the attempt last fenced for the
+        task (:meth:`fence_attempt`), else raise :class:`StaleAttemptError` and change
+        nothing, so an attempt a cluster re-ran or left running cannot overwrite a newer one.
+        """
+        ...
+
+    def fence_attempt(self, run_id: int, task_id: int, attempt: int) -> None:
+        """Record ``attempt`` as the only attempt of the task allowed to commit from now on."""
         ...
 
     def get_logs(
@@ -304,10 +318,18 @@ class SQLiteMetadataStore:
             )
 
     def commit_task(
-        self, task: TaskRecord, artifacts: Sequence[ArtifactRef], logs: dict[str, str] | None = None
+        self,
+        task: TaskRecord,
+        artifacts: Sequence[ArtifactRef],
+        logs: dict[str, str] | None = None,
+        *,
+        fenced: bool = False,
     ) -> None:
-        """Make a task, its artifacts and its logs visible at once, in one transaction."""
+        """Make a task, its artifacts and its logs visible at once, in one transaction
+        (``fenced``: see :meth:`MetadataStore.commit_task`)."""
         with self._write() as cur:
+            if fenced:
+                _check_fence(cur, task)
             _insert_logs(cur, task.run_id, task.task_id, task.attempt, logs or {})
             cur.executemany(
                 "INSERT OR IGNORE INTO inline_blobs (key, data) VALUES (?, ?)",
@@ -407,6 +429,14 @@ class SQLiteMetadataStore:
         with self._write() as cur:
             _insert_logs(cur, run_id, task_id, attempt, logs)
 
+    def fence_attempt(self, run_id: int, task_id: int, attempt: int) -> None:
+        """Record ``attempt`` as the only attempt of the task allowed to commit from now on."""
+        with self._write() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO task_fences (run_id, task_id, attempt) VALUES (?, ?, ?)",
+                (run_id, task_id, attempt),
+            )
+
     def get_inline(self, key: str) -> bytes | None:
         """The bytes of an inline blob, or None."""
         rows = self._read("SELECT data FROM inline_blobs WHERE key=?", (key,))
@@ -473,6 +503,14 @@ def _process_exists(pid: int) -> bool:
     except PermissionError:  # alive, owned by someone else
         return True
     return True
+
+
+def _check_fence(cur: sqlite3.Cursor, task: TaskRecord) -> None:
+    row = cur.execute(
+        "SELECT attempt FROM task_fences WHERE run_id=? AND task_id=?", (task.run_id, task.task_id)
+    ).fetchone()
+    if row is None or row[0] != task.attempt:
+        raise StaleAttemptError(task.pathspec, task.attempt, None if row is None else row[0])
 
 
 def _insert_logs(

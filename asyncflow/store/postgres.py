@@ -27,7 +27,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from ..exceptions import DatastoreError
+from ..exceptions import DatastoreError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
 from .postgres_schema import migrate
@@ -279,10 +279,25 @@ class PostgresMetadataStore:
     # -- tasks, artifacts, logs ----------------------------------------------------------
 
     def commit_task(
-        self, task: TaskRecord, artifacts: Sequence[ArtifactRef], logs: dict[str, str] | None = None
+        self,
+        task: TaskRecord,
+        artifacts: Sequence[ArtifactRef],
+        logs: dict[str, str] | None = None,
+        *,
+        fenced: bool = False,
     ) -> None:
-        """Make a task, its artifacts and its logs visible at once, in one transaction."""
+        """Make a task, its artifacts and its logs visible at once, in one transaction
+        (``fenced``: see :meth:`MetadataStore.commit_task`)."""
         with self._tx() as cur:
+            if fenced:
+                row = cur.execute(
+                    "SELECT attempt FROM task_fences WHERE run_id=%s AND task_id=%s FOR UPDATE",
+                    (task.run_id, task.task_id),
+                ).fetchone()
+                if row is None or row[0] != task.attempt:
+                    raise StaleAttemptError(
+                        task.pathspec, task.attempt, None if row is None else row[0]
+                    )
             _insert_logs(cur, task.run_id, task.task_id, task.attempt, logs or {})
             inline = [(a.key, a.data) for a in artifacts if a.inline and a.data is not None]
             if inline:
@@ -354,6 +369,15 @@ class PostgresMetadataStore:
         """Store the output of one attempt (a retried one, before its task commits)."""
         with self._tx() as cur:
             _insert_logs(cur, run_id, task_id, attempt, logs)
+
+    def fence_attempt(self, run_id: int, task_id: int, attempt: int) -> None:
+        """Record ``attempt`` as the only attempt of the task allowed to commit from now on."""
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO task_fences (run_id, task_id, attempt) VALUES (%s, %s, %s) "
+                "ON CONFLICT (run_id, task_id) DO UPDATE SET attempt = EXCLUDED.attempt",
+                (run_id, task_id, attempt),
+            )
 
     def get_inline(self, key: str) -> bytes | None:
         """The bytes of an inline value, or None."""

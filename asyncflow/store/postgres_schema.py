@@ -100,6 +100,15 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX blob_leases_by_key ON blob_leases(key);
     """,
+    # 2: the attempt of a task that may commit, for executors that can run an attempt twice.
+    """
+    CREATE TABLE task_fences (
+        run_id BIGINT NOT NULL,
+        task_id BIGINT NOT NULL,
+        attempt INTEGER NOT NULL,
+        PRIMARY KEY (run_id, task_id)
+    );
+    """,
 ]
 
 

@@ -81,6 +81,15 @@ MIGRATIONS: list[str] = [
         pid INTEGER NOT NULL
     );
     """,
+    # 3: the attempt of a task that may commit, for executors that can run an attempt twice.
+    """
+    CREATE TABLE task_fences (
+        run_id INTEGER NOT NULL,
+        task_id INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        PRIMARY KEY (run_id, task_id)
+    );
+    """,
 ]
 
 
