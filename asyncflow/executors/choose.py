@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..exceptions import ExecutorError
 from .base import Executor
 
 __all__ = ["open_executor"]
@@ -10,15 +11,27 @@ __all__ = ["open_executor"]
 def open_executor(name: str) -> Executor:
     """The executor ``--executor NAME`` means (not started yet).
 
-    ``processes[:N]``: N spawned worker processes on this machine (default: one per core).
+    ``processes[:N]``: N spawned worker processes on this machine (default: one per
+    core); ``dask-local[:N]``: a Dask LocalCluster of N worker processes;
+    ``dask://host:port``: an existing Dask scheduler (``asyncflow[dask]``).
     """
-    from ..exceptions import ExecutorError
-
     kind, _, arg = name.partition(":")
-    if kind == "processes" and (arg == "" or arg.isdigit()):
-        if arg and int(arg) == 0:
+    if kind in ("processes", "dask-local") and (arg == "" or arg.isdigit()):
+        workers = int(arg) if arg else None
+        if workers == 0:
             raise ExecutorError(f"--executor {name}: the number of workers must be at least 1")
-        from .processes import ProcessExecutor
+        if kind == "processes":
+            from .processes import ProcessExecutor
 
-        return ProcessExecutor(int(arg) if arg else None)
-    raise ExecutorError(f"--executor {name}: unknown executor; use processes[:N]")
+            return ProcessExecutor(workers)
+        from .dask import DaskExecutor
+
+        return DaskExecutor(None, workers)
+    if kind in ("dask", "tcp") and arg.startswith("//") and len(arg) > 2:
+        from .dask import DaskExecutor
+
+        return DaskExecutor(f"tcp:{arg}")
+    raise ExecutorError(
+        f"--executor {name}: unknown executor; use processes[:N], dask-local[:N] "
+        "or dask://host:port"
+    )

@@ -60,7 +60,9 @@ def as_launched(ref: CodeRef, text: str) -> str:
 
 def _package_root(file: Path, module_name: str) -> tuple[Path, str]:
     """The directory to put on ``sys.path`` and the module's name relative to it."""
-    if module_name == "__main__":  # a script: import it by its file name, not as __main__
+    last = module_name.rpartition(".")[2]
+    if last != file.stem and file.name != "__init__.py":
+        # a script (__main__) or a file loaded by path (Runner("flow.py")): by its file name
         folder, parts = file.parent, [file.stem]
     else:
         parts = module_name.split(".")
@@ -107,17 +109,16 @@ def _tar(root: Path, files: list[Path]) -> bytes:
 
 
 _lock = threading.Lock()
-_loaded: dict[str, type[FlowSpec]] = {}
+_loaded: dict[CodeRef, type[FlowSpec]] = {}
 _code_dirs: set[str] = set()
 
 
 def load_flow(ref: CodeRef, datastore: Datastore) -> type[FlowSpec]:
     """The flow class of a code package, unpacked and imported once per process."""
     with _lock:
-        flow_cls = _loaded.get(ref.key)
+        flow_cls = _loaded.get(ref)  # one package may hold many flows
         if flow_cls is None:
-            flow_cls = _import(ref, datastore)
-            _loaded[ref.key] = flow_cls
+            flow_cls = _loaded[ref] = _import(ref, datastore)
         return flow_cls
 
 

@@ -10,6 +10,7 @@ still counts on this attempt.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from collections.abc import Callable
 
@@ -54,6 +55,8 @@ def run_spec(spec: TaskSpec, on_event: Callable[[Event], None] | None = None) ->
 
 
 async def _run(spec: TaskSpec, listener: Callable[[Event], None]) -> AttemptOutcome:
+    # The client inside a step (Flow("Other").latest_run) reads the run's own datastore.
+    os.environ["ASYNCFLOW_HOME"] = spec.root
     store = _datastore(spec.root)
     flow_cls = load_flow(spec.code, store)
     node = dataclasses.replace(spec.node, func=dict(step_functions(flow_cls))[spec.node.name])

@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any
 
-from asyncflow import FlowSpec, catch, current, isolated, retry, step, timeout
+from asyncflow import FlowSpec, Parameter, catch, current, isolated, retry, step, timeout
 
 
 def burn(seconds: float) -> int:
@@ -184,6 +184,98 @@ class CpuFlow(FlowSpec):
     @step
     def join(self, inputs: Any) -> None:
         self.total = sum(i.n for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self) -> None:
+        pass
+
+
+class TimeoutFlow(FlowSpec):
+    """An async step past its @timeout, caught: the run goes on."""
+
+    @step
+    def start(self) -> None:
+        self.next(self.slow)
+
+    @catch(var="timed_out")
+    @timeout(seconds=1)
+    @step
+    async def slow(self) -> None:
+        import anyio
+
+        await anyio.sleep(60)
+        self.next(self.end)
+
+    @step
+    def end(self) -> None:
+        self.summary = f"caught {self.timed_out.type}"
+
+
+class ResumableFlow(FlowSpec):
+    """Item 2 of the foreach fails while the file ``marker`` exists."""
+
+    marker = Parameter("marker", default="")
+
+    @step
+    def start(self) -> None:
+        self.items = [1, 2, 3]
+        self.next(self.work, foreach="items")
+
+    @step
+    def work(self) -> None:
+        if self.input == 2 and os.path.exists(self.marker):
+            raise RuntimeError("item 2 is not ready")
+        self.square = self.input**2
+        self.next(self.join)
+
+    @step
+    def join(self, inputs: Any) -> None:
+        self.squares = sorted(i.square for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self) -> None:
+        pass
+
+
+class ReaderFlow(FlowSpec):
+    """Reads another flow's latest successful run through the client, on the worker."""
+
+    @step
+    def start(self) -> None:
+        from asyncflow import Flow
+
+        run = Flow("WhereFlow").latest_successful_run
+        assert run is not None
+        self.source = run.pathspec
+        self.outs = run["join"].task.data.outs  # type: ignore[union-attr]
+        self.next(self.end)
+
+    @step
+    def end(self) -> None:
+        pass
+
+
+class KillableFlow(FlowSpec):
+    """Attempt 0 writes its pid to ``pid_file`` and waits to be killed; attempt 1 is quick."""
+
+    pid_file = Parameter("pid_file", default="")
+
+    @step
+    def start(self) -> None:
+        self.next(self.victim)
+
+    @retry(times=1, minutes_between_retries=0)
+    @step
+    def victim(self) -> None:
+        self.attempt = current.retry_count
+        if current.retry_count == 0:
+            print("waiting to be killed", flush=True)
+            with open(self.pid_file + ".tmp", "w") as out:
+                out.write(str(os.getpid()))
+            os.rename(self.pid_file + ".tmp", self.pid_file)
+            time.sleep(120)
         self.next(self.end)
 
     @step
