@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+__all__ = ["DaskCluster", "dask_cluster", "dask_scheduler", "free_port"]
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -99,3 +101,9 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskClust
         pytest.skip(f"the Dask scheduler and workers did not start: {exc!r}\n{tail}")
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture
+def dask_scheduler(dask_cluster: DaskCluster) -> dict[str, str]:
+    """For docs pages: ``$DASK_SCHEDULER``, the address of the session's Dask cluster."""
+    return {"DASK_SCHEDULER": dask_cluster.address.replace("tcp://", "dask://")}

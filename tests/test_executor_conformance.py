@@ -24,7 +24,7 @@ from asyncflow.executors.dask import DaskExecutor
 from asyncflow.runner import load_flow
 from asyncflow.store import Datastore
 
-from .clusters import DaskCluster, dask_cluster, free_port
+from .clusters import DaskCluster, free_port
 from .flows.branches import BranchFlow, MergeIncludeFlow
 from .flows.cluster import (
     KillableFlow,
@@ -42,7 +42,6 @@ ArtifactFlow: type[FlowSpec] = load_flow(
 )
 
 pytestmark = pytest.mark.anyio
-__all__ = ["dask_cluster"]
 
 
 @pytest.fixture(params=["processes:2", "dask"])
