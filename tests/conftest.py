@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.clusters import dask_cluster, dask_scheduler  # noqa: F401  (fixtures for every module)
 from tests.servers import Postgres, S3Server, ServerUnavailable, postgres, seaweedfs
-from .clusters import dask_cluster, dask_scheduler  # noqa: F401  (fixtures for every module)
 
 REPO = Path(__file__).resolve().parent.parent
 

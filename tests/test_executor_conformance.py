@@ -23,6 +23,7 @@ from asyncflow.exceptions import ExecutorError, WorkerDiedError
 from asyncflow.executors.dask import DaskExecutor
 from asyncflow.runner import load_flow
 from asyncflow.store import Datastore
+from asyncflow.store.urls import StoreURLs
 
 from .clusters import DaskCluster, free_port
 from .flows.branches import BranchFlow, MergeIncludeFlow
@@ -196,9 +197,12 @@ async def test_an_unreachable_scheduler_fails_the_run_resumably(store_root: Path
 
 
 def test_a_remote_cluster_is_refused_with_a_local_store(tmp_path: Path) -> None:
-    with pytest.raises(ExecutorError, match="is on this machine only"):
-        DaskExecutor("tcp://10.1.2.3:8786").check_store(str(tmp_path))
-    DaskExecutor("tcp://127.0.0.1:8786").check_store(str(tmp_path))
+    local = Datastore(tmp_path / "store").urls
+    with pytest.raises(ExecutorError, match=r"sqlite://.*metadata.db on this machine only"):
+        DaskExecutor("tcp://10.1.2.3:8786").check_store(local)
+    DaskExecutor("tcp://127.0.0.1:8786").check_store(local)
+    shared = StoreURLs("s3://bucket/runs", "postgresql://db.example.com/asyncflow")
+    DaskExecutor("tcp://10.1.2.3:8786").check_store(shared)
 
 
 async def test_the_tutorial_on_a_local_cluster(store_root: Path) -> None:
@@ -214,3 +218,18 @@ def test_a_died_worker_error_survives_the_trip() -> None:
 
     err = pickle.loads(pickle.dumps(WorkerDiedError("F/1/s/2", "was lost")))
     assert err.pathspec == "F/1/s/2" and str(err) == "the worker running F/1/s/2 was lost"
+
+
+async def test_a_dask_cluster_on_s3_and_postgresql(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s3_server: Any, postgres_server: Any
+) -> None:
+    pytest.importorskip("distributed")
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)  # the LocalCluster's workers inherit them
+    monkeypatch.chdir(tmp_path)
+    store = Datastore.open(s3_server.fresh_url(), metadata=postgres_server.fresh_url())
+    result = await Engine(store, executor="dask-local:2").run(WhereFlow)
+    assert result.successful, result.traceback
+    run = Run(result.pathspec, root=store.urls)
+    assert run["join"].task.data.outs == ["0:a", "1:b", "2:c", "3:d"]  # type: ignore[union-attr]
+    assert not (tmp_path / ".asyncflow").exists()  # nothing went to a local store

@@ -94,7 +94,8 @@ async def submit_attempt(
     """Run one attempt on ``executor`` within ``limit``; events are re-emitted here."""
     assert run.executors is not None
     spec = TaskSpec(
-        root=str(run.datastore.root),
+        datastore=run.datastore.urls.datastore,
+        metadata=run.datastore.urls.metadata,
         code=await run.executors.code(run),
         run=run.record,
         namespace=run.namespace,

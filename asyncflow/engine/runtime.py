@@ -252,7 +252,7 @@ class Engine:
         run.executors = RunExecutors(default, lambda: open_executor("processes"))
         try:
             if default is not None:
-                default.check_store(str(self.datastore.root))
+                default.check_store(self.datastore.urls)
             if owned is not None:
                 await owned.start()
             yield

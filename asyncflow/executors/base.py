@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..events import Listener
+from ..store.urls import StoreURLs
 from .spec import AttemptOutcome, TaskSpec
 
 __all__ = ["Executor"]
@@ -20,8 +21,8 @@ class Executor(Protocol):
         """Start or connect to the workers (a clear :class:`ExecutorError` if it cannot)."""
         ...
 
-    def check_store(self, root: str) -> None:
-        """Refuse (:class:`ExecutorError`) a datastore its workers cannot reach."""
+    def check_store(self, urls: StoreURLs) -> None:
+        """Refuse (:class:`ExecutorError`) stores its workers cannot reach."""
         ...
 
     async def submit(self, spec: TaskSpec, on_event: Listener) -> AttemptOutcome:

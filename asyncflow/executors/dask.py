@@ -21,6 +21,7 @@ import anyio
 
 from ..events import Listener, _call_soon_threadsafe
 from ..exceptions import ExecutorError, WorkerDiedError
+from ..store.urls import StoreURLs
 from .spec import AttemptOutcome, TaskSpec
 
 __all__ = ["DaskExecutor", "is_this_machine"]
@@ -36,15 +37,17 @@ class DaskExecutor:
         self._client: Any = None
         self._cluster: Any = None
 
-    def check_store(self, root: str) -> None:
-        """A local datastore needs the scheduler (and so, we assume, its workers) here."""
-        if self.address is None or "://" in root:
+    def check_store(self, urls: StoreURLs) -> None:
+        """Local stores (a directory, SQLite) need the scheduler (and so, we assume, its
+        workers) on this machine."""
+        local = [u for u in (urls.datastore, urls.metadata) if not _shared(u)]
+        if self.address is None or not local:
             return
         host = urlsplit(self.address).hostname or ""
         if not is_this_machine(host):
             raise ExecutorError(
-                f"--executor {self.name}: the datastore at {root} is on this machine only, "
-                f"and the Dask scheduler at {host} is not; its workers could not read or "
+                f"--executor {self.name}: {' and '.join(local)} on this machine only, "
+                f"and the Dask scheduler at {host} is not there; its workers could not read or "
                 "commit tasks. Use a shared datastore (S3 + PostgreSQL), or a cluster "
                 "running on this machine"
             )
@@ -114,6 +117,14 @@ def _result(future: Any, spec: TaskSpec) -> AttemptOutcome:
         formatted = f"{type(died).__name__}: {died}\n"
         return AttemptOutcome.failed(died, formatted, {"stdout": "", "stderr": formatted}, [])
     return outcome
+
+
+def _shared(url: str) -> bool:
+    """Whether a store URL can be reached from other machines (S3, PostgreSQL over TCP)."""
+    parts = urlsplit(url)
+    return parts.scheme == "s3" or (
+        parts.scheme.startswith("postgres") and not is_this_machine(parts.hostname or "")
+    )
 
 
 def is_this_machine(host: str) -> bool:

@@ -22,6 +22,7 @@ import cloudpickle
 
 from ..events import Listener, TaskOutput
 from ..exceptions import WorkerDiedError
+from ..store.urls import StoreURLs
 from .spec import AttemptOutcome, TaskSpec
 
 __all__ = ["ProcessExecutor"]
@@ -43,8 +44,8 @@ class ProcessExecutor:
         self._slots = anyio.CapacityLimiter(self.size)
         self._threads = anyio.CapacityLimiter(self.size)  # the threads waiting on workers
 
-    def check_store(self, root: str) -> None:
-        """Any local store will do: the workers share this machine's disk."""
+    def check_store(self, urls: StoreURLs) -> None:
+        """Any store will do: the workers share this machine's disk and network."""
 
     async def submit(self, spec: TaskSpec, on_event: Listener) -> AttemptOutcome:
         """Run the attempt on an idle worker (spawning one if none is idle)."""

@@ -42,7 +42,9 @@ class CodeRef:
 class TaskSpec:
     """One attempt of one task, as a worker needs it."""
 
-    root: str
+    #: Where the worker opens the stores: ``Datastore.open(datastore, metadata=metadata)``.
+    datastore: str
+    metadata: str
     code: CodeRef
     run: RunRecord
     namespace: str | None

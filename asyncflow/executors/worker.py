@@ -26,16 +26,16 @@ from .spec import AttemptOutcome, TaskSpec, without_data
 
 __all__ = ["run_spec"]
 
-_stores: dict[str, Datastore] = {}
+_stores: dict[tuple[str, str], Datastore] = {}
 _stores_lock = threading.Lock()
 
 
-def _datastore(root: str) -> Datastore:
-    """One open datastore per root and process."""
+def _datastore(datastore: str, metadata: str) -> Datastore:
+    """One open datastore per pair of store URLs and process."""
     with _stores_lock:
-        store = _stores.get(root)
+        store = _stores.get((datastore, metadata))
         if store is None:
-            store = _stores[root] = Datastore(root)
+            store = _stores[datastore, metadata] = Datastore.open(datastore, metadata=metadata)
         return store
 
 
@@ -55,9 +55,12 @@ def run_spec(spec: TaskSpec, on_event: Callable[[Event], None] | None = None) ->
 
 
 async def _run(spec: TaskSpec, listener: Callable[[Event], None]) -> AttemptOutcome:
-    # The client inside a step (Flow("Other").latest_run) reads the run's own datastore.
-    os.environ["ASYNCFLOW_HOME"] = spec.root
-    store = _datastore(spec.root)
+    # The client inside a step (Flow("Other").latest_run) reads the run's own stores.
+    os.environ["ASYNCFLOW_DATASTORE"], os.environ["ASYNCFLOW_METADATA"] = (
+        spec.datastore,
+        spec.metadata,
+    )
+    store = _datastore(spec.datastore, spec.metadata)
     flow_cls = load_flow(spec.code, store)
     node = dataclasses.replace(spec.node, func=dict(step_functions(flow_cls))[spec.node.name])
     graph = FlowGraph.__new__(FlowGraph)
