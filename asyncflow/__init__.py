@@ -15,6 +15,7 @@ from . import _lazy
 from .current import current
 
 if typing.TYPE_CHECKING:
+    from .cards import card
     from .client import (
         DataArtifact,
         Flow,
@@ -74,6 +75,7 @@ __all__ = [
     "TagError",
     "Task",
     "allow_pickle",
+    "card",
     "catch",
     "current",
     "default_namespace",
@@ -112,6 +114,7 @@ _HOMES = {
     "TagError": ".exceptions",
     "Task": ".client",
     "allow_pickle": ".store.pickling",
+    "card": ".cards",
     "catch": ".decorators",
     "default_namespace": ".client",
     "get_namespace": ".client",

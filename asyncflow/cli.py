@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 import click
 
+from .cards.cli import register as register_card_commands
 from .cli_inspect import exit_with
 from .cli_inspect import register as register_inspect_commands
 from .decorators import attach_to_every_step
@@ -314,3 +315,4 @@ def _leave(code: str | int | None) -> None:
 
 
 register_inspect_commands(cli)  # dump, logs, tag, --fsync (asyncflow/cli_inspect.py)
+register_card_commands(cli)  # card get|list|view (asyncflow/cards/cli.py)

@@ -110,6 +110,19 @@ class Current:
         return False
 
     @property
+    def card(self) -> Any:
+        """The running step's cards (``current.card.append(...)``): see ``asyncflow.cards``.
+
+        Only in a step with ``@card``; elsewhere it raises AttributeError, as in Metaflow.
+        """
+        from .cards.collector import active_collector
+
+        collector = active_collector()
+        if collector is None:
+            raise AttributeError("current.card exists only while a step decorated with @card runs")
+        return collector
+
+    @property
     def pathspec(self) -> str | None:
         """``Flow/run_id/step/task_id`` of the running task."""
         ctx = _context.get()

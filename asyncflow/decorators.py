@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
+from .cards.decorator import card
 from .exceptions import FlowDefinitionError
 
 __all__ = [
@@ -205,7 +206,7 @@ def isolated(func: F) -> F:
 
 _BY_NAME: dict[str, Callable[..., Any]] = {
     "retry": retry, "catch": catch, "timeout": timeout, "resources": resources,
-    "isolated": isolated,
+    "isolated": isolated, "card": card,
 }  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from ..flowspec import FlowSpec
 from ..graph import StepNode
 from ..logs import TaskCapture, start_capture, stop_capture
 from ..store import ArtifactRef, TaskRecord
+from .cards import finish_cards, open_cards
 from .context import RunContext
 from .records import TaskInput, TaskResult
 from .remote import fence, submit_attempt
@@ -50,6 +51,7 @@ from .task import (
 )
 
 if TYPE_CHECKING:
+    from ..cards.runtime import TaskCards
     from ..executors import Executor
 
 __all__ = ["AttemptFailed", "one_attempt", "run_task"]
@@ -148,12 +150,17 @@ class _Attempt:
             lambda stream, line: run.emit(TaskOutput(task.pathspec, stream, line))
         )
         self._context = task_context(run, node.name, task.task_id, attempt)
+        self.cards = open_cards(run, node, task.record(run, attempt, "running"))
 
     def __enter__(self) -> _Attempt:
         self._tokens = (enter_task(self._context), start_capture(self.capture))
+        if self.cards is not None:
+            self.cards.enter(self.flow)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        if self.cards is not None:
+            self.cards.leave()
         stop_capture(self._tokens[1])
         leave_task(self._tokens[0])
         self.capture.flush()
@@ -231,7 +238,7 @@ async def _settle(
         formatted = user_traceback(outcome)
         raise AttemptFailed(outcome, formatted, done.logs(formatted))
     refs, items = outcome
-    return await _succeed(run, task, attempt, refs, items, done.logs())
+    return await _succeed(run, task, attempt, refs, items, done.logs(), done.cards)
 
 
 async def _succeed(
@@ -241,13 +248,17 @@ async def _succeed(
     refs: dict[str, ArtifactRef],
     items: list[Any] | None,
     logs: dict[str, str],
+    cards: TaskCards | None = None,
 ) -> TaskResult:
+    record = task.record(run, attempt, "successful")
     try:
-        await commit(run, task.record(run, attempt, "successful"), list(refs.values()), logs)
+        await commit(run, record, list(refs.values()), logs)
     except Exception as exc:  # a full disk or a locked database: this attempt failed
         formatted = user_traceback(exc)
         failed_logs = {**logs, "stderr": logs.get("stderr", "") + formatted}
         raise AttemptFailed(exc, formatted, failed_logs) from exc
+    if cards is not None:  # rendered from the committed task, before anyone is told of it
+        await finish_cards(run, cards, record)
     run.emit(TaskFinished(task.pathspec))
     return TaskResult(task.node.name, task.task_id, task.pathspec, refs, task.inp.frames, items)
 

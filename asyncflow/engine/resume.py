@@ -15,6 +15,7 @@ from typing import Any
 
 import anyio
 
+from ..cards.storage import copy_cards
 from ..events import TaskCloned
 from ..exceptions import NotFoundError, ResumeError
 from ..graph import FlowGraph
@@ -128,6 +129,7 @@ def _clone(
         for stream in ("stdout", "stderr")
     }
     meta.commit_task(record, list(refs.values()), logs)
+    copy_cards(run.datastore, origin, record)
     items = None
     if foreach_var is not None:
         items = list(run.datastore.load(refs[foreach_var], pathspec=origin.pathspec))

@@ -5,12 +5,13 @@ from __future__ import annotations
 from .blobs import BlobStore, LocalBlobStore, content_key
 from .datastore import Datastore, resolve_root
 from .metadata import MetadataStore, SQLiteMetadataStore
-from .records import ArtifactRef, RunRecord, TaskRecord
+from .records import ArtifactRef, CardRecord, RunRecord, TaskRecord
 from .urls import StoreLocation, StoreURLs, resolve_urls
 
 __all__ = [
     "ArtifactRef",
     "BlobStore",
+    "CardRecord",
     "Datastore",
     "LocalBlobStore",
     "MetadataStore",

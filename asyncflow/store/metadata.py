@@ -17,7 +17,7 @@ from ..exceptions import DatastoreError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
 from .leases import Leases
-from .records import ArtifactRef, RunRecord, TaskRecord
+from .records import ArtifactRef, CardRecord, RunRecord, TaskRecord
 from .schema import migrate
 
 __all__ = ["MetadataStore", "SQLiteMetadataStore"]
@@ -35,6 +35,7 @@ _HAS_TAG = (
     " OR ? IN (SELECT value FROM json_each(system_tags)))"
 )
 _ARTIFACT_COLUMNS = "name, key, encoding, size, type, metadata, inline"
+_CARD_COLUMNS = "flow, run_id, step, task_id, hash, type, card_id, key, size, created_at, runtime"
 
 
 class MetadataStore(Protocol):
@@ -137,6 +138,14 @@ class MetadataStore(Protocol):
         """Add then remove user tags atomically; the run's user tags afterwards."""
         ...
 
+    def put_card(self, card: CardRecord) -> None:
+        """Record a card; a card with the same task and hash is replaced in place."""
+        ...
+
+    def list_cards(self, flow: str, run_id: int, task_id: int) -> list[CardRecord]:
+        """Cards of a task, in the order they were first recorded."""
+        ...
+
     def set_run_owner(self, run_id: int, host: str, pid: int) -> None:
         """Record the process that runs ``run_id``."""
         ...
@@ -154,7 +163,7 @@ class MetadataStore(Protocol):
         ...
 
     def referenced_keys(self) -> set[str]:
-        """Keys of every blob file a committed artifact uses."""
+        """Keys of every blob file a committed artifact or a recorded card uses."""
         ...
 
     def delete_unreferenced_inline(self) -> int:
@@ -468,9 +477,34 @@ class SQLiteMetadataStore:
             )
         return sorted(tags)
 
+    def put_card(self, card: CardRecord) -> None:
+        """Record a card; one with the same task and hash is replaced in place (it keeps
+        its position), as a task's final render replaces its interim one."""
+        with self._write() as cur:
+            cur.execute(
+                f"INSERT INTO cards ({_CARD_COLUMNS}) VALUES ({_marks(11)}) "
+                "ON CONFLICT (run_id, task_id, hash) DO UPDATE SET type=excluded.type, "
+                "card_id=excluded.card_id, key=excluded.key, size=excluded.size, "
+                "created_at=excluded.created_at, runtime=excluded.runtime",
+                (card.flow, card.run_id, card.step, card.task_id, card.hash, card.type, card.id,
+                 card.key, card.size, card.created_at, int(card.runtime)),
+            )  # fmt: skip
+
+    def list_cards(self, flow: str, run_id: int, task_id: int) -> list[CardRecord]:
+        """Cards of a task, in the order they were first recorded."""
+        rows = self._read(
+            f"SELECT {_CARD_COLUMNS} FROM cards WHERE flow=? AND run_id=? AND task_id=? "
+            "ORDER BY seq",
+            (flow, run_id, task_id),
+        )
+        return [_card(r) for r in rows]
+
     def referenced_keys(self) -> set[str]:
-        """Keys of every blob file some committed artifact uses."""
-        return {r[0] for r in self._read("SELECT DISTINCT key FROM artifacts WHERE inline=0")}
+        """Keys of every blob file some committed artifact or recorded card uses."""
+        rows = self._read(
+            "SELECT DISTINCT key FROM artifacts WHERE inline=0 UNION SELECT key FROM cards"
+        )
+        return {r[0] for r in rows}
 
     def delete_unreferenced_inline(self) -> int:
         """Drop inline values no artifact uses (left by tasks that never committed)."""
@@ -542,4 +576,11 @@ def _task(row: tuple[Any, ...]) -> TaskRecord:
     return TaskRecord(
         row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], json.loads(row[8]),
         json.loads(row[9]), row[10],
+    )  # fmt: skip
+
+
+def _card(row: tuple[Any, ...]) -> CardRecord:
+    return CardRecord(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
+        bool(row[10]),
     )  # fmt: skip

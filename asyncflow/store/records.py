@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ArtifactRef", "RunRecord", "TaskRecord"]
+__all__ = ["ArtifactRef", "CardRecord", "RunRecord", "TaskRecord"]
 
 
 @dataclass(frozen=True)
@@ -81,4 +81,32 @@ class TaskRecord:
     @property
     def pathspec(self) -> str:
         """``Flow/run_id/step/task_id``."""
+        return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"
+
+
+@dataclass(frozen=True)
+class CardRecord:
+    """One rendered card of a task: its identity and where its HTML blob is.
+
+    ``hash`` identifies the card within its task (a random hex token chosen when
+    the task starts, as Metaflow's card hash is); ``key`` is the content key of
+    its HTML in the blob store. ``runtime`` marks an interim render made by
+    ``current.card.refresh()`` while the task runs; the final render replaces it.
+    """
+
+    flow: str
+    run_id: int
+    step: str
+    task_id: int
+    hash: str
+    type: str
+    id: str | None
+    key: str
+    size: int
+    created_at: float
+    runtime: bool = False
+
+    @property
+    def task_pathspec(self) -> str:
+        """``Flow/run_id/step/task_id`` of the card's task."""
         return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"

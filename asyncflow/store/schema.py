@@ -90,6 +90,25 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, task_id)
     );
     """,
+    # 4: cards (asyncflow/cards): one row per rendered card, its HTML a blob.
+    """
+    CREATE TABLE cards (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        flow TEXT NOT NULL,
+        run_id INTEGER NOT NULL,
+        step TEXT NOT NULL,
+        task_id INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        type TEXT NOT NULL,
+        card_id TEXT,
+        key TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        runtime INTEGER NOT NULL,
+        UNIQUE (run_id, task_id, hash)
+    );
+    CREATE INDEX cards_by_key ON cards(key);
+    """,
 ]
 
 

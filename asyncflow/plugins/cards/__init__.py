@@ -1,0 +1,3 @@
+"""``metaflow.plugins.cards``: see :mod:`asyncflow.cards`."""
+
+__all__: list[str] = []
