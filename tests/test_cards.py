@@ -15,7 +15,7 @@ from asyncflow.cards.decorator import card_specs
 from asyncflow.cards.testing import SEPARATOR
 from asyncflow.events import Event, RunStarted
 from asyncflow.exceptions import CorruptedBlobError, FlowDefinitionError, NotFoundError
-from asyncflow.store import Datastore
+from asyncflow.store import Datastore, LocalBlobStore
 from asyncflow.store.maintenance import collect_garbage
 from tests.flows import cards as flows
 
@@ -188,6 +188,7 @@ async def test_card_blobs_survive_gc_and_corruption_is_named(store_root: Path) -
     collect_garbage(store, grace=0)
     [found] = get_cards(task_of(result, "start"))
     assert "from a coroutine" in found.get()
+    assert isinstance(store.blobs, LocalBlobStore)
     path = store.blobs.path(found.key)
     path.chmod(0o644)
     path.write_bytes(b"tampered")

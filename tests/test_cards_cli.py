@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from asyncflow.cards import get_cards
 from asyncflow.client import Flow
+from asyncflow.store import StoreURLs
 
 from .conftest import REPO, run_python
+from .servers import Postgres, S3Server
 
 SCRIPT = str(REPO / "tests" / "flows" / "cards_script.py")
 
@@ -103,3 +107,27 @@ def test_run_with_card_adds_a_default_card_to_every_step(tmp_path: Path) -> None
     start = run["start"].task
     assert start is not None
     assert [c.type for c in get_cards(start)] == ["test_pathspec_card"] * 2  # it had cards
+
+
+def test_cards_live_in_s3_and_postgresql_like_artifacts(
+    store_root: Path, s3_server: S3Server, postgres_server: Postgres
+) -> None:
+    env = {
+        **os.environ,
+        "ASYNCFLOW_DATASTORE": s3_server.fresh_url(),
+        "ASYNCFLOW_METADATA": postgres_server.fresh_url(),
+        "PYTHONPATH": str(REPO),
+    }
+    run = subprocess.run([sys.executable, SCRIPT, "run"], env=env, capture_output=True,
+                         text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert not store_root.exists()  # nothing went to the local store
+    urls = StoreURLs(env["ASYNCFLOW_DATASTORE"], env["ASYNCFLOW_METADATA"])
+    each = sorted(Flow("CardScriptFlow", root=urls)["1"]["each"], key=lambda t: int(t.id))
+    [mine] = get_cards(each[1], id="mine")
+    assert mine.get() == "item 2"
+    got = subprocess.run(
+        [sys.executable, SCRIPT, "card", "get", f"1/each/{each[1].id}", "--hash", mine.hash[:8]],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert (got.returncode, got.stdout) == (0, "item 2"), got.stderr

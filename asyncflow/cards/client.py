@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, overload
 
-from ..store import CardRecord, Datastore
+from ..store import CardRecord, Datastore, StoreLocation
 from .storage import read_card_html, task_cards
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ class CardContainer:
         return f"<CardContainer {self.pathspec}: {len(self)} card(s)>"
 
 
-def _task(task: Task | str, root: str | os.PathLike[str] | None) -> Task:
+def _task(task: Task | str, root: StoreLocation | None) -> Task:
     from ..client import Task
 
     if isinstance(task, Task):
@@ -133,7 +133,7 @@ def get_cards(
     type: str | None = None,
     follow_resumed: bool = True,
     *,
-    root: str | os.PathLike[str] | None = None,
+    root: StoreLocation | None = None,
 ) -> CardContainer:
     """The cards of ``task`` (a client ``Task`` or ``Flow/run/step/task``), those of
     ``type`` and ``id`` if given. Reads only card records; the HTML comes on ``get()``.

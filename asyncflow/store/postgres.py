@@ -31,7 +31,7 @@ from ..exceptions import DatastoreError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
 from .postgres_schema import migrate
-from .records import ArtifactRef, RunRecord, TaskRecord
+from .records import ArtifactRef, CardRecord, RunRecord, TaskRecord
 from .urls import _redacted
 
 __all__ = ["LEASE_SECONDS", "PostgresLeases", "PostgresMetadataStore"]
@@ -53,6 +53,7 @@ _TASK_COLUMNS = (
     "parents, exception"
 )
 _ARTIFACT_COLUMNS = "name, key, encoding, size, type, metadata, inline"
+_CARD_COLUMNS = "flow, run_id, step, task_id, hash, type, card_id, key, size, created_at, runtime"
 _LOCK_ARGS = "%s::int4, hashtext(current_setting('search_path'))"
 
 
@@ -386,9 +387,33 @@ class PostgresMetadataStore:
 
     # -- gc and verify -------------------------------------------------------------------
 
+    def put_card(self, card: CardRecord) -> None:
+        """Record a card; one with the same task and hash is replaced in place."""
+        with self._tx() as cur:
+            cur.execute(
+                f"INSERT INTO cards ({_CARD_COLUMNS}) VALUES ({', '.join(['%s'] * 11)}) "
+                "ON CONFLICT (run_id, task_id, hash) DO UPDATE SET type=excluded.type, "
+                "card_id=excluded.card_id, key=excluded.key, size=excluded.size, "
+                "created_at=excluded.created_at, runtime=excluded.runtime",
+                (card.flow, card.run_id, card.step, card.task_id, card.hash, card.type, card.id,
+                 card.key, card.size, card.created_at, card.runtime),
+            )  # fmt: skip
+
+    def list_cards(self, flow: str, run_id: int, task_id: int) -> list[CardRecord]:
+        """Cards of a task, in the order they were first recorded."""
+        rows = self._read(
+            f"SELECT {_CARD_COLUMNS} FROM cards WHERE flow=%s AND run_id=%s AND task_id=%s "
+            "ORDER BY seq",
+            (flow, run_id, task_id),
+        )
+        return [_card(r) for r in rows]
+
     def referenced_keys(self) -> set[str]:
-        """Keys of every blob some committed artifact uses."""
-        return {r[0] for r in self._read("SELECT DISTINCT key FROM artifacts WHERE NOT inline")}
+        """Keys of every blob some committed artifact or recorded card uses."""
+        rows = self._read(
+            "SELECT DISTINCT key FROM artifacts WHERE NOT inline UNION SELECT key FROM cards"
+        )
+        return {r[0] for r in rows}
 
     def delete_unreferenced_inline(self) -> int:
         """Drop inline values no artifact uses (left by tasks that never committed)."""
@@ -528,4 +553,11 @@ def _task(row: tuple[Any, ...]) -> TaskRecord:
     return TaskRecord(
         row[0], int(row[1]), row[2], int(row[3]), row[4], row[5], row[6], row[7],
         json.loads(row[8]), json.loads(row[9]), row[10],
+    )  # fmt: skip
+
+
+def _card(r: Sequence[Any]) -> CardRecord:
+    return CardRecord(
+        r[0], int(r[1]), r[2], int(r[3]), r[4], r[5], r[6], r[7], int(r[8]), float(r[9]),
+        bool(r[10]),
     )  # fmt: skip

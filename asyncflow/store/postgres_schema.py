@@ -109,6 +109,25 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, task_id)
     );
     """,
+    # 3: cards (asyncflow/cards): one row per rendered card, its HTML a blob.
+    """
+    CREATE TABLE cards (
+        seq BIGSERIAL PRIMARY KEY,
+        flow TEXT NOT NULL,
+        run_id BIGINT NOT NULL,
+        step TEXT NOT NULL,
+        task_id BIGINT NOT NULL,
+        hash TEXT NOT NULL,
+        type TEXT NOT NULL,
+        card_id TEXT,
+        key TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        runtime BOOLEAN NOT NULL,
+        UNIQUE (run_id, task_id, hash)
+    );
+    CREATE INDEX cards_by_key ON cards(key);
+    """,
 ]
 
 
