@@ -89,3 +89,18 @@ def test_registered_card_types_are_found_by_name() -> None:
     assert card_type("default") is not None and card_type("nope") is None
     with pytest.raises(TypeError, match="not a MetaflowCard subclass"):
         register_card_type(int)  # type: ignore[arg-type]
+
+
+def test_metaflows_module_paths_hold_the_same_classes_under_any_name() -> None:
+    # Metaflow code imports metaflow.plugins.cards.card_modules.test_cards; a shim that maps
+    # metaflow.* onto asyncflow.* may load the file again under that name.
+    import importlib.util
+
+    import asyncflow.plugins.cards.card_modules.test_cards as module
+    from asyncflow.cards.testing import TestStringComponent
+
+    spec = importlib.util.spec_from_file_location("elsewhere.test_cards", module.__file__)
+    assert spec is not None and spec.loader is not None
+    again = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(again)
+    assert again.TestStringComponent is TestStringComponent

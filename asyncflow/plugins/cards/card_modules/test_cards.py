@@ -1,8 +1,9 @@
 """``metaflow.plugins.cards.card_modules.test_cards``: Metaflow's test card types."""
 
+# Absolute imports: the Metaflow shim may load this file again as metaflow.plugins...
 from __future__ import annotations
 
-from ....cards.testing import (
+from asyncflow.cards.testing import (
     TaskSpecCard,
     TestEditableCard,
     TestEditableCard2,
