@@ -195,3 +195,11 @@ async def test_card_blobs_survive_gc_and_corruption_is_named(store_root: Path) -
     [again] = get_cards(Task(f"{result.pathspec}/start/1"))
     with pytest.raises(CorruptedBlobError, match=f"card {again.hash} of AsyncCardFlow/1/start/1"):
         again.get()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # one is enough to cross processes
+async def test_cards_are_rendered_where_the_task_runs(store_root: Path, anyio_backend: str) -> None:
+    result = await Engine(executor="processes:2").run(flows.DefaultCardFlow)
+    assert result.successful
+    [found] = get_cards(task_of(result, "start"))
+    assert "<h1>Report &lt;b&gt;bold&lt;/b&gt;</h1>" in found.get()
