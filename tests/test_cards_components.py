@@ -58,6 +58,8 @@ def test_html_escapes_every_value() -> None:
     html = component_html(Table([["<b>x</b>", Artifact("<script>")]], headers=["<h>"]).render())
     assert "<b>" not in html and "<script>" not in html and "&lt;h&gt;" in html
     assert "<i>" not in component_html("<i>plain text</i>")
+    assert component_html(Artifact([1]).render()) == "<pre>[1]</pre>"
+    assert "<td>x</td>" in component_html(Artifact([1], name="x").render())
     assert component_html({"type": "image", "src": "http://evil/x.png"}).startswith(
         '<div class="af-error">'
     )

@@ -111,11 +111,13 @@ def _image(c: Mapping[str, Any]) -> str:
 
 
 def _artifacts(c: Mapping[str, Any]) -> str:
+    items = [a for a in c.get("data") or [] if isinstance(a, Mapping)]
+    if len(items) == 1 and not items[0].get("name"):  # one unnamed value: just the value
+        return f"<pre>{escape(items[0].get('data', ''))}</pre>"
     rows = "".join(
         f"<tr><td>{escape(a.get('name') or '')}</td><td>{escape(a.get('type') or '')}</td>"
         f"<td><pre>{escape(a.get('data', ''))}</pre></td></tr>"
-        for a in c.get("data") or []
-        if isinstance(a, Mapping)
+        for a in items
     )
     head = "<thead><tr><th>name</th><th>type</th><th>value</th></tr></thead>"
     return f"<table>{head}<tbody>{rows}</tbody></table>"
