@@ -4,6 +4,7 @@ asyncflow runs FLOW [--tag T]... [--namespace NS]
 asyncflow show PATHSPEC [--no-pickle]   Flow, Flow/run, .../step, .../task or .../artifact
 asyncflow gc [--grace SECONDS] [--dry-run]
 asyncflow verify                 exit 1 if any blob is missing or corrupted
+asyncflow ui [--port 8765] [--host 127.0.0.1] [--root DIR]   browse runs in a web browser
 """
 
 from __future__ import annotations
@@ -122,6 +123,34 @@ def verify_command(root: str | None) -> None:
     click.echo(f"checked {report.checked} blob(s): {len(report.problems)} problem(s)")
     if not report.ok:
         sys.exit(1)
+
+
+@cli.command("ui")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; anything but this machine warns: no authentication.",
+)
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--root", default=None, help="The datastore to browse (default: --datastore-root).")
+@click.option(
+    "--allow-pickle",
+    is_flag=True,
+    help="Preview pickled artifacts (runs code from the store: only a trusted one).",
+)
+@click.pass_obj
+def ui_command(
+    datastore_root: str | None, host: str, port: int, root: str | None, allow_pickle: bool
+) -> None:
+    """Serve a read-only web browser of this datastore's flows, runs and artifacts."""
+    try:
+        from .ui._serve import serve
+    except ImportError as exc:
+        raise click.UsageError(
+            f"asyncflow ui needs the ui extra: pip install 'asyncflow[ui]' ({exc})"
+        ) from exc
+    serve(root or datastore_root, host, port, allow_pickle)
 
 
 def main() -> None:

@@ -1,0 +1,95 @@
+"""Flows the UI tests browse: a foreach with tables, arrays and logs, a failure,
+a flaky step, and a run that waits for a gate file."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from asyncflow import FlowSpec, Parameter, current, retry, step
+
+ROWS = 200_000  # a frame of a few MB: memory-mapped, never read whole by a preview
+
+
+class BrowsedFlow(FlowSpec):
+    """start -> fan (foreach of `width`) -> join -> end, with artifacts of every kind."""
+
+    width = Parameter("width", default=200)
+
+    @step
+    def start(self):
+        self.items = list(range(self.width))
+        self.frame = pa.table(
+            {"id": np.arange(ROWS), "value": np.arange(ROWS) * 0.5, "label": ["row"] * ROWS}
+        )
+        self.samples = np.random.default_rng(0).normal(10.0, 2.0, 50_000)
+        self.settings = {"name": "browsed", "depth": 3, "ratios": [0.5, 0.25]}
+        self.pairs = (1, 2)  # a tuple: stored with cloudpickle
+        print("<b>bold</b> & <script>alert('log')</script>")
+        self.next(self.fan, foreach="items")
+
+    @step
+    def fan(self):
+        self.square = self.input * self.input
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.total = sum(i.square for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print(f"total {self.total}")
+
+
+class BrokenFlow(FlowSpec):
+    """Fails in `explode` after a flaky step that needed two attempts."""
+
+    fail = Parameter("fail", default=True)
+
+    @step
+    def start(self):
+        self.next(self.flaky)
+
+    @retry(times=1, minutes_between_retries=0)
+    @step
+    def flaky(self):
+        print(f"attempt {current.retry_count}")
+        if current.retry_count == 0:
+            raise RuntimeError("first attempt fails")
+        self.next(self.explode)
+
+    @step
+    def explode(self):
+        if self.fail:
+            raise ValueError("the <b>answer</b> is not 42")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class GatedFlow(FlowSpec):
+    """Runs until the file named by $UI_TEST_GATE exists."""
+
+    @step
+    def start(self):
+        self.next(self.wait)
+
+    @step
+    def wait(self):
+        gate = Path(os.environ["UI_TEST_GATE"])
+        while not gate.exists():
+            time.sleep(0.05)
+        self.opened = True
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass

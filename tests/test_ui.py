@@ -1,0 +1,223 @@
+"""The UI's routes through Starlette's TestClient: pages, escaping, pagination, errors."""
+
+from __future__ import annotations
+
+import io
+import re
+import json
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from asyncflow.client import get_datastore
+from asyncflow.ui import LiveRuns, create_app
+from asyncflow.ui._pages import TASKS_PER_PAGE
+from asyncflow.ui._queries import RUNS_PER_PAGE
+
+from .ui_store import HOSTILE_LOG, HOSTILE_NAME, FilledStore, fill_store
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> FilledStore:
+    return fill_store(tmp_path_factory.mktemp("ui") / ".asyncflow")
+
+
+@pytest.fixture
+def client(filled: FilledStore) -> Iterator[TestClient]:
+    with TestClient(create_app(filled.root)) as c:
+        yield c
+
+
+def test_flows_page_lists_every_flow_with_counts_and_latest(
+    client: TestClient, filled: FilledStore
+) -> None:
+    page = client.get("/").text
+    assert 'href="./flows/BrowsedFlow"' in page and 'href="./flows/BrokenFlow"' in page
+    assert f'href="./flows/BrokenFlow/{filled.crashed}"' in page  # the latest run
+    assert 'data-status="crashed"' in page
+
+
+def test_runs_page_filters_by_status_tag_and_user(client: TestClient, filled: FilledStore) -> None:
+    def run_ids(query: str) -> list[str]:
+        text = client.get(f"/flows/BrokenFlow{query}").text
+        return re.findall(r'href="\./flows/BrokenFlow/(\d+)" class="run"', text)
+
+    assert client.get("/flows/BrokenFlow").text.count('class="run"') == 2
+    assert run_ids("?status=crashed") == [str(filled.crashed)]
+    assert run_ids("?status=failed") == [str(filled.broken)]
+    assert run_ids("?tag=nightly") == [str(filled.crashed)]
+    assert run_ids("?user=ann") == [str(filled.crashed)]
+    assert run_ids("?until=2000-01-01T00:00") == []
+
+
+def test_run_page_shows_graph_timeline_params_and_failure(
+    client: TestClient, filled: FilledStore
+) -> None:
+    page = client.get(f"/flows/BrowsedFlow/{filled.browsed}").text
+    assert [s in page for s in ('data-step="start"', 'data-step="fan"', 'data-tasks="200"')]
+    assert "\N{MULTIPLICATION SIGN}200" in page
+    assert page.count('class="tl-task"') == TASKS_PER_PAGE  # 203 tasks: two pages
+    assert "later tasks" in page and f"Tasks 1-{TASKS_PER_PAGE} of 203" in page
+    second = client.get(f"/flows/BrowsedFlow/{filled.browsed}?tl=1").text
+    assert second.count('class="tl-task"') == 3
+    failed = client.get(f"/flows/BrokenFlow/{filled.broken}").text
+    assert f"BrokenFlow/{filled.broken}/explode/" in failed
+    assert "ValueError: the &lt;b&gt;answer&lt;/b&gt; is not 42" in failed
+    assert 'data-step="explode" data-status="failed"' in failed.replace("\n", "")
+
+
+def test_task_page_shows_each_attempts_output_and_artifacts(
+    client: TestClient, filled: FilledStore
+) -> None:
+    broken = get_datastore(filled.root).metadata.list_tasks("BrokenFlow", filled.broken, "flaky")
+    page = client.get(f"/flows/BrokenFlow/{filled.broken}/flaky/{broken[0].task_id}").text
+    assert 'data-attempt="0"' in page and 'data-attempt="1"' in page
+    assert "attempt 0" in page and "RuntimeError: first attempt fails" in page
+    start = client.get(f"/flows/BrowsedFlow/{filled.browsed}/start/1").text
+    for name in ("frame", "samples", "settings", "pairs"):
+        assert f'class="artifact">{name}</a>' in start.replace(f'/{name}" ', '" ')
+    assert "arrow-ipc/1" in start and "numpy/1" in start and "cloudpickle/1" in start
+
+
+def test_previews_read_the_first_rows_stats_and_simple_values(
+    client: TestClient, filled: FilledStore
+) -> None:
+    base = f"/flows/BrowsedFlow/{filled.browsed}/start/1"
+    frame = client.get(f"{base}/frame").text
+    assert "First 20 of 200000 rows; 3 columns." in frame and frame.count("<tr><td>") == 20
+    array = client.get(f"{base}/samples").text
+    assert "(50000,)" in array and 'class="histogram"' in array and "mean" in array
+    mean = float(array.split("<th>mean</th><td>")[1].split("<")[0])
+    assert mean == pytest.approx(10.0, abs=0.1)
+    settings = client.get(f"{base}/settings").text
+    assert "&quot;ratios&quot;: [\n    0.5," in settings
+    pairs = client.get(f"{base}/pairs").text
+    assert "Not previewed: decoding cloudpickle/1 can run code" in pairs
+
+
+def test_pickle_is_previewed_only_when_the_app_and_the_process_allow_it(
+    filled: FilledStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = f"/flows/BrowsedFlow/{filled.browsed}/start/1/pairs"
+    with TestClient(create_app(filled.root, allow_pickle=True)) as allowing:
+        assert "(1, 2)" in allowing.get(path).text
+        monkeypatch.setenv("ASYNCFLOW_ALLOW_PICKLE", "0")
+        assert "Not previewed" in allowing.get(path).text
+
+
+def test_downloads_as_arrow_npy_and_json(client: TestClient, filled: FilledStore) -> None:
+    base = f"/flows/BrowsedFlow/{filled.browsed}/start/1"
+    table = pa.ipc.open_file(pa.py_buffer(client.get(f"{base}/frame?format=arrow").content))
+    assert table.read_all().num_rows == 200_000
+    array = np.load(io.BytesIO(client.get(f"{base}/samples?format=npy").content))
+    assert array.shape == (50_000,) and array[0] == np.random.default_rng(0).normal(10, 2, 1)[0]
+    settings = client.get(f"{base}/settings?format=json")
+    assert json.loads(settings.text)["name"] == "browsed"
+    assert "attachment" in settings.headers["content-disposition"]
+    refused = client.get(f"{base}/pairs?format=json")
+    assert refused.status_code == 400 and "cannot be downloaded as json" in refused.text
+
+
+def test_everything_from_the_store_is_escaped(client: TestClient, filled: FilledStore) -> None:
+    pages = [
+        client.get(f"/flows/BrowsedFlow/{filled.hostile}").text,
+        client.get(f"/flows/BrowsedFlow/{filled.hostile}/start/1").text,
+        client.get("/flows/BrowsedFlow").text,
+    ]
+    for page in pages:
+        assert "<script>alert" not in page and "<img src=x" not in page and "<b>mallory" not in page
+    assert "&lt;img src=x onerror=alert(&#x27;log&#x27;)&gt;" in pages[1]  # the log line
+    assert "&lt;script&gt;alert(&#x27;name&#x27;)&lt;/script&gt;" in pages[1]  # the artifact
+    artifact = client.get(f"/flows/BrowsedFlow/{filled.hostile}/start/1/{HOSTILE_NAME}")
+    assert artifact.status_code == 200 and "<script>alert" not in artifact.text
+    assert "&quot;hello&quot;" in artifact.text
+    log_page = client.get(f"/flows/BrowsedFlow/{filled.browsed}/start/1").text
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;alert(&#x27;log&#x27;)" in log_page
+    assert HOSTILE_LOG not in log_page
+    assert "script-src 'self'" in artifact.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/flows/Nope", "flow &#x27;Nope&#x27; does not exist"),
+        ("/flows/BrowsedFlow/999", "run &#x27;BrowsedFlow/999&#x27; does not exist"),
+        ("/flows/BrowsedFlow/x", "run &#x27;BrowsedFlow/x&#x27; does not exist"),
+        ("/flows/BrowsedFlow/1/nostep", "step &#x27;BrowsedFlow/1/nostep&#x27; does not exist"),
+        ("/flows/BrowsedFlow/1/start/77", "task &#x27;BrowsedFlow/1/start/77&#x27; does not"),
+        ("/flows/BrowsedFlow/1/start/1/nope", "artifact &#x27;BrowsedFlow/1/start/1/nope&#x27;"),
+    ],
+)
+def test_unknown_things_get_a_404_page_that_names_them(
+    client: TestClient, path: str, message: str
+) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "<h1>Not found</h1>" in response.text and message in response.text
+
+
+def test_bad_query_arguments_are_a_400_that_says_why(client: TestClient) -> None:
+    response = client.get("/flows/BrowsedFlow?page=abc")
+    assert response.status_code == 400 and "page must be a page number" in response.text
+    assert "not a time" in client.get("/flows/BrowsedFlow?since=yesterday").text
+
+
+def test_an_empty_datastore_says_no_flow_has_run(tmp_path: Path) -> None:
+    with TestClient(create_app(tmp_path / "none")) as c:
+        assert "No flow has run in this datastore yet." in c.get("/").text
+
+
+def test_pages_stay_paginated_with_10000_runs_and_10000_tasks(tmp_path: Path) -> None:
+    root = tmp_path / ".asyncflow"
+    store = get_datastore_for(root)
+    from asyncflow.store import TaskRecord
+
+    runs = [store.metadata.create_run("Many", "u", {}, [], ["user:u"]) for _ in range(10_000)]
+    big = runs[-1].run_id
+    store.metadata.commit_task(TaskRecord("Many", big, "start", 1, "successful", 0, 1.0, 2.0), [])
+    for i in range(2, 10_002):
+        frame = [{"step": "start", "var": "x", "index": i - 2, "num_splits": 10_000}]
+        store.metadata.commit_task(
+            TaskRecord("Many", big, "fan", i, "successful", 0, 2.0, 3.0, frame, [1]), []
+        )
+    with TestClient(create_app(root)) as c:
+        listing = c.get("/flows/Many").text
+        assert listing.count('class="run"') == RUNS_PER_PAGE and 'rel="next"' in listing
+        last = c.get(f"/flows/Many?page={10_000 // RUNS_PER_PAGE - 1}").text
+        assert last.count('class="run"') == RUNS_PER_PAGE and 'rel="next"' not in last
+        run = c.get(f"/flows/Many/{big}").text
+        assert run.count('class="tl-task"') == TASKS_PER_PAGE and 'data-tasks="10000"' in run
+        step = c.get(f"/flows/Many/{big}/fan?page=3").text
+        assert step.count('class="task"') == TASKS_PER_PAGE
+
+
+def get_datastore_for(root: Path):  # type: ignore[no-untyped-def]
+    from asyncflow.store import Datastore
+
+    root.mkdir(parents=True)
+    Datastore(root).close()
+    return get_datastore(root)
+
+
+def test_live_runs_follow_the_engines_events(filled: FilledStore) -> None:
+    from asyncflow.events import RunFinished, TaskStarted
+
+    live = LiveRuns()
+    pathspec = f"BrowsedFlow/{filled.browsed}"
+    live(TaskStarted(f"{pathspec}/end/999"))
+    assert [t.step for t in live.running(pathspec)] == ["end"]
+    with TestClient(create_app(filled.root, live=live)) as c:
+        page = c.get(f"/flows/BrowsedFlow/{filled.browsed}?part=live").text
+        assert "(+1 running)" in page and 'data-label="end/999"' in page
+        live(RunFinished(pathspec, "successful"))
+        events = c.get(f"/flows/BrowsedFlow/{filled.browsed}/events").text
+        assert "event: change" in events and events.endswith("event: done\ndata: {}\n\n")
+    assert live.running(pathspec) == []
