@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
-import re
 import json
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +18,7 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 from asyncflow.client import get_datastore
+from asyncflow.store import Datastore
 from asyncflow.ui import LiveRuns, create_app
 from asyncflow.ui._pages import TASKS_PER_PAGE
 from asyncflow.ui._queries import RUNS_PER_PAGE
@@ -199,9 +200,7 @@ def test_pages_stay_paginated_with_10000_runs_and_10000_tasks(tmp_path: Path) ->
         assert step.count('class="task"') == TASKS_PER_PAGE
 
 
-def get_datastore_for(root: Path):  # type: ignore[no-untyped-def]
-    from asyncflow.store import Datastore
-
+def get_datastore_for(root: Path) -> Datastore:
     root.mkdir(parents=True)
     Datastore(root).close()
     return get_datastore(root)
