@@ -220,3 +220,16 @@ def test_live_runs_follow_the_engines_events(filled: FilledStore) -> None:
         events = c.get(f"/flows/BrowsedFlow/{filled.browsed}/events").text
         assert "event: change" in events and events.endswith("event: done\ndata: {}\n\n")
     assert live.running(pathspec) == []
+
+
+def test_cards_render_in_a_sandboxed_iframe(client: TestClient, filled: FilledStore) -> None:
+    end = get_datastore(filled.root).metadata.list_tasks("BrowsedFlow", filled.browsed, "end")[0]
+    page = client.get(f"/flows/BrowsedFlow/{filled.browsed}/end/{end.task_id}").text
+    frame = re.search(r"<iframe [^>]*>", page)
+    assert frame is not None and 'sandbox="allow-scripts"' in frame.group(0)
+    assert "allow-same-origin" not in frame.group(0)
+    card = client.get(f"/flows/BrowsedFlow/{filled.browsed}/end/{end.task_id}/cards/0")
+    assert "Total: computed" in card.text
+    assert card.headers["content-security-policy"].startswith("sandbox allow-scripts")
+    missing = client.get(f"/flows/BrowsedFlow/{filled.browsed}/end/{end.task_id}/cards/5")
+    assert missing.status_code == 404

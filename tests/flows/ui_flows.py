@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from asyncflow import FlowSpec, Parameter, current, retry, step
+from asyncflow import FlowSpec, Parameter, card, current, retry, step
+from asyncflow.cards import Markdown
 
 ROWS = 200_000  # a frame of a few MB: memory-mapped, never read whole by a preview
 
@@ -42,8 +43,10 @@ class BrowsedFlow(FlowSpec):
         self.total = sum(i.square for i in inputs)
         self.next(self.end)
 
+    @card(type="blank")
     @step
     def end(self):
+        current.card.append(Markdown("# Total: computed"))
         print(f"total {self.total}")
 
 
