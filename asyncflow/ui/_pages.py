@@ -24,11 +24,15 @@ __all__ = [
     "TASKS_PER_PAGE",
     "Page",
     "artifact_page",
+    "badge",
     "flows_page",
+    "live_section",
     "run_page",
     "runs_page",
+    "seconds",
     "step_page",
     "task_page",
+    "when",
 ]
 
 #: Tasks per page of a step's list and of a run's task timeline.

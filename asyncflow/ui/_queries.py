@@ -17,17 +17,23 @@ from ..exceptions import NotFoundError
 from ..store import ArtifactRef, Datastore, RunRecord, TaskRecord
 
 __all__ = [
+    "RUNS_PER_PAGE",
     "FlowSummary",
+    "RunDetail",
     "RunFilters",
     "RunView",
     "StepSummary",
     "TaskDetail",
     "find_artifact",
     "flow_summaries",
+    "get_run",
+    "get_task",
     "run_detail",
     "runs_page",
     "step_tasks",
+    "summarize_steps",
     "task_detail",
+    "view",
 ]
 
 RUNS_PER_PAGE = 50
