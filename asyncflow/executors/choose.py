@@ -13,7 +13,9 @@ def open_executor(name: str) -> Executor:
 
     ``processes[:N]``: N spawned worker processes on this machine (default: one per
     core); ``dask-local[:N]``: a Dask LocalCluster of N worker processes;
-    ``dask://host:port``: an existing Dask scheduler (``asyncflow[dask]``).
+    ``dask://host:port``: an existing Dask scheduler (``asyncflow[dask]``);
+    ``ray-local[:N]``: a local Ray with N CPUs; ``ray://host:port``: a Ray cluster's
+    client server (``asyncflow[ray]``).
     """
     kind, _, arg = name.partition(":")
     if kind in ("processes", "dask-local") and (arg == "" or arg.isdigit()):
@@ -27,11 +29,19 @@ def open_executor(name: str) -> Executor:
         from .dask import DaskExecutor
 
         return DaskExecutor(None, workers)
+    if kind == "ray-local" and (arg == "" or arg.isdigit()):
+        from .ray import RayExecutor
+
+        return RayExecutor(None, int(arg) if arg else None)
+    if kind == "ray" and arg.startswith("//") and len(arg) > 2:
+        from .ray import RayExecutor
+
+        return RayExecutor(name)
     if kind in ("dask", "tcp") and arg.startswith("//") and len(arg) > 2:
         from .dask import DaskExecutor
 
         return DaskExecutor(f"tcp:{arg}")
     raise ExecutorError(
-        f"--executor {name}: unknown executor; use processes[:N], dask-local[:N] "
-        "or dask://host:port"
+        f"--executor {name}: unknown executor; use processes[:N], dask-local[:N], "
+        "dask://host:port, ray-local[:N] or ray://host:port"
     )
