@@ -18,9 +18,9 @@ from .cards.cli import register as register_card_commands
 from .cli_inspect import exit_with
 from .cli_inspect import register as register_inspect_commands
 from .decorators import attach_to_every_step
-from .display import make_display
+from .display import LinePrinter, make_display
 from .engine import Engine, RunResult, current_user
-from .events import Event, RunStarted
+from .events import Event, RunStarted, TaskFailed, TaskRetrying
 from .exceptions import AsyncflowException, FlowDefinitionError
 from .flowspec import FlowSpec
 from .graph import FlowGraph, StepNode, step_functions, to_dot, to_mermaid
@@ -33,9 +33,15 @@ __all__ = ["cli", "main"]
 
 
 class _Obj:
-    def __init__(self, flow_cls: type[FlowSpec], root: StoreURLs) -> None:
+    def __init__(self, flow_cls: type[FlowSpec], root: StoreURLs, quiet: bool = False) -> None:
         self.flow_cls = flow_cls
         self.root = root
+        self.quiet = quiet
+
+    def echo(self, message: str) -> None:
+        """Print a progress message unless ``--quiet``."""
+        if not self.quiet:
+            click.echo(message)
 
 
 def _lint_or_exit(flow_cls: type[FlowSpec]) -> FlowGraph:
@@ -62,6 +68,10 @@ _MAX_NUM_SPLITS = click.option(
 )  # fmt: skip
 
 
+# Metaflow's sidecars for events and metrics; asyncflow has neither, so each is a no-op.
+_SIDECARS = ["nullSidecarLogger", "debugLogger", "nullSidecarMonitor", "debugMonitor"]
+
+
 @click.group()
 @store_options
 # Metaflow's command lines for local mode (`python flow.py --no-pylint run`) work unchanged.
@@ -70,10 +80,18 @@ _MAX_NUM_SPLITS = click.option(
     "--datastore", type=click.Choice(["local", "s3"]), default="local",
     help="Accepted; --datastore-root chooses the store.",
 )  # fmt: skip
+@click.option("--environment", type=click.Choice(["local"]), default="local", help="Only local.")
+@click.option(
+    "--event-logger", type=click.Choice(_SIDECARS), default="nullSidecarLogger", help="Accepted."
+)
+@click.option(
+    "--monitor", type=click.Choice(_SIDECARS), default="nullSidecarMonitor", help="Accepted."
+)
+@click.option("--quiet", is_flag=True, help="Print only failures, not progress or task output.")
 @click.pass_context
-def cli(ctx: click.Context, /, urls: StoreURLs, **_metaflow_options: Any) -> None:
+def cli(ctx: click.Context, /, urls: StoreURLs, quiet: bool, **_metaflow_options: Any) -> None:
     """Run and inspect this flow."""
-    ctx.obj = _Obj(ctx.obj, urls)
+    ctx.obj = _Obj(ctx.obj, urls, quiet)
 
 
 _EXECUTOR = click.option(
@@ -135,7 +153,7 @@ def run(
     _attach_with(obj.flow_cls, with_decorators)
     _lint_or_exit(obj.flow_cls)
     params = parameter_values(options)
-    click.echo(f"asyncflow executing {obj.flow_cls.__name__} for user:{current_user()}")
+    obj.echo(f"asyncflow executing {obj.flow_cls.__name__} for user:{current_user()}")
     _drive(
         obj,
         lambda engine: engine.run(obj.flow_cls, params, tags=tags),
@@ -172,7 +190,7 @@ def resume(
     _lint_or_exit(obj.flow_cls)
     if origin_run_id is not None and not origin_run_id.isdigit():
         raise click.BadParameter(f"{origin_run_id!r} is not a run id", param_hint="--origin-run-id")
-    click.echo(f"asyncflow resuming {obj.flow_cls.__name__} for user:{current_user()}")
+    obj.echo(f"asyncflow resuming {obj.flow_cls.__name__} for user:{current_user()}")
     _drive(
         obj,
         lambda engine: engine.resume(obj.flow_cls, step, origin_run_id=origin_run_id, tags=tags),
@@ -211,7 +229,7 @@ def _drive(
             Datastore(obj.root),
             max_workers=max_workers,
             max_num_splits=max_num_splits,
-            listeners=[make_display(), remember],
+            listeners=[_quiet_display() if obj.quiet else make_display(), remember],
             executor=executor,
         )
         with _sigterm_as_interrupt(terminated):
@@ -228,6 +246,17 @@ def _drive(
             f"Run {result.pathspec} failed in {result.failed_pathspec}.", fg="red", err=True
         )
         sys.exit(1)
+
+
+def _quiet_display() -> Callable[[Event], None]:
+    """The ``--quiet`` view: a failed or retried task's traceback, nothing else."""
+    printer = LinePrinter()
+
+    def show(event: Event) -> None:
+        if isinstance(event, TaskFailed | TaskRetrying):
+            printer(event)
+
+    return show
 
 
 @contextlib.contextmanager

@@ -54,11 +54,12 @@ def is_step(obj: object) -> bool:
 
 @dataclass(frozen=True)
 class RetrySpec:
-    """``@retry``: run a failing task up to ``times`` more times, waiting in between."""
+    """``@retry``: run a failing task up to ``times`` more times, at once unless
+    ``minutes_between_retries`` asks for a wait (Metaflow's local runtime retries at once)."""
 
     name = "retry"
     times: int = 3
-    minutes_between_retries: float = 2.0
+    minutes_between_retries: float | None = None
 
 
 @dataclass(frozen=True)
@@ -126,13 +127,16 @@ def _decorator(spec: StepSpec, func: F | None) -> F | Callable[[F], F]:
 @overload
 def retry(func: F) -> F: ...
 @overload
-def retry(*, times: int = 3, minutes_between_retries: float = 2) -> Callable[[F], F]: ...
+def retry(*, times: int = 3, minutes_between_retries: float | None = None) -> Callable[[F], F]: ...
 def retry(
-    func: F | None = None, *, times: int = 3, minutes_between_retries: float = 2
+    func: F | None = None, *, times: int = 3, minutes_between_retries: float | None = None
 ) -> F | Callable[[F], F]:
-    """Retry a failing step ``times`` times, ``minutes_between_retries`` apart (Metaflow's)."""
+    """Retry a failing step ``times`` times: at once, as Metaflow's local runtime does,
+    or ``minutes_between_retries`` apart when the flow gives it."""
     if not isinstance(times, int) or times < 0:
         raise FlowDefinitionError(f"@retry(times={times!r}) must be a whole number >= 0")
+    if minutes_between_retries is None:
+        return _decorator(RetrySpec(times), func)
     if minutes_between_retries < 0:
         raise FlowDefinitionError(
             f"@retry(minutes_between_retries={minutes_between_retries!r}) must be >= 0"

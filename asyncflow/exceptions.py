@@ -15,7 +15,8 @@ The tree, so callers can catch at the level they need::
     │                                  or longer than --max-num-splits
     ├── ResumeError                    resume was asked for something it cannot do
     ├── ReservedArtifactError          a step assigned a reserved name (next, input, ...)
-    │   └── ParameterReadOnlyError     a step assigned a Parameter
+    │   └── ParameterReadOnlyError     a step assigned a Parameter or class constant
+    │                                  (also an AttributeError, as in Metaflow)
     ├── MergeArtifactsError            merge_artifacts() misused, or inputs that cannot merge
     │   ├── UnhandledInMergeArtifactsError  inputs disagree on artifacts the join did not set
     │   └── MissingInMergeArtifactsError    include= names artifacts no input has
@@ -75,7 +76,7 @@ class AsyncflowException(Exception):
     headline = "asyncflow error"
     exit_code = 1
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str = "") -> None:
         super().__init__(message)
         self.message = message
 
@@ -201,16 +202,18 @@ class ReservedArtifactError(AsyncflowException):
         super().__init__(f"'{name}' is reserved by asyncflow and cannot be an artifact{where}")
 
 
-class ParameterReadOnlyError(ReservedArtifactError):
-    """A step assigned a Parameter: parameters are constant for the whole run."""
+class ParameterReadOnlyError(ReservedArtifactError, AttributeError):  # type: ignore[misc]
+    """A step assigned a Parameter or a class constant: both are fixed for the whole run.
+
+    Also an ``AttributeError``, which is what Metaflow raises and flows catch."""
 
     headline = "Parameters are read-only"
 
-    def __init__(self, name: str, step: str | None = None) -> None:
+    def __init__(self, name: str, step: str | None = None, kind: str = "a Parameter") -> None:
         self.name, self.step = name, step
         where = f" in step '{step}'" if step else ""
         AsyncflowException.__init__(
-            self, f"'{name}' is a Parameter and cannot be assigned{where}; use another name"
+            self, f"'{name}' is {kind} and cannot be assigned{where}; use another name"
         )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
-from typing import Any
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .artifacts import TaskArtifacts
 from .exceptions import (
@@ -18,7 +19,12 @@ from .exceptions import (
 from .parameters import is_parameter
 from .store import ArtifactRef
 
-__all__ = ["RESERVED_NAMES", "FlowSpec", "ForeachFrame", "describe_transition"]
+if TYPE_CHECKING:
+    from .graph import FlowGraph, StepNode
+
+__all__ = [
+    "RESERVED_NAMES", "FlowSpec", "ForeachFrame", "class_constants", "describe_transition"
+]  # fmt: skip
 
 #: Attribute names a step may not assign as artifacts (Metaflow's, plus our methods).
 RESERVED_NAMES = frozenset(
@@ -105,6 +111,28 @@ class FlowSpec:
     def _step(self) -> str:
         return self._artifacts.step if self._artifacts is not None else "?"
 
+    @property
+    def _current_step(self) -> str | None:
+        """The running step's name (Metaflow's private attribute, which flows read)."""
+        return self._artifacts.step if self._artifacts is not None else None
+
+    @property
+    def _foreach_stack(self) -> list[ForeachFrame]:
+        """The enclosing foreach frames, outermost first (``.step``, ``.var``, ``.index``,
+        ``.num_splits``), as Metaflow's private attribute gives them."""
+        return list(self._foreach_frames)
+
+    @property
+    def _graph(self) -> FlowGraph:
+        """The flow's step graph (Metaflow's ``flow._graph[name].type``)."""
+        from .graph import FlowGraph
+
+        return FlowGraph(type(self))
+
+    def __iter__(self) -> Iterator[StepNode]:
+        """The flow's steps, in graph order (Metaflow's legacy ``for step in flow``)."""
+        return iter(self._graph.sorted_nodes())
+
     def next(self, *steps: Callable[..., Any], foreach: str | None = None) -> None:
         """Say which step(s) run after this one; ``foreach`` names a list artifact to fan out."""
         names = tuple(getattr(s, "__name__", repr(s)) for s in steps)
@@ -189,6 +217,8 @@ class FlowSpec:
         step = artifacts.step if artifacts else None
         if is_parameter(type(self), name):
             raise ParameterReadOnlyError(name, step)
+        if name in class_constants(type(self)):
+            raise ParameterReadOnlyError(name, step, kind="a constant of the flow class")
         if name in RESERVED_NAMES or callable(getattr(type(self), name, None)):
             raise ReservedArtifactError(name, step)
         object.__setattr__(self, name, value)
@@ -198,6 +228,27 @@ class FlowSpec:
     def _artifact_values(self) -> dict[str, Any]:
         """Values of the artifacts this task assigned or read."""
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+
+def class_constants(flow_cls: type) -> frozenset[str]:
+    """Public plain values defined on a flow's classes (not Parameters, methods or
+    properties): read-only in every step, as in Metaflow."""
+    return _class_constants(flow_cls)
+
+
+@functools.lru_cache(maxsize=256)
+def _class_constants(flow_cls: type) -> frozenset[str]:
+    # every assignment in every task asks; a class's attributes are fixed once defined
+    names: set[str] = set()
+    for klass in flow_cls.__mro__:
+        if klass is FlowSpec or not issubclass(klass, FlowSpec):
+            continue
+        for name, value in vars(klass).items():
+            if name.startswith("_") or callable(value) or isinstance(value, property):
+                continue
+            if not is_parameter(flow_cls, name) and not hasattr(value, "__get__"):
+                names.add(name)
+    return frozenset(names)
 
 
 def describe_transition(steps: tuple[str, ...], foreach: str | None) -> list[str]:

@@ -85,11 +85,22 @@ class _StreamProxy(io.TextIOBase):
         self.real = real
 
     def write(self, text: str) -> int:
+        if not isinstance(text, str):  # as a real text stream refuses it, inside a task too
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         capture = _capture.get()
         if capture is None:
             return self.real.write(text)
         capture.write(self._name, text)
         return len(text)
+
+    # io.TextIOBase defines these as None, so __getattr__ would never see them
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.real, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self.real, "errors", None)
 
     def flush(self) -> None:
         if _capture.get() is None:

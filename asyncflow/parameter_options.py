@@ -9,7 +9,7 @@ import click
 from .exceptions import ParameterError
 from .parameters import Parameter, flow_parameters
 
-__all__ = ["add_parameter_options", "parameter_values"]
+__all__ = ["add_parameter_options", "environment_variable", "parameter_values"]
 
 _PREFIX = "param__"
 
@@ -44,10 +44,17 @@ def _option(param: Parameter) -> click.Option:
     )
     return click.Option(
         [*spellings, _PREFIX + param.attr],
+        envvar=environment_variable(param),
         type=_CheckedText(param),
         required=param.required and param.default is None,
         help=help_text or None,
     )
+
+
+def environment_variable(param: Parameter) -> str:
+    """``METAFLOW_RUN_<NAME>``: the variable that gives the parameter's value when the
+    command line does not, as Metaflow reads it."""
+    return "METAFLOW_RUN_" + param.name.upper().replace("-", "_")
 
 
 def add_parameter_options(command: click.Command, flow_cls: type) -> None:

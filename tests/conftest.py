@@ -31,10 +31,15 @@ def store_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 
 
 def run_python(
-    *args: str, root: Path, cwd: Path | None = None, check: bool = False
+    *args: str,
+    root: Path,
+    cwd: Path | None = None,
+    check: bool = False,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the test interpreter in a subprocess against the datastore at ``root``."""
-    env = {**os.environ, "ASYNCFLOW_HOME": str(root), "PYTHONPATH": str(REPO)}
+    """Run the test interpreter in a subprocess against the datastore at ``root``
+    (``env`` adds to the environment)."""
+    env = {**os.environ, "ASYNCFLOW_HOME": str(root), "PYTHONPATH": str(REPO), **(env or {})}
     proc = subprocess.run(
         [sys.executable, *args], cwd=cwd or root.parent, env=env, capture_output=True, text=True,
         timeout=300,

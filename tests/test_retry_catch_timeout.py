@@ -30,15 +30,16 @@ from tests.flows import retrying
 from tests.flows.retrying import (
     AlwaysFailsFlow,
     AsyncTimeoutFlow,
+    AtOnceRetryFlow,
     CatchFlow,
     CatchOnForeachFlow,
-    DefaultRetryFlow,
     FlakyFlow,
     QuietCatchFlow,
     SiblingFailureFlow,
     StuckFlow,
     SyncSiblingFailureFlow,
     SyncTimeoutFlow,
+    WaitingRetryFlow,
 )
 
 pytestmark = pytest.mark.anyio
@@ -54,7 +55,7 @@ def test_decorators_only_record_specs() -> None:
         RetrySpec(4, 0.5),
         CatchSpec("err", True),
     )
-    assert step_specs(retry(catch(lambda: None))) == (CatchSpec(None, True), RetrySpec(3, 2.0))
+    assert step_specs(retry(catch(lambda: None))) == (CatchSpec(None, True), RetrySpec(3, None))
 
 
 @pytest.mark.parametrize(
@@ -138,10 +139,25 @@ async def test_retry_waits_through_the_engine_clock_without_blocking(store_root:
         waits.append(seconds)
         await b_done.wait()  # only returns if branch b could run meanwhile
 
-    result = await Engine(sleep=fake_sleep).run(DefaultRetryFlow)
+    result = await Engine(sleep=fake_sleep).run(WaitingRetryFlow)
     assert result.successful
-    assert waits == [120.0, 120.0]  # Metaflow's default: 2 minutes between retries
+    assert waits == [120.0, 120.0]  # the flow asked for 2 minutes between retries
     a = Run(result.pathspec)["a"].task
+    assert a is not None and a.current_attempt == 2
+
+
+async def test_retry_without_a_wait_retries_at_once_like_metaflows_local_runtime(
+    store_root: Path,
+) -> None:
+    waits: list[float] = []
+
+    async def recording_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    result = await Engine(sleep=recording_sleep).run(AtOnceRetryFlow)
+    assert result.successful
+    assert [w for w in waits if w > 0] == []
+    a = Run(result.pathspec)["start"].task
     assert a is not None and a.current_attempt == 2
 
 

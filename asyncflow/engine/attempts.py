@@ -95,7 +95,7 @@ class _Policy:
         retry: RetrySpec | None = find_spec(node.func, RetrySpec)
         return cls(
             retry.times if retry else 0,
-            60 * retry.minutes_between_retries if retry else 0.0,
+            60 * (retry.minutes_between_retries or 0.0) if retry else 0.0,
             find_spec(node.func, CatchSpec),
             find_spec(node.func, TimeoutSpec),
             find_spec(node.func, IsolatedSpec) is not None,

@@ -81,8 +81,10 @@ class RunResult:
 
 
 def current_user() -> str:
-    """The user a run is recorded under (``$USER``, then the login name)."""
-    return os.environ.get("USER") or os.environ.get("USERNAME") or getpass.getuser()
+    """The user a run is recorded under: ``$METAFLOW_USER`` (as Metaflow reads it),
+    then ``$USER``, then the login name."""
+    env = os.environ
+    return env.get("METAFLOW_USER") or env.get("USER") or env.get("USERNAME") or getpass.getuser()
 
 
 class Engine:

@@ -47,12 +47,12 @@ class AlwaysFailsFlow(FlowSpec):
         pass
 
 
-class DefaultRetryFlow(FlowSpec):
+class WaitingRetryFlow(FlowSpec):
     @step
     def start(self):
         self.next(self.a, self.b)
 
-    @retry
+    @retry(minutes_between_retries=2)
     @step
     async def a(self):
         if current.retry_count < 2:
@@ -66,6 +66,19 @@ class DefaultRetryFlow(FlowSpec):
 
     @step
     def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class AtOnceRetryFlow(FlowSpec):
+    @retry
+    @step
+    def start(self):
+        if current.retry_count < 2:
+            raise ValueError("not yet")
         self.next(self.end)
 
     @step
