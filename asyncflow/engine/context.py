@@ -14,6 +14,7 @@ from ..flowspec import FlowSpec
 from ..graph import FlowGraph
 from ..logs import capture_suspended
 from ..store import ArtifactRef, Datastore, RunRecord
+from .commits import GroupCommit
 
 if TYPE_CHECKING:
     from .remote import RunExecutors
@@ -45,6 +46,8 @@ class RunContext:
     #: On a worker: commit only the attempt the engine fenced (see ``fence_attempt``).
     fenced: bool = False
     _task_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    #: Finished tasks commit in groups (see engine/commits.py).
+    commits: GroupCommit = field(default_factory=GroupCommit)
 
     @property
     def run_id(self) -> str:

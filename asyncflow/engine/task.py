@@ -5,7 +5,6 @@ The attempt loop around it (retries, ``@catch``, ``@timeout``) is in :mod:`.atte
 
 from __future__ import annotations
 
-import functools
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -212,12 +211,14 @@ def _foreach_items(run: RunContext, node: StepNode, flow: FlowSpec) -> list[Any]
 async def commit(
     run: RunContext, record: TaskRecord, refs: list[ArtifactRef], logs: dict[str, str]
 ) -> None:
-    """Commit a task record in a worker thread, shielded: a commit begun is finished."""
-    commit_task = run.datastore.commit_task
-    if run.fenced:
-        commit_task = functools.partial(commit_task, fenced=True)
+    """Commit a task record in a worker thread, shielded: a commit begun is finished.
+
+    Tasks finishing together share one transaction (see engine/commits.py).
+    """
     with anyio.CancelScope(shield=True):
-        await anyio.to_thread.run_sync(commit_task, record, refs, logs, limiter=run.thread_limiter)
+        await run.commits.commit(
+            run.datastore, record, refs, logs, fenced=run.fenced, limiter=run.thread_limiter
+        )
 
 
 _ENGINE_MODULES = (

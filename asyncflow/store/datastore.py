@@ -13,7 +13,7 @@ from serializers import Registry, SerializationError, default_registry
 from ..exceptions import CorruptedBlobError, DatastoreError
 from .blobs import MMAP_THRESHOLD, BlobStore, LocalBlobStore, content_key
 from .leases import FileLeases, Leases
-from .metadata import MetadataStore, SQLiteMetadataStore
+from .metadata import MetadataStore, SQLiteMetadataStore, TaskCommit
 from .pickling import PICKLE_HINT, pickle_allowed
 from .records import ArtifactRef, TaskRecord
 from .urls import ROOT_DIRNAME, StoreLocation, StoreURLs, resolve_root, resolve_urls
@@ -130,6 +130,12 @@ class Datastore:
         else:
             self.metadata.commit_task(task, artifacts, logs)
         self.lease.release(a.key for a in artifacts if not a.inline)
+
+    def commit_tasks(self, batch: Sequence[TaskCommit], *, fenced: bool = False) -> None:
+        """Commit finished tasks together (see :meth:`MetadataStore.commit_tasks`), then
+        drop this process's lease on the blobs their artifacts now reference."""
+        self.metadata.commit_tasks(batch, fenced=fenced)
+        self.lease.release(a.key for _, artifacts, _ in batch for a in artifacts if not a.inline)
 
     def close(self) -> None:
         """Release the blob lease and close the metadata database."""

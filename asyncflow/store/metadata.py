@@ -20,7 +20,10 @@ from .leases import Leases
 from .records import ArtifactRef, CardRecord, RunRecord, TaskRecord
 from .schema import migrate
 
-__all__ = ["MetadataStore", "SQLiteMetadataStore"]
+__all__ = ["MetadataStore", "SQLiteMetadataStore", "TaskCommit"]
+
+#: One finished task to commit: its record, its artifacts and its logs.
+TaskCommit = tuple[TaskRecord, Sequence[ArtifactRef], dict[str, str] | None]
 
 _RUN_COLUMNS = (
     "flow, run_id, status, user, tags, system_tags, params, created_at, finished_at, "
@@ -80,6 +83,15 @@ class MetadataStore(Protocol):
         ``fenced``: commit only if ``task.attempt`` is the attempt last fenced for the
         task (:meth:`fence_attempt`), else raise :class:`StaleAttemptError` and change
         nothing, so an attempt a cluster re-ran or left running cannot overwrite a newer one.
+        """
+        ...
+
+    def commit_tasks(self, batch: Sequence[TaskCommit], *, fenced: bool = False) -> None:
+        """Commit several finished tasks, each as :meth:`commit_task` would.
+
+        Every task stays all-or-nothing; a store may put the whole batch in one
+        transaction (SQLite does: a commit costs far more than a trivial task's rows),
+        so one failing task may fail the batch: commit those tasks one by one then.
         """
         ...
 
@@ -336,27 +348,13 @@ class SQLiteMetadataStore:
     ) -> None:
         """Make a task, its artifacts and its logs visible at once, in one transaction
         (``fenced``: see :meth:`MetadataStore.commit_task`)."""
+        self.commit_tasks([(task, artifacts, logs)], fenced=fenced)
+
+    def commit_tasks(self, batch: Sequence[TaskCommit], *, fenced: bool = False) -> None:
+        """Commit every task of ``batch`` in one transaction: all visible, or none."""
         with self._write() as cur:
-            if fenced:
-                _check_fence(cur, task)
-            _insert_logs(cur, task.run_id, task.task_id, task.attempt, logs or {})
-            cur.executemany(
-                "INSERT OR IGNORE INTO inline_blobs (key, data) VALUES (?, ?)",
-                [(a.key, a.data) for a in artifacts if a.inline and a.data is not None],
-            )
-            cur.execute(
-                f"INSERT OR REPLACE INTO tasks ({_TASK_COLUMNS}) VALUES ({_marks(11)})",
-                (task.flow, task.run_id, task.step, task.task_id, task.status, task.attempt,
-                 task.started_at, task.finished_at, _dump(task.foreach_stack),
-                 _dump(task.parents), task.exception),
-            )  # fmt: skip
-            cur.executemany(
-                f"INSERT OR REPLACE INTO artifacts (flow, run_id, task_id, {_ARTIFACT_COLUMNS}) "
-                f"VALUES ({_marks(10)})",
-                [(task.flow, task.run_id, task.task_id, a.name, a.key, a.encoding, a.size, a.type,
-                  _dump(a.metadata), int(a.inline)) for a in artifacts],
-            )  # fmt: skip
-            fault_point("commit-task")
+            for task, artifacts, logs in batch:
+                _insert_task(cur, task, artifacts, logs, fenced)
 
     def get_run(self, flow: str, run_id: int) -> RunRecord | None:
         """The run, or None."""
@@ -545,6 +543,35 @@ def _check_fence(cur: sqlite3.Cursor, task: TaskRecord) -> None:
     ).fetchone()
     if row is None or row[0] != task.attempt:
         raise StaleAttemptError(task.pathspec, task.attempt, None if row is None else row[0])
+
+
+def _insert_task(
+    cur: sqlite3.Cursor,
+    task: TaskRecord,
+    artifacts: Sequence[ArtifactRef],
+    logs: dict[str, str] | None,
+    fenced: bool,
+) -> None:
+    if fenced:
+        _check_fence(cur, task)
+    _insert_logs(cur, task.run_id, task.task_id, task.attempt, logs or {})
+    cur.executemany(
+        "INSERT OR IGNORE INTO inline_blobs (key, data) VALUES (?, ?)",
+        [(a.key, a.data) for a in artifacts if a.inline and a.data is not None],
+    )
+    cur.execute(
+            f"INSERT OR REPLACE INTO tasks ({_TASK_COLUMNS}) VALUES ({_marks(11)})",
+            (task.flow, task.run_id, task.step, task.task_id, task.status, task.attempt,
+             task.started_at, task.finished_at, _dump(task.foreach_stack),
+             _dump(task.parents), task.exception),
+        )  # fmt: skip
+    cur.executemany(
+            f"INSERT OR REPLACE INTO artifacts (flow, run_id, task_id, {_ARTIFACT_COLUMNS}) "
+            f"VALUES ({_marks(10)})",
+            [(task.flow, task.run_id, task.task_id, a.name, a.key, a.encoding, a.size, a.type,
+              _dump(a.metadata), int(a.inline)) for a in artifacts],
+        )  # fmt: skip
+    fault_point("commit-task")
 
 
 def _insert_logs(

@@ -30,6 +30,7 @@ from psycopg_pool import ConnectionPool
 from ..exceptions import DatastoreError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
+from .metadata import TaskCommit
 from .postgres_schema import migrate
 from .records import ArtifactRef, CardRecord, RunRecord, TaskRecord
 from .urls import _redacted
@@ -278,6 +279,12 @@ class PostgresMetadataStore:
         return sorted(tags)
 
     # -- tasks, artifacts, logs ----------------------------------------------------------
+
+    def commit_tasks(self, batch: Sequence[TaskCommit], *, fenced: bool = False) -> None:
+        """Commit each task of ``batch`` in its own transaction (see
+        :meth:`MetadataStore.commit_tasks`)."""
+        for task, artifacts, logs in batch:
+            self.commit_task(task, artifacts, logs, fenced=fenced)
 
     def commit_task(
         self,

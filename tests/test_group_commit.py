@@ -1,0 +1,75 @@
+"""Group commit: tasks finishing together share a transaction, and each stays all-or-nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from asyncflow.engine.commits import GroupCommit
+from asyncflow.store import Datastore, TaskRecord
+
+pytestmark = pytest.mark.anyio
+
+
+class CountingStore(Datastore):
+    """A real datastore that records the size of every batch it commits."""
+
+    batches: list[int]
+
+    def commit_tasks(self, batch: Any, *, fenced: bool = False) -> None:
+        self.batches.append(len(batch))
+        super().commit_tasks(batch, fenced=fenced)
+
+
+def _record(task_id: int, status: str = "successful") -> TaskRecord:
+    return TaskRecord("F", 1, "work", task_id, status)
+
+
+async def _commit_all(store: Datastore, records: list[TaskRecord]) -> dict[int, Exception]:
+    commits, errors = GroupCommit(), {}
+    limiter = anyio.CapacityLimiter(4)
+
+    async def one(record: TaskRecord) -> None:
+        try:
+            await commits.commit(store, record, [], {"stdout": f"task {record.task_id}"},
+                                 fenced=False, limiter=limiter)  # fmt: skip
+        except Exception as exc:
+            errors[record.task_id] = exc
+
+    async with anyio.create_task_group() as tg:
+        for record in records:
+            tg.start_soon(one, record)
+    return errors
+
+
+def _store(root: Path) -> CountingStore:
+    store = CountingStore(root)
+    store.batches = []
+    store.metadata.create_run("F", "me", {}, [], [])
+    return store
+
+
+async def test_tasks_finishing_together_share_transactions(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    assert await _commit_all(store, [_record(i) for i in range(1, 201)]) == {}
+    assert sum(store.batches) == 200
+    assert len(store.batches) < 200  # the first commits alone, the rest queued behind it
+    assert store.batches[0] == 1
+    tasks = store.metadata.list_tasks("F", 1)
+    assert sorted(t.task_id for t in tasks) == list(range(1, 201))
+    assert store.metadata.get_logs("F", 1, 150, "stdout") == "task 150"
+
+
+async def test_a_task_whose_commit_fails_fails_alone(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    # a record the tasks table refuses (no such run): its batch fails, then each task alone
+    bad = TaskRecord("F", 99, "work", 7, "successful")
+    records = [_record(i) for i in range(1, 41)]
+    records[6] = bad
+    errors = await _commit_all(store, records)
+    assert list(errors) == [7]
+    committed = sorted(t.task_id for t in store.metadata.list_tasks("F", 1))
+    assert committed == [i for i in range(1, 41) if i != 7]
