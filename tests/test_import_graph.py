@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import asyncflow
+from asyncflow.store import Datastore, TaskRecord
 
 #: Never imported by reading the public names of the client.
 HEAVY = {
@@ -74,6 +76,23 @@ def test_the_probe_sees_imports() -> None:
 )
 def test_the_client_imports_nothing_heavy(statement: str) -> None:
     assert sorted(imported_by(statement) & HEAVY) == []
+
+
+def test_reading_an_artifact_does_not_import_the_engine(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    store = Datastore(root)
+    record = store.metadata.create_run("ReadFlow", "me", {}, [], [])
+    ref = store.persist("x", [1, 2, 3])
+    store.commit_task(TaskRecord("ReadFlow", record.run_id, "end", 1, "successful"), [ref])
+    store.metadata.finish_run("ReadFlow", record.run_id, "successful")
+    statement = (
+        f"import os; os.environ['ASYNCFLOW_HOME'] = {str(root)!r}\n"
+        "from asyncflow import Flow, namespace\nnamespace(None)\n"
+        "assert Flow('ReadFlow').latest_run['end'].task.data.x == [1, 2, 3]"
+    )
+    # decoding scans the serializer plugins' entry points once: importlib.metadata may load
+    unneeded = {"anyio", "asyncio", "asyncflow.engine", "asyncflow.runner", "click"}
+    assert sorted(imported_by(statement) & (unneeded | {"cloudpickle", "pyarrow", "pandas"})) == []
 
 
 def test_a_flow_module_does_not_import_the_engine() -> None:

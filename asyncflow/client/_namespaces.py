@@ -25,7 +25,7 @@ def default_namespace() -> str:
 def _default() -> str:
     if current.is_running_flow and current.namespace:
         return str(current.namespace)
-    from ..engine import current_user
+    from ..users import current_user
 
     return f"user:{current_user()}"
 

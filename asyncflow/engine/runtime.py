@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import getpass
 import os
 import platform
 import socket
@@ -24,6 +23,7 @@ from ..lint import lint
 from ..parameters import resolve_parameters
 from ..store import ArtifactRef, Datastore, StoreURLs
 from ..tags import valid_tags
+from ..users import current_user
 from .attempts import run_task
 from .context import RunContext
 from .joins import JoinBarriers
@@ -78,13 +78,6 @@ class RunResult:
     def successful(self) -> bool:
         """Whether the run succeeded."""
         return self.status == "successful"
-
-
-def current_user() -> str:
-    """The user a run is recorded under: ``$METAFLOW_USER`` (as Metaflow reads it),
-    then ``$USER``, then the login name."""
-    env = os.environ
-    return env.get("METAFLOW_USER") or env.get("USER") or env.get("USERNAME") or getpass.getuser()
 
 
 class Engine:
