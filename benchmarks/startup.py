@@ -1,0 +1,102 @@
+"""Start-up and per-task cost of whole processes, each beside its baseline in the same run.
+
+``python -m benchmarks.startup [--repeats N] [--tasks 1000,10000]`` prints a Markdown table:
+median CPU (user + system) of fresh processes, measured in interleaved rounds so a busy
+machine slows every figure of a round alike; read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from .harness import REPO
+
+FANOUT = """
+import os
+from asyncflow import FlowSpec, step
+
+class FanFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = list(range(int(os.environ["BENCH_TASKS"])))
+        self.next(self.work, foreach="items")
+
+    @step
+    async def work(self):
+        self.out = self.input
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    FanFlow()
+"""
+
+
+def cpu_of(argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    """CPU seconds (user + system) of one fresh process running ``argv``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(argv, cwd=cwd, env=env, check=True, capture_output=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main(argv: list[str]) -> None:
+    """Measure and print the table."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.startup")
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--tasks", default="1000,10000")
+    a = p.parse_args(argv)
+    py = sys.executable
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        env = {**os.environ, "ASYNCFLOW_HOME": str(work / ".asyncflow")}
+        flow = str(REPO / "examples" / "artifact_flow.py")
+        subprocess.run([py, flow, "run"], cwd=work, env=env, check=True, capture_output=True)
+        read = "from asyncflow import Flow; Flow('ArtifactFlow').latest_run.data.dataset"
+        cases = {
+            "python -c pass": [py, "-c", "pass"],
+            "python + sqlite3 + msgpack": [py, "-c", "import sqlite3, msgpack"],
+            "import asyncflow": [py, "-c", "import asyncflow"],
+            "from asyncflow import Flow": [py, "-c", "from asyncflow import Flow"],
+            "read a small artifact (fresh process)": [py, "-c", read],
+            "tutorial flow, whole process": [py, flow, "run"],
+        }
+        samples: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(a.repeats):
+            for name, args in cases.items():
+                samples[name].append(cpu_of(args, work, env))
+        base = statistics.median(samples["python -c pass"])
+        print("| process | median CPU | x `python -c pass` |\n|---|---:|---:|")
+        for name, values in samples.items():
+            m = statistics.median(values)
+            print(f"| {name} | {m:.3f} s | {m / base:.1f}x |")
+        (work / "fan.py").write_text(FANOUT)
+        print("\n| foreach tasks via the CLI | median CPU | per task |\n|---|---:|---:|")
+        for tasks in (int(t) for t in a.tasks.split(",")):
+            values = []
+            for r in range(3):
+                home = work / f"fan-{tasks}-{r}"
+                fan_env = {**env, "ASYNCFLOW_HOME": str(home), "BENCH_TASKS": str(tasks)}
+                values.append(cpu_of([py, "fan.py", "run", "--max-num-splits", str(tasks)],
+                                     work, fan_env))  # fmt: skip
+            m = statistics.median(values)
+            print(f"| {tasks:,} | {m:.2f} s | {m / tasks * 1000:.3f} ms |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
