@@ -73,6 +73,7 @@ _SIDECARS = ["nullSidecarLogger", "debugLogger", "nullSidecarMonitor", "debugMon
 
 
 @click.group()
+@click.version_option(package_name="asyncflow", message="%(prog)s: asyncflow %(version)s")
 @store_options
 # Metaflow's command lines for local mode (`python flow.py --no-pylint run`) work unchanged.
 @click.option("--pylint/--no-pylint", default=True, help="Accepted; asyncflow runs no pylint.")

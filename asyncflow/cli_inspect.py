@@ -20,13 +20,15 @@ import click
 from serializers import LoadError
 
 from .client import DataArtifact, Flow, Run, Step, Task, namespace
-from .exceptions import AsyncflowException, DatastoreError, NotFoundError
+from .exceptions import AsyncflowException, DatastoreError, PathspecError
 from .store import StoreURLs
 from .store.pickling import allow_pickle
+from .wording import plural
 
 __all__ = [
     "FSYNC_OPTION",
     "MAX_VALUE_SIZE",
+    "add_help_command",
     "artifact_lines",
     "describe_artifact",
     "echo_lines",
@@ -35,6 +37,7 @@ __all__ = [
     "no_pickle_option",
     "register",
     "run_lines",
+    "run_status",
     "short_repr",
     "step_lines",
     "task_lines",
@@ -63,13 +66,40 @@ def handle_errors(fn: F) -> F:
         namespace(None)  # a pathspec given on the command line is read wherever it is
         try:
             return fn(*args, **kwargs)
+        except PathspecError as exc:  # malformed input: a usage error, as click's own
+            raise click.UsageError(exc.message) from None
         except AsyncflowException as exc:
             exit_with(exc)
 
     return wrapper  # type: ignore[return-value]
 
 
+def add_help_command(group: click.Group) -> None:
+    """Add ``help [COMMAND]...`` to ``group``: the same text as ``COMMAND --help``."""
+
+    @group.command("help")
+    @click.argument("command", nargs=-1)
+    @click.pass_context
+    def help_command(ctx: click.Context, command: tuple[str, ...]) -> None:
+        """Show the help of the program, or of COMMAND (help tag add)."""
+        parent = ctx.find_root()
+        target: click.Command = parent.command
+        context = parent
+        for name in command:
+            sub = target.get_command(context, name) if isinstance(target, click.Group) else None
+            if sub is None:
+                raise click.UsageError(f"no such command {' '.join(command)!r}", ctx)
+            context = click.Context(sub, info_name=name, parent=context)
+            target = sub
+        click.echo(target.get_help(context))
+
+
 # --- rendering, shared with the console script ------------------------------
+
+
+def run_status(run: Run) -> str:
+    """The run's status, ``crashed`` for a run whose process is gone without ending it."""
+    return "crashed" if run.status == "running" and run.crashed else run.status
 
 
 def when(value: datetime | None) -> str:
@@ -92,7 +122,7 @@ def describe_artifact(artifact: DataArtifact, limit: int | None = MAX_VALUE_SIZE
     Type and size come from the metadata (nothing is decoded); a value that cannot be
     loaded (pickle refused, plugin missing, corrupted) shows why instead.
     """
-    head = f"{artifact.id}: {artifact.type} ({artifact.encoding}, {artifact.size} bytes)"
+    head = f"{artifact.id}: {artifact.type} ({artifact.encoding}, {plural(artifact.size, 'byte')})"
     return head if limit is None else f"{head} = {value_text(artifact, limit)}"
 
 
@@ -108,7 +138,7 @@ def run_lines(run: Run) -> list[str]:
     """A run's summary: status, user, times, tags, parameters and steps."""
     lines = [
         f"Run {run.pathspec}",
-        f"    status:      {run.status}",
+        f"    status:      {run_status(run)}",
         f"    user:        {run.user}",
         f"    started:     {when(run.created_at)}",
         f"    finished:    {when(run.finished_at)}",
@@ -122,7 +152,7 @@ def run_lines(run: Run) -> list[str]:
     for step in run.steps():
         tasks = step.tasks()
         ok = sum(t.successful for t in tasks)
-        lines.append(f"    step {step.id}: {len(tasks)} task(s), {ok} successful")
+        lines.append(f"    step {step.id}: {plural(len(tasks), 'task')}, {ok} successful")
     return lines
 
 
@@ -162,7 +192,8 @@ def artifact_lines(artifact: DataArtifact, limit: int = MAX_VALUE_SIZE) -> list[
         f"Artifact {artifact.pathspec}",
         f"    type:     {artifact.type}",
         f"    encoding: {artifact.encoding}",
-        f"    size:     {artifact.size} bytes ({'inline' if artifact.inline else 'blob file'})",
+        f"    size:     {plural(artifact.size, 'byte')} "
+        f"({'inline' if artifact.inline else 'blob file'})",
         f"    sha:      {artifact.sha}",
     ]
     lines += [f"    metadata {k}: {v!r}" for k, v in sorted(artifact.metadata.items())]
@@ -199,15 +230,20 @@ def no_pickle_option(fn: F) -> F:
 
 def _tasks(flow: str, pathspec: str, root: StoreURLs) -> list[Task]:
     """The tasks named by ``run_id/step[/task_id]`` (the flow name may lead)."""
-    parts = pathspec.strip("/").split("/")
+    parts = pathspec.split("/")
     if parts[0] == flow:
         parts = parts[1:]
+    if len(parts) not in (2, 3):
+        raise PathspecError(
+            pathspec,
+            f"it has {plural(len(parts), 'part')} after the flow name",
+            shape="Give RUN_ID/STEP (every task of the step) or RUN_ID/STEP/TASK_ID, "
+            f"e.g. 3/start or 3/start/1; the flow name may lead ({flow}/3/start)",
+        )
     full = "/".join([flow, *parts])
     if len(parts) == 3:
         return [Task(full, root=root)]
-    if len(parts) == 2:
-        return Step(full, root=root).tasks()
-    raise NotFoundError("task", full, hint="; give run_id/step or run_id/step/task_id")
+    return Step(full, root=root).tasks()
 
 
 @click.command()
@@ -344,3 +380,4 @@ def register(cli: click.Group) -> None:
     cli.params.append(FSYNC_OPTION)
     for command in (dump, logs, tag):
         cli.add_command(command)
+    add_help_command(cli)

@@ -10,30 +10,35 @@ asyncflow ui [--port 8765] [--host 127.0.0.1] [--root DIR]   browse runs in a we
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import click
 
 from .cli_inspect import (
     MAX_VALUE_SIZE,
+    add_help_command,
     artifact_lines,
     echo_lines,
     handle_errors,
     no_pickle_option,
     run_lines,
+    run_status,
     step_lines,
     task_lines,
     when,
 )
-from .client import DataArtifact, Flow, Run, Step, Task, get_datastore, namespace
-from .exceptions import NotFoundError
+from .client import DataArtifact, Flow, Metaflow, Run, Step, Task, get_datastore, namespace
+from .client._lookup import parse_pathspec
 from .store import StoreURLs
 from .store.maintenance import DEFAULT_GRACE, collect_garbage, verify
 from .store_options import store_options
+from .wording import plural
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "echo_table", "main"]
 
 
 @click.group()
+@click.version_option(package_name="asyncflow", message="%(prog)s %(version)s")
 @store_options
 @click.pass_context
 def cli(ctx: click.Context, urls: StoreURLs) -> None:
@@ -42,45 +47,90 @@ def cli(ctx: click.Context, urls: StoreURLs) -> None:
 
 
 @cli.command()
-@click.argument("flow")
-@click.option("--tag", "tags", multiple=True, help="Only runs with this tag (repeatable).")
-@click.option("--namespace", "ns", default=None, help="Only runs in this namespace (a tag).")
 @click.pass_obj
 @handle_errors
-def runs(root: StoreURLs, flow: str, tags: tuple[str, ...], ns: str | None) -> None:
-    """List the runs of FLOW, newest first (every user's unless --namespace)."""
-    namespace(ns)
-    found = Flow(flow, root=root).runs(*tags)
-    click.echo(f"{'RUN':<6} {'STATUS':<11} {'STARTED':<19}  {'FINISHED':<19}  {'USER':<12} TAGS")
-    for run in found:
-        click.echo(
-            f"{run.id:<6} {run.status:<11} {when(run.created_at):<19}  "
-            f"{when(run.finished_at):<19}  {run.user:<12} {', '.join(sorted(run.user_tags))}"
+def flows(root: StoreURLs) -> None:
+    """List every flow of the store with its number of runs and its latest run."""
+    get_datastore(root)  # a store nobody ran a flow in is named as such
+    rows = []
+    for flow in Metaflow(root=root).flows:
+        found = flow.runs()
+        latest = found[0] if found else None
+        rows.append(
+            (
+                flow.id,
+                str(len(found)),
+                latest.id if latest else "-",
+                run_status(latest) if latest else "-",
+                when(latest.created_at) if latest else "-",
+            )
         )
+    echo_table(("FLOW", "RUNS", "LATEST", "STATUS", "STARTED"), rows)
+
+
+@cli.command()
+@click.argument("flow", required=False)
+@click.option("--tag", "tags", multiple=True, help="Only runs with this tag (repeatable).")
+@click.option("--namespace", "ns", default=None, help="Only runs in this namespace (a tag).")
+@click.pass_context
+@handle_errors
+def runs(ctx: click.Context, flow: str | None, tags: tuple[str, ...], ns: str | None) -> None:
+    """List the runs of FLOW, newest first (every user's unless --namespace);
+    without FLOW, list the flows."""
+    if flow is None:
+        ctx.invoke(flows)
+        return
+    namespace(ns)
+    found = Flow(flow, root=ctx.obj).runs(*tags)
+    rows = [
+        (
+            run.id,
+            run_status(run),
+            when(run.created_at),
+            when(run.finished_at),
+            run.user,
+            ", ".join(sorted(run.user_tags)),
+        )
+        for run in found
+    ]
+    echo_table(("RUN", "STATUS", "STARTED", "FINISHED", "USER", "TAGS"), rows)
+
+
+def echo_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """Print ``rows`` under ``header`` in columns as wide as their widest cell."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+        click.echo("  ".join(cells).rstrip())
 
 
 @cli.command()
 @click.argument("pathspec")
-@click.option("--max-value-size", default=MAX_VALUE_SIZE, show_default=True)
+@click.option(
+    "--max-value-size",
+    default=MAX_VALUE_SIZE,
+    show_default=True,
+    help="Characters of an artifact's value to print (longer values are cut).",
+)
 @no_pickle_option
 @click.pass_obj
 @handle_errors
 def show(root: StoreURLs, pathspec: str, max_value_size: int) -> None:
-    """Describe a flow, run, step, task or artifact by its pathspec."""
-    parts = pathspec.strip("/").split("/")
+    """Describe a flow, run, step, task or artifact by its pathspec
+    (FLOW[/RUN_ID[/STEP[/TASK_ID[/ARTIFACT]]]], e.g. ArtifactFlow/3/start/1)."""
+    parts = parse_pathspec(pathspec)
     if len(parts) == 1:
-        flow = Flow(parts[0], root=root)
-        echo_lines(f"{r.pathspec}  {r.status}  {when(r.created_at)}" for r in flow.runs())
+        found = Flow(parts[0], root=root).runs()
+        rows = [(r.pathspec, run_status(r), when(r.created_at)) for r in found]
+        echo_table(("RUN", "STATUS", "STARTED"), rows)
     elif len(parts) == 2:
         echo_lines(run_lines(Run(pathspec, root=root)))
     elif len(parts) == 3:
         echo_lines(step_lines(Step(pathspec, root=root)))
     elif len(parts) == 4:
         echo_lines(task_lines(Task(pathspec, root=root)))
-    elif len(parts) == 5:
-        echo_lines(artifact_lines(DataArtifact(pathspec, root=root), max_value_size))
     else:
-        raise NotFoundError("object", pathspec, hint="; a pathspec has 1 to 5 parts")
+        echo_lines(artifact_lines(DataArtifact(pathspec, root=root), max_value_size))
 
 
 @cli.command()
@@ -98,14 +148,19 @@ def show(root: StoreURLs, pathspec: str, max_value_size: int) -> None:
 def gc(root: StoreURLs, grace: float, dry_run: bool) -> None:
     """Delete blobs that no committed artifact references; safe while runs are active."""
     report = collect_garbage(get_datastore(root), grace=grace, dry_run=dry_run)
-    verb = "would delete" if dry_run else "deleted"
+    verb = "would remove" if dry_run else "removed"
     for blob in report.deleted:
-        click.echo(f"{verb} {blob.key} ({blob.size} bytes)")
+        click.echo(f"{verb} {blob.key} ({plural(blob.size, 'byte')})")
+    kept = plural(len(report.kept_recent), "unreferenced blob")
     click.echo(
-        f"{verb} {len(report.deleted)} blob(s), {report.freed_bytes} bytes; "
-        f"kept {len(report.kept_recent)} unreferenced blob(s) younger than {grace:g}s; "
-        f"removed {report.inline_deleted} inline value(s) and {report.temp_deleted} temp file(s)"
+        f"{verb} {plural(len(report.deleted), 'blob')} ({plural(report.freed_bytes, 'byte')}); "
+        f"kept {kept} younger than {grace:g}s"
     )
+    if dry_run:
+        click.echo("unreferenced inline values and stale temp files are counted only when removed")
+    else:
+        inline, temp = plural(report.inline_deleted, "inline value"), report.temp_deleted
+        click.echo(f"removed {inline} and {plural(temp, 'temp file')}")
 
 
 @cli.command("verify")
@@ -115,12 +170,16 @@ def verify_command(root: str | None) -> None:
     """Recompute every blob's hash; report each missing or corrupted one and its users."""
     report = verify(get_datastore(root))
     for problem in report.problems:
-        click.echo(f"blob {problem.key} is {problem.problem}")
+        click.echo(
+            f"{'inline value' if problem.inline else 'blob'} {problem.key} is {problem.problem}"
+        )
         for pathspec in problem.artifacts:
             click.echo(f"    used by {pathspec}")
         if not problem.artifacts:
             click.echo("    used by no artifact")
-    click.echo(f"checked {report.checked} blob(s): {len(report.problems)} problem(s)")
+    blobs, inline = report.checked_blobs, report.checked_inline
+    checked = f"{plural(blobs, 'blob')} and {plural(inline, 'inline value')}"
+    click.echo(f"checked {checked}: {plural(len(report.problems), 'problem')}")
     if not report.ok:
         sys.exit(1)
 
@@ -151,6 +210,9 @@ def ui_command(
             f"asyncflow ui needs the ui extra: pip install 'asyncflow[ui]' ({exc})"
         ) from exc
     serve(root or datastore_root, host, port, allow_pickle)
+
+
+add_help_command(cli)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar, overload
 
 from .cards.decorator import card
 from .exceptions import FlowDefinitionError
+from .wording import plural
 
 __all__ = [
     "STEP_MARK",
@@ -81,7 +82,9 @@ class TimeoutSpec:
     def describe(self) -> str:
         """The limit as a user wrote it, e.g. ``2 seconds``."""
         whole = int(self.seconds)
-        return f"{whole if whole == self.seconds else self.seconds} seconds"
+        if whole == self.seconds:
+            return plural(whole, "second")
+        return f"{self.seconds} seconds"
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,8 @@ def describe(event: Event, *, lifecycle: bool = True) -> list[str]:
             ]
         case TaskRetrying(pathspec=p, attempt=n, traceback=tb, wait_seconds=wait):
             return [f"{_prefix(p)} {line}" for line in tb.rstrip().splitlines()] + [
-                f"{_prefix(p)} Attempt failed; retry {n} in {wait:g} seconds."
+                f"{_prefix(p)} Attempt failed; retry {n} in {wait:g} "
+                f"second{'' if wait == 1 else 's'}."
             ]
         case TaskCloned(pathspec=p, origin_pathspec=origin) if lifecycle:
             return [f"{_prefix(p)} Cloning results of a previously run task {origin}"]

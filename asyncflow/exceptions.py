@@ -21,6 +21,7 @@ The tree, so callers can catch at the level they need::
     │   ├── UnhandledInMergeArtifactsError  inputs disagree on artifacts the join did not set
     │   └── MissingInMergeArtifactsError    include= names artifacts no input has
     ├── NotFoundError                  an unknown flow, run, step, task or artifact
+    ├── PathspecError                  text that is not a pathspec (CLI exit code 2)
     ├── NamespaceMismatchError         a run outside the client's current namespace
     ├── TagError                       a tag that cannot be added or removed
     ├── DatastoreError                 the store cannot be read or written
@@ -56,6 +57,7 @@ __all__ = [
     "NotFoundError",
     "ParameterError",
     "ParameterReadOnlyError",
+    "PathspecError",
     "RemoteTaskError",
     "RepeatedNextError",
     "ReservedArtifactError",
@@ -67,6 +69,7 @@ __all__ = [
     "TagError",
     "UnhandledInMergeArtifactsError",
     "WorkerDiedError",
+    "pathspec_shape",
 ]
 
 
@@ -264,6 +267,37 @@ class NotFoundError(AsyncflowException):
     def __init__(self, kind: str, pathspec: str, hint: str = "") -> None:
         self.kind, self.pathspec = kind, pathspec
         super().__init__(f"{kind} '{pathspec}' does not exist{hint}")
+
+
+#: What the parts of a pathspec are, in order; a pathspec may stop after any of them.
+PATHSPEC_PARTS = ("FLOW", "RUN_ID", "STEP", "TASK_ID", "ARTIFACT")
+
+
+class PathspecError(AsyncflowException, ValueError):
+    """Text that cannot be a pathspec; ``problem`` says why (a usage error: exit code 2)."""
+
+    headline = "Not a pathspec"
+    exit_code = 2
+
+    def __init__(
+        self, text: object, problem: str, kind: str | None = None, shape: str | None = None
+    ) -> None:
+        self.text, self.problem, self.kind = text, problem, kind
+        what = f"a {kind} pathspec" if kind else "a pathspec"
+        super().__init__(f"{text!r} is not {what}: {problem}. {shape or pathspec_shape(kind)}")
+
+
+def pathspec_shape(kind: str | None = None) -> str:
+    """What a pathspec of ``kind`` (or of any kind) looks like, with an example."""
+    kinds = ["flow", "run", "step", "task", "artifact"]
+    example = ["ArtifactFlow", "3", "start", "1", "dataset"]
+    if kind in kinds:
+        n = kinds.index(kind) + 1
+        return f"A {kind} pathspec is {'/'.join(PATHSPEC_PARTS[:n])}, e.g. {'/'.join(example[:n])}"
+    return (
+        f"A pathspec is {'/'.join(PATHSPEC_PARTS)} cut after any part, "
+        "e.g. ArtifactFlow/3 (a run) or ArtifactFlow/3/start/1 (a task)"
+    )
 
 
 class NamespaceMismatchError(AsyncflowException):

@@ -120,10 +120,10 @@ def test_console_show_describes_each_level(fan_root: Path) -> None:
         run.stdout.splitlines()[2],
     ]
     assert run.stdout.splitlines()[-4:] == [
-        "    step start: 1 task(s), 1 successful",
-        "    step each: 3 task(s), 3 successful",
-        "    step join: 1 task(s), 1 successful",
-        "    step end: 1 task(s), 1 successful",
+        "    step start: 1 task, 1 successful",
+        "    step each: 3 tasks, 3 successful",
+        "    step join: 1 task, 1 successful",
+        "    step end: 1 task, 1 successful",
     ]
     task = _console("show", "FanFlow/1/start/1", root=fan_root).stdout.splitlines()
     assert task[0] == "Task FanFlow/1/start/1" and task[5] == "    parents:  -"
@@ -145,7 +145,7 @@ def test_verify_reports_corrupted_and_missing_blobs(tmp_path: Path) -> None:
     root = tmp_path / "store"
     run_python(FAN, "run", root=root, check=True)
     ok = _console("verify", root=root)
-    assert (ok.returncode, ok.stdout) == (0, "checked 7 blob(s): 0 problem(s)\n")
+    assert (ok.returncode, ok.stdout) == (0, "checked 1 blob and 6 inline values: 0 problems\n")
 
     big = DataArtifact("FanFlow/1/start/1/big", root=root, _namespace_check=False)
     blob = root / "blobs" / big.sha[:2] / big.sha[2:]
@@ -165,7 +165,7 @@ def test_verify_reports_corrupted_and_missing_blobs(tmp_path: Path) -> None:
     assert sorted(line.strip() for line in bad.stdout.splitlines()[1:5]) == sorted(
         f"used by {u}" for u in users
     )
-    assert bad.stdout.splitlines()[-1] == "checked 7 blob(s): 1 problem(s)"
+    assert bad.stdout.splitlines()[-1] == "checked 1 blob and 6 inline values: 1 problem"
 
     blob.unlink()
     gone = _console("verify", root=root)

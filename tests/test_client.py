@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from asyncflow import (
 )
 from asyncflow.client import _namespaces
 from asyncflow.engine import current_user
-from asyncflow.exceptions import CorruptedBlobError
+from asyncflow.exceptions import CorruptedBlobError, PathspecError
 from asyncflow.store import Datastore
 
 from .flows.client_flows import FanFlow
@@ -84,7 +84,6 @@ async def test_unknown_objects_raise_not_found_naming_the_pathspec(store_root: P
     cases = [
         (lambda: Flow("NoSuchFlow"), "flow 'NoSuchFlow' does not exist"),
         (lambda: Run("MixedFlow/99"), "run 'MixedFlow/99' does not exist"),
-        (lambda: Run("MixedFlow/abc"), "run 'MixedFlow/abc' does not exist"),
         (lambda: Flow("MixedFlow")["7"], "run 'MixedFlow/7' does not exist"),
         (lambda: Step(f"{pathspec}/nope"), f"step '{pathspec}/nope' does not exist"),
         (lambda: Run(pathspec)["nope"], f"step '{pathspec}/nope' does not exist"),
@@ -93,15 +92,35 @@ async def test_unknown_objects_raise_not_found_naming_the_pathspec(store_root: P
             lambda: DataArtifact(f"{pathspec}/start/1/nope"),
             f"artifact '{pathspec}/start/1/nope' does not exist",
         ),
-        (
-            lambda: Run("MixedFlow"),
-            "run 'MixedFlow' does not exist; expected 2 parts separated by '/'",
-        ),
     ]
     for make, message in cases:
         with pytest.raises(NotFoundError) as info:
             make()
         assert info.value.message == message
+
+
+@pytest.mark.parametrize(
+    "make, problem",
+    [
+        (lambda: Run("MixedFlow/abc"), "its RUN_ID 'abc' is not a number"),
+        (lambda: Run("MixedFlow"), "it has 1 part, not 2"),
+        (lambda: Run("F//3"), "it has 3 parts, not 2"),
+        (lambda: Step("F//3"), "its RUN_ID part is empty"),
+        (lambda: Task("F/../../x"), "its RUN_ID '..' is not a number"),
+        (lambda: Task("F/1/../2"), "its STEP '..' is not a Python name"),
+        (lambda: Flow(""), "it is empty"),
+        (lambda: Run(3), "it is an int, not a string"),  # type: ignore[arg-type]
+        (lambda: DataArtifact("F/1/start/1/x/y"), "it has 6 parts, not 5"),
+    ],
+)
+def test_malformed_pathspecs_say_what_a_pathspec_looks_like(
+    store_root: Path, make: Callable[[], object], problem: str
+) -> None:
+    with pytest.raises(PathspecError) as info:
+        make()
+    assert problem in info.value.message
+    assert "pathspec is FLOW" in info.value.message  # and what one looks like
+    assert isinstance(info.value, ValueError) and info.value.exit_code == 2
 
 
 async def test_namespaces_filter_runs_and_guard_direct_access(store_root: Path) -> None:

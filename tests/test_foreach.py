@@ -71,7 +71,7 @@ async def test_branches_inside_a_foreach_join_per_item(store_root: Path) -> None
     ("value", "message"),
     [
         ("unset", "step 'start' fans out over self.things, which was never set"),
-        (5, "step 'start' fans out over self.things, which is not iterable (it is a int)"),
+        (5, "step 'start' fans out over self.things, which is not iterable (it is an int)"),
         ([], "step 'start' fans out over self.things, which is empty"),
         (
             list(range(4)),

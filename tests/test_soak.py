@@ -91,4 +91,4 @@ def test_soak_random_failures_kills_and_resumes(store_root: Path) -> None:
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert console.returncode == 0, console.stdout
-    assert console.stdout == f"checked {report.checked} blob(s): 0 problem(s)\n"
+    assert console.stdout.endswith(": 0 problems\n")

@@ -90,9 +90,9 @@ def test_gc_while_a_run_is_active_keeps_its_uncommitted_blobs(tmp_path: Path) ->
         gc = run_python("-m", "asyncflow", "gc", "--grace", "0", root=root)
         assert gc.returncode == 0, gc.stderr
         assert gc.stdout.splitlines() == [
-            f"deleted {orphan} (270000 bytes)",
-            "deleted 1 blob(s), 270000 bytes; kept 0 unreferenced blob(s) younger than 0s; "
-            "removed 0 inline value(s) and 0 temp file(s)",
+            f"removed {orphan} (270000 bytes)",
+            "removed 1 blob (270000 bytes); kept 0 unreferenced blobs younger than 0s",
+            "removed 0 inline values and 0 temp files",
         ]
         assert not store.blobs.exists(orphan)
         assert store.blobs.exists(uncommitted.pop())

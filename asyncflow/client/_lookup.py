@@ -8,8 +8,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
-from ..exceptions import NotFoundError
+from ..exceptions import PATHSPEC_PARTS, NotFoundError, PathspecError
 from ..store import Datastore, RunRecord, StoreLocation, StoreURLs, resolve_urls
+from ..wording import a_type, plural
 from ._namespaces import check_namespace
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "in_thread",
     "int_id",
     "load_run",
+    "parse_pathspec",
     "split_pathspec",
     "timestamp",
 ]
@@ -55,10 +57,30 @@ def has_runs(urls: StoreURLs) -> bool:
 
 
 def split_pathspec(pathspec: str, parts: int, kind: str) -> list[str]:
-    """The parts of ``pathspec``, which must have exactly ``parts`` non-empty ones."""
-    pieces = pathspec.split("/")
-    if len(pieces) != parts or not all(pieces):
-        raise NotFoundError(kind, pathspec, hint=f"; expected {parts} parts separated by '/'")
+    """The parts of ``pathspec``, which must be a pathspec of exactly ``parts`` parts."""
+    return parse_pathspec(pathspec, kind, parts)
+
+
+def parse_pathspec(text: object, kind: str | None = None, parts: int | None = None) -> list[str]:
+    """The parts of a pathspec (``Flow/3/start/1``); raise :class:`PathspecError` saying
+    what is wrong with ``text`` otherwise (``parts``: how many it must have)."""
+    if not isinstance(text, str):
+        raise PathspecError(text, f"it is {a_type(text)}, not a string", kind)
+    if not text:
+        raise PathspecError(text, "it is empty", kind)
+    pieces = text.split("/")
+    limit = parts or len(PATHSPEC_PARTS)
+    if len(pieces) > limit or (parts is not None and len(pieces) < parts):
+        raise PathspecError(text, f"it has {plural(len(pieces), 'part')}, not {limit}", kind)
+    for index, piece in enumerate(pieces):
+        name = PATHSPEC_PARTS[index]
+        if not piece:
+            raise PathspecError(text, f"its {name} part is empty", kind)
+        numeric = name.endswith("_ID")
+        if numeric and not (piece.isascii() and piece.isdigit()):
+            raise PathspecError(text, f"its {name} {piece!r} is not a number", kind)
+        if not numeric and not piece.isidentifier():
+            raise PathspecError(text, f"its {name} {piece!r} is not a Python name", kind)
     return pieces
 
 

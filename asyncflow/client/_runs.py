@@ -50,6 +50,7 @@ class Flow(ClientObject):
     """A flow that has run here: ``Flow("ArtifactFlow").latest_run``."""
 
     def __init__(self, name: str, *, root: StoreLocation | None = None) -> None:
+        split_pathspec(name, 1, "flow")
         store = get_datastore(root)
         if name not in store.metadata.list_flows():
             raise NotFoundError("flow", name)

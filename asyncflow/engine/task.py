@@ -25,6 +25,7 @@ from ..exceptions import (
 from ..flowspec import FlowSpec, describe_transition
 from ..graph import StepNode
 from ..store import ArtifactRef, TaskRecord
+from ..wording import a_type
 from .context import RunContext
 from .prefetch import prefetch, to_prefetch
 from .records import TaskInput
@@ -195,9 +196,7 @@ def _foreach_items(run: RunContext, node: StepNode, flow: FlowSpec) -> list[Any]
     try:
         items = list(value)
     except TypeError:
-        raise ForeachError(
-            node.name, var, f"is not iterable (it is a {type(value).__name__})"
-        ) from None
+        raise ForeachError(node.name, var, f"is not iterable (it is {a_type(value)})") from None
     if not items:
         raise ForeachError(node.name, var, "is empty")
     if len(items) > run.max_num_splits:

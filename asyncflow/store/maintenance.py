@@ -87,14 +87,21 @@ class BlobProblem:
     key: str
     problem: str
     artifacts: list[str]
+    inline: bool = False  # a value stored in the metadata database, not a blob file
 
 
 @dataclass
 class VerifyReport:
     """What :func:`verify` checked and found."""
 
-    checked: int = 0
+    checked_blobs: int = 0
+    checked_inline: int = 0
     problems: list[BlobProblem] = field(default_factory=list)
+
+    @property
+    def checked(self) -> int:
+        """Blob files and inline values checked."""
+        return self.checked_blobs + self.checked_inline
 
     @property
     def ok(self) -> bool:
@@ -124,7 +131,7 @@ def _verify_files(store: Datastore, report: VerifyReport) -> None:
     on_disk = {b.key for b in store.blobs.scan()}
     for key in sorted(on_disk | set(usages)):
         size, users = usages.get(key, (None, []))
-        report.checked += 1
+        report.checked_blobs += 1
         problem = _file_problem(store, key, size, key in on_disk)
         if problem is not None:
             report.problems.append(BlobProblem(key, problem, users))
@@ -146,7 +153,7 @@ def _file_problem(store: Datastore, key: str, size: int | None, present: bool) -
 
 def _verify_inline(store: Datastore, report: VerifyReport) -> None:
     for key, (size, users) in sorted(_usages(store, inline=True).items()):
-        report.checked += 1
+        report.checked_inline += 1
         data = store.metadata.get_inline(key)
         if data is None:
             problem: str | None = "missing from the metadata database"
@@ -157,4 +164,4 @@ def _verify_inline(store: Datastore, report: VerifyReport) -> None:
         else:
             problem = None
         if problem is not None:
-            report.problems.append(BlobProblem(key, problem, users))
+            report.problems.append(BlobProblem(key, problem, users, inline=True))
