@@ -24,6 +24,7 @@ import blake3
 
 from ..exceptions import CorruptedBlobError, DatastoreError
 from .faults import fault_point
+from .keys import check_key
 
 __all__ = [
     "CHUNK",
@@ -132,7 +133,8 @@ class LocalBlobStore:
         self._lock_path = self.root / ".lock"
 
     def path(self, key: str) -> Path:
-        """The file that holds ``key``."""
+        """The file that holds ``key`` (a well-formed key, else :class:`DatastoreError`)."""
+        check_key(key)
         return self.root / key[:2] / key[2:]
 
     def write(self, buffers: Sequence[Any]) -> str:
@@ -216,6 +218,15 @@ class LocalBlobStore:
     def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
         return self.path(key).exists()
+
+    def stamp(self, key: str) -> tuple[int, int, int] | None:
+        """``(inode, size, mtime_ns)`` of the file of ``key``, or None if it is missing;
+        the datastore hashes a large blob again when this changes."""
+        try:
+            st = os.stat(self.path(key))
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def stat(self, key: str) -> BlobInfo | None:
         """Size and mtime of ``key``, or None if absent."""

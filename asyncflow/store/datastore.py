@@ -11,12 +11,14 @@ from typing import Any
 from serializers import Registry, SerializationError, default_registry
 
 from ..exceptions import CorruptedBlobError, DatastoreError
-from .blobs import MMAP_THRESHOLD, BlobStore, LocalBlobStore, content_key
+from .blobs import BlobStore, LocalBlobStore, content_key
+from .keys import check_key
 from .leases import FileLeases, Leases
 from .metadata import MetadataStore, SQLiteMetadataStore, TaskCommit
 from .pickling import PICKLE_HINT, pickle_allowed
 from .records import ArtifactRef, TaskRecord
 from .urls import ROOT_DIRNAME, StoreLocation, StoreURLs, resolve_root, resolve_urls
+from .verified import ReadVerifier
 
 __all__ = [
     "INLINE_THRESHOLD",
@@ -76,6 +78,7 @@ class Datastore:
         self.verify_reads = (
             env_flag("ASYNCFLOW_VERIFY_READS") if verify_reads is None else verify_reads
         )
+        self.verifier = ReadVerifier(always=self.verify_reads)
         #: The local directory of this datastore (for S3 blobs: the one SQLite would use).
         self.root = Path(self.urls.datastore) if self.urls.blobs_are_local else resolve_root()
         try:
@@ -182,6 +185,7 @@ class Datastore:
         decoded value may be changed through without touching the store.
         """
         where = _pathspec(ref, pathspec)
+        check_key(ref.key, where)  # a key from the metadata never becomes a path unchecked
         if ref.inline:
             data = ref.data if ref.data is not None else self.metadata.get_inline(ref.key)
             if data is None:
@@ -192,9 +196,11 @@ class Datastore:
                 view = self.blobs.get(ref.key, writable=writable)
             except CorruptedBlobError as exc:
                 raise CorruptedBlobError(ref.key, exc.problem, where) from exc
-        # Bytes fetched from an object store are in memory already: hashing them is cheap
-        # next to the download, so they are always checked in full.
-        _check(view, ref, where, self.verify_reads or not self.urls.blobs_are_local)
+        # A backend without stamps (an object store: bytes already in memory) is hashed
+        # on every load; local files once per process while unchanged.
+        stamp_of = getattr(self.blobs, "stamp", None)
+        stamp = None if ref.inline or stamp_of is None else stamp_of(ref.key)
+        self.verifier.check(view, ref.key, ref.size, where, stamp)
         return view
 
     def load(self, ref: ArtifactRef, *, pathspec: str | None = None, writable: bool = False) -> Any:
@@ -239,15 +245,3 @@ def _file_leases(urls: StoreURLs, root: Path) -> FileLeases:
 def _pathspec(ref: ArtifactRef, task_pathspec: str | None) -> str:
     """The artifact's pathspec for messages (its bare name outside a task)."""
     return f"{task_pathspec}/{ref.name}" if task_pathspec else ref.name
-
-
-def _check(view: memoryview, ref: ArtifactRef, where: str, full: bool) -> None:
-    if view.nbytes != ref.size:
-        raise CorruptedBlobError(
-            ref.key, f"corrupted: {view.nbytes} bytes on disk, {ref.size} expected", where
-        )
-    # Small blobs are hashed on every read. Large memory-mapped ones are checked by size
-    # here (unless `full`) and in full by `asyncflow verify`: hashing would read every
-    # page from disk, and a reader that needs one column of a 10 GB table should not pay that.
-    if (full or view.nbytes < MMAP_THRESHOLD) and content_key([view]) != ref.key:
-        raise CorruptedBlobError(ref.key, "corrupted: its content does not match its hash", where)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from .blobs import BlobInfo, content_key
 from .datastore import Datastore
+from .keys import is_key
 
 __all__ = ["DEFAULT_GRACE", "BlobProblem", "GcReport", "VerifyReport", "collect_garbage", "verify"]
 
@@ -138,6 +139,8 @@ def _verify_files(store: Datastore, report: VerifyReport) -> None:
 
 
 def _file_problem(store: Datastore, key: str, size: int | None, present: bool) -> str | None:
+    if not is_key(key):
+        return "an invalid key (not a BLAKE3 hex digest): the metadata is damaged or hostile"
     if not present:
         return f"missing (expected at {store.blobs.where(key)})"
     view = store.blobs.get(key)
