@@ -5,6 +5,7 @@ asyncflow show PATHSPEC [--no-pickle]   Flow, Flow/run, .../step, .../task or ..
 asyncflow gc [--grace SECONDS] [--dry-run]
 asyncflow verify                 exit 1 if any blob is missing or corrupted
 asyncflow ui [--port 8765] [--host 127.0.0.1] [--root DIR]   browse runs in a web browser
+asyncflow copy SRC DST           copy finished runs between stores, verifying every blob
 """
 
 from __future__ import annotations
@@ -210,6 +211,46 @@ def ui_command(
             f"asyncflow ui needs the ui extra: pip install 'asyncflow[ui]' ({exc})"
         ) from exc
     serve(root or datastore_root, host, port, allow_pickle)
+
+
+@cli.command("copy")
+@click.argument("src")
+@click.argument("dst")
+@click.option(
+    "--src-metadata", default=None, metavar="URL", help="SRC's metadata (default: local)."
+)
+@click.option(
+    "--dst-metadata", default=None, metavar="URL", help="DST's metadata (default: local)."
+)
+@click.option("--flow", "flows", multiple=True, help="Only this flow (repeatable).")
+@click.pass_obj
+@handle_errors
+def copy_command(
+    urls: StoreURLs,
+    src: str,
+    dst: str,
+    src_metadata: str | None,
+    dst_metadata: str | None,
+    flows: tuple[str, ...],
+) -> None:
+    """Copy the finished runs of datastore SRC to DST (directories or s3:// URLs),
+    verifying every blob; running it again copies only what is new."""
+    from .store import Datastore
+    from .store.copy import copy_runs
+
+    source = Datastore.open(src, metadata=src_metadata or "local")
+    target = Datastore.open(dst, metadata=dst_metadata or "local")
+    try:
+        report = copy_runs(source, target, flows)
+    finally:
+        source.close()
+        target.close()
+    click.echo(
+        f"copied {plural(report.runs_copied, 'run')}, {plural(report.blobs_copied, 'blob')}, "
+        f"{plural(report.bytes_copied, 'byte')}; {plural(report.runs_present, 'run')} and "
+        f"{plural(report.blobs_present, 'blob')} were there already; "
+        f"{plural(report.runs_running, 'running run')} left for later"
+    )
 
 
 add_help_command(cli)

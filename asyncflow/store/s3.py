@@ -37,10 +37,10 @@ from .faults import fault_point
 __all__ = ["PART_SIZE", "SINGLE_PUT_LIMIT", "S3BlobStore"]
 
 #: Values up to this size go up in one create-only PUT; larger ones in parts.
-SINGLE_PUT_LIMIT = 16 << 20
+SINGLE_PUT_LIMIT = 8 << 20
 
 #: The size of each part of a multipart upload (S3's minimum is 5 MiB).
-PART_SIZE = 16 << 20
+PART_SIZE = 8 << 20
 
 _KEY = re.compile(r"[0-9a-f]{64}")
 

@@ -1,0 +1,277 @@
+"""The store contract, passed by every backend combination: local/SQLite, S3/SQLite,
+local/PostgreSQL, S3/PostgreSQL (real SeaweedFS and PostgreSQL started by the suite).
+
+Crashes are real processes killed with SIGKILL at exact points (``ASYNCFLOW_FAULT_INJECT``):
+mid-upload, mid-commit. Races are real processes too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from asyncflow import Flow, Run, namespace
+from asyncflow.exceptions import CorruptedBlobError
+from asyncflow.store import (
+    ArtifactRef,
+    Datastore,
+    LocalBlobStore,
+    StoreURLs,
+    TaskRecord,
+    resolve_urls,
+)
+from asyncflow.store.faults import ENV
+from asyncflow.store.maintenance import collect_garbage, verify
+from tests.flows.crashable import big_value
+
+from .conftest import REPO
+from .servers import Postgres, S3Server
+
+CRASHABLE = str(REPO / "tests" / "flows" / "crashable.py")
+FAN = str(REPO / "tests" / "flows" / "fan_script.py")
+BACKENDS = ["local/sqlite", "s3/sqlite", "local/postgres", "s3/postgres"]
+
+
+@dataclass
+class Backend:
+    """One combination of stores, as URLs every process of a test opens."""
+
+    name: str
+    urls: StoreURLs
+    home: Path
+
+    def open(self) -> Datastore:
+        return Datastore.open(self.urls, inline_threshold=0)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ, "PYTHONPATH": str(REPO), "ASYNCFLOW_HOME": str(self.home),
+            "ASYNCFLOW_DATASTORE": self.urls.datastore, "ASYNCFLOW_METADATA": self.urls.metadata,
+            "ASYNCFLOW_LEASE_SECONDS": "1", "ASYNCFLOW_DISPLAY": "plain", **extra,
+        }  # fmt: skip
+
+    def python(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *args], env=self.env(**env), cwd=self.home.parent,
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Backend]:
+    blobs, meta = request.param.split("/")
+    home = tmp_path / "store"
+    datastore = str(home)
+    metadata = "local"
+    if blobs == "s3":
+        s3: S3Server = request.getfixturevalue("s3_server")
+        datastore = s3.fresh_url()
+    if meta == "postgres":
+        pg: Postgres = request.getfixturevalue("postgres_server")
+        metadata = pg.fresh_url()
+    monkeypatch.setenv("ASYNCFLOW_HOME", str(home))
+    monkeypatch.setenv("ASYNCFLOW_LEASE_SECONDS", "1")
+    monkeypatch.chdir(tmp_path)
+    namespace(None)
+    yield Backend(request.param, resolve_urls(datastore, metadata), home)
+
+
+def _overwrite(store: Datastore, key: str, data: bytes | None) -> None:
+    """Replace (or, with None, delete) a stored blob behind the store's back."""
+    if isinstance(store.blobs, LocalBlobStore):
+        path = store.blobs.path(key)
+        if data is None:
+            path.unlink()
+        else:
+            path.chmod(0o644)
+            path.write_bytes(data)
+        return
+    import obstore
+
+    blobs = store.blobs
+    if data is None:
+        blobs.delete(key)
+    else:
+        obstore.put(blobs._store, blobs._path(key), data)  # type: ignore[attr-defined]
+
+
+def _commit(store: Datastore, flow: str, refs: list[ArtifactRef]) -> TaskRecord:
+    run = store.metadata.create_run(flow, "ann", {}, [], [])
+    task = TaskRecord(flow, run.run_id, "start", 1, "successful")
+    store.commit_task(task, refs)
+    return task
+
+
+def _start(backend: Backend, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, *args], env=backend.env(), cwd=backend.home.parent,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+# -- crashes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "visible_steps"),
+    [
+        ("blob-write@2", ["start", "work", "join"]),  # big's 12 MiB upload a third sent
+        ("commit-task@6", ["start", "work", "join"]),  # big's rows inserted, not committed
+    ],
+)
+def test_a_writer_killed_mid_upload_or_mid_commit_leaves_a_consistent_store(
+    backend: Backend, fault: str, visible_steps: list[str]
+) -> None:
+    proc = backend.python(CRASHABLE, "run", **{ENV: fault})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    run = Run("CrashFlow/1", root=backend.urls)
+    assert run.status == "running" and [s.id for s in run.steps()] == visible_steps
+    _wait_until(lambda: run.crashed, "the run to show as crashed")
+    store = backend.open()
+    if fault.startswith("blob"):  # nothing half-uploaded is visible
+        assert set(store.blobs.keys()) <= store.metadata.referenced_keys()
+    assert verify(store).problems == []
+    resumed = backend.python(CRASHABLE, "resume")
+    assert resumed.returncode == 0, resumed.stderr
+    again = Run("CrashFlow/2", root=backend.urls)
+    assert again.successful and again.data is not None and again.data.blob == big_value()
+    assert verify(backend.open()).problems == []
+
+
+def _wait_until(check: object, what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+# -- concurrency -----------------------------------------------------------------------
+
+
+def test_concurrent_writers_get_distinct_runs_and_lose_nothing(backend: Backend) -> None:
+    procs = [_start(backend, FAN, "run") for _ in range(4)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    runs = list(Flow("FanFlow", root=backend.urls).runs())
+    assert sorted(int(r.id) for r in runs) == [1, 2, 3, 4]
+    for run in runs:
+        assert run.successful and run.data is not None and run.data.answer == 42
+        assert [t.data.item for t in run["each"].tasks()] == ["A", "B", "C"]
+    assert verify(backend.open()).problems == []
+
+
+def test_concurrent_tag_updates_all_apply(backend: Backend) -> None:
+    store = backend.open()
+    run = store.metadata.create_run("TagFlow", "ann", {}, ["first"], ["user:ann"])
+    threads = [
+        threading.Thread(target=store.metadata.update_tags, args=("TagFlow", run.run_id, [f"t{i}"]))
+        for i in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    other = backend.open()  # another handle sees them: they are in the shared database
+    tags = other.metadata.update_tags("TagFlow", run.run_id, remove=["first"])
+    assert tags == [f"t{i}" for i in range(8)]
+    assert [r.run_id for r in other.metadata.list_runs("TagFlow", tags=["t3", "user:ann"])] == [
+        run.run_id
+    ]
+    assert other.metadata.list_runs("TagFlow", tags=["first"]) == []
+
+
+# -- damaged stores --------------------------------------------------------------------
+
+
+def test_a_corrupted_or_missing_object_is_an_error_naming_the_artifact(backend: Backend) -> None:
+    store = backend.open()
+    bad = store.persist("bad", b"a" * 300_000)
+    gone = store.persist("gone", b"b" * 300_000)
+    task = _commit(store, "Damaged", [bad, gone])
+    _overwrite(store, bad.key, b"x" * 300_000)
+    _overwrite(store, gone.key, None)
+    reader = backend.open()
+    with pytest.raises(CorruptedBlobError, match=f"{task.pathspec}/bad.*corrupted"):
+        reader.load(bad, pathspec=task.pathspec)
+    with pytest.raises(CorruptedBlobError, match=f"{task.pathspec}/gone.*missing"):
+        reader.load(gone, pathspec=task.pathspec)
+    problems = {p.key: (p.problem.split(": ")[0], p.artifacts) for p in verify(reader).problems}
+    assert problems == {
+        bad.key: ("corrupted", [f"{task.pathspec}/bad"]),
+        gone.key: (
+            "missing (expected at " + reader.blobs.where(gone.key) + ")",
+            [f"{task.pathspec}/gone"],
+        ),
+    }
+
+
+@pytest.mark.parametrize("key", ["../../etc/passwd", "AB" * 32, "ab" * 31, ""])
+def test_an_object_store_refuses_a_key_that_is_not_a_hash(backend: Backend, key: str) -> None:
+    if backend.urls.blobs_are_local:
+        pytest.skip("local keys are checked by the local store (trust, #11)")
+    store = backend.open()
+    for touch in (store.blobs.get, store.blobs.exists, store.blobs.delete):
+        with pytest.raises(CorruptedBlobError, match="not a valid blob key"):
+            touch(key)
+
+
+# -- gc --------------------------------------------------------------------------------
+
+
+def test_gc_keeps_claimed_and_referenced_blobs_and_deletes_orphans(backend: Backend) -> None:
+    store = backend.open()
+    claimed = store.persist("claimed", b"c" * 300_000)  # stored, not committed yet
+    kept = store.persist("kept", b"k" * 300_000)
+    _commit(store, "Gc", [kept])
+    dead = backend.open()
+    orphan = dead.persist("orphan", b"o" * 300_000)
+    dead.close()  # as if its process had ended before committing
+    report = collect_garbage(backend.open(), grace=0)
+    assert [b.key for b in report.deleted] == [orphan.key]
+    assert set(store.blobs.keys()) == {claimed.key, kept.key}
+
+
+WRITER = """
+import sys
+from asyncflow.store import Datastore, TaskRecord
+store = Datastore.open(inline_threshold=0)
+for i in range(int(sys.argv[1])):
+    ref = store.persist("v", b"same bytes every time" * 20_000)
+    run = store.metadata.create_run("Race", "ann", {}, [], [])
+    store.commit_task(TaskRecord("Race", run.run_id, "start", 1, "successful"), [ref])
+    store.persist("orphan", str(i).encode() * 100_000)  # never committed
+store.close()
+"""
+
+
+def test_gc_racing_writers_never_deletes_a_committed_blob(backend: Backend) -> None:
+    writer = _start(backend, "-c", WRITER, "25")
+    collector = backend.open()
+    # Half a second of grace spares the local writer's temporary files (gc removes those
+    # older than the grace too); S3 objects have no mtime a writer refreshes, so there
+    # the committed blob, written once and re-claimed every round, rests on leases alone.
+    while writer.poll() is None:  # the writer prints nothing: its pipes cannot fill
+        collect_garbage(collector, grace=0.5)
+    _, err = writer.communicate()
+    assert writer.returncode == 0, err
+    collect_garbage(collector, grace=0)
+    reader = backend.open()
+    runs = reader.metadata.list_runs("Race")
+    assert len(runs) == 25
+    for run in runs:
+        (ref,) = reader.metadata.list_artifacts("Race", run.run_id, 1)
+        assert reader.load(ref) == b"same bytes every time" * 20_000
+    assert verify(reader).problems == []
+    assert len(list(reader.blobs.keys())) == 1  # the orphans are gone
