@@ -20,7 +20,6 @@ CPU per GiB (``../SCALE-OUT.md``), and it does create-only puts and ranged reads
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -33,6 +32,7 @@ from obstore.store import S3Store
 from ..exceptions import CorruptedBlobError, DatastoreError
 from .blobs import CHUNK, BlobInfo, content_key
 from .faults import fault_point
+from .keys import check_key, is_key
 
 __all__ = ["PART_SIZE", "SINGLE_PUT_LIMIT", "S3BlobStore"]
 
@@ -42,7 +42,6 @@ SINGLE_PUT_LIMIT = 8 << 20
 #: The size of each part of a multipart upload (S3's minimum is 5 MiB).
 PART_SIZE = 8 << 20
 
-_KEY = re.compile(r"[0-9a-f]{64}")
 
 #: What obstore raises for an absent object (its own class, or the builtin one).
 _MISSING = (NotFoundError, FileNotFoundError)
@@ -65,8 +64,7 @@ class S3BlobStore:
         return cls(parts.netloc, parts.path)
 
     def _path(self, key: str) -> str:
-        if not _KEY.fullmatch(key):
-            raise CorruptedBlobError(key, "not a valid blob key (64 lowercase hex digits)")
+        check_key(key)
         return f"{self._base}{key[:2]}/{key[2:]}"
 
     def where(self, key: str) -> str:
@@ -151,7 +149,7 @@ class S3BlobStore:
         for batch in obstore.list(self._store, prefix=self._base, chunk_size=1000):
             for meta in batch:
                 key = meta["path"][len(self._base) :].replace("/", "", 1)
-                if _KEY.fullmatch(key) and meta["path"] == self._path(key):
+                if is_key(key) and meta["path"] == self._path(key):
                     found.append(BlobInfo(key, meta["size"], _timestamp(meta["last_modified"])))
         yield from sorted(found, key=lambda b: b.key)
 
