@@ -15,7 +15,8 @@ import contextlib
 import fcntl
 import mmap
 import os
-from collections.abc import Iterator, Sequence
+import stat
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,7 +25,7 @@ import blake3
 
 from ..exceptions import CorruptedBlobError, DatastoreError
 from .faults import fault_point
-from .keys import check_key
+from .keys import check_key, is_key
 
 __all__ = [
     "CHUNK",
@@ -121,8 +122,13 @@ class LocalBlobStore:
     about 4x on large writes and is off by default.
 
     Writers and the garbage collector coordinate through ``root/.lock``:
-    storing a blob (or refreshing the mtime of one that already exists) holds
-    it shared, deleting holds it exclusive. See :mod:`asyncflow.store.gc`.
+    creating a temporary file, storing a blob (or refreshing the mtime of one
+    that already exists) and claiming it hold the lock shared; the collector
+    holds it exclusive. ``write(buffers, claim=...)`` calls ``claim(key)`` under
+    that lock once ``key`` is stored, so a writer's lease learns the key before
+    any collector can see the blob unclaimed. Each temporary file is ``flock``-ed
+    by its writer for its whole life, so the collector can tell a live writer's
+    from a dead one's. See :mod:`asyncflow.store.maintenance`.
     """
 
     def __init__(self, root: str | os.PathLike[str], *, fsync: bool = False) -> None:
@@ -130,19 +136,20 @@ class LocalBlobStore:
         self.fsync = fsync
         self._tmp = self.root / "tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
-        self._lock_path = self.root / ".lock"
+        self.lock_path = self.root / ".lock"
 
     def path(self, key: str) -> Path:
         """The file that holds ``key`` (a well-formed key, else :class:`DatastoreError`)."""
         check_key(key)
         return self.root / key[:2] / key[2:]
 
-    def write(self, buffers: Sequence[Any]) -> str:
+    def write(self, buffers: Sequence[Any], *, claim: Callable[[str], None] | None = None) -> str:
         """Stream ``buffers`` to disk, hashing them on the way; return their key.
 
         Nothing is copied whole in memory. If the key already exists the new
         file is dropped and the old one's mtime refreshed, which tells the
-        garbage collector that a task is about to reference it.
+        garbage collector that a task is about to reference it. ``claim(key)`` is
+        called under the shared lock, in the same moment the blob is stored.
         """
         total = sum(memoryview(b).nbytes for b in buffers)
         hasher = _hasher(total)
@@ -153,7 +160,7 @@ class LocalBlobStore:
                     _write_all(f, chunk)
                     fault_point("blob-write")
             key = str(hasher.hexdigest())
-            self._finish(f, tmp, key)
+            self._finish(f, tmp, key, claim)
         return key
 
     def put(self, key: str, buffers: Sequence[Any]) -> bool:
@@ -169,7 +176,9 @@ class LocalBlobStore:
     def _temp_file(self, prefix: str) -> Iterator[tuple[Any, str]]:
         import tempfile  # writers only: readers do not pay for it
 
-        fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix=prefix)
+        with self.shared_lock():  # the collector never sees it before it is locked
+            fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix=prefix)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # held until closed: a live writer's file
         try:
             with os.fdopen(fd, "wb", buffering=0) as f:
                 yield f, tmp
@@ -178,7 +187,9 @@ class LocalBlobStore:
         finally:
             Path(tmp).unlink(missing_ok=True)
 
-    def _finish(self, f: Any, tmp: str, key: str) -> bool:
+    def _finish(
+        self, f: Any, tmp: str, key: str, claim: Callable[[str], None] | None = None
+    ) -> bool:
         """Move a complete temporary file to ``key`` unless it exists; True if it moved."""
         fault_point("blob-rename")
         if self.fsync:
@@ -186,9 +197,13 @@ class LocalBlobStore:
         target = self.path(key)
         with self.shared_lock():
             if _touch(target):
+                if claim is not None:
+                    claim(key)
                 return False
             target.parent.mkdir(exist_ok=True)
             os.replace(tmp, target)
+            if claim is not None:
+                claim(key)
         if self.fsync:
             _fsync_dir(target.parent)
         return True
@@ -229,30 +244,44 @@ class LocalBlobStore:
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def stat(self, key: str) -> BlobInfo | None:
-        """Size and mtime of ``key``, or None if absent."""
+        """Size and mtime of ``key``, or None if absent (or not a regular file: a
+        symlink planted in the store is never followed)."""
         try:
-            st = self.path(key).stat()
-        except FileNotFoundError:
+            st = os.lstat(self.path(key))
+        except (FileNotFoundError, NotADirectoryError):
             return None
-        return BlobInfo(key, st.st_size, st.st_mtime)
+        return BlobInfo(key, st.st_size, st.st_mtime) if stat.S_ISREG(st.st_mode) else None
 
     def where(self, key: str) -> str:
         """The file that holds (or would hold) ``key``."""
         return str(self.path(key))
 
     def clean_temp(self, cutoff: float) -> int:
-        """Remove temporary files of writers that died mid-write, older than ``cutoff``."""
+        """Remove temporary files of writers that died mid-write: unlocked (their
+        writer is gone) and older than ``cutoff``. Symlinks and directories are left."""
+        try:
+            if not stat.S_ISDIR(os.lstat(self._tmp).st_mode):
+                return 0  # a symlink planted in its place: not ours to clean
+        except FileNotFoundError:
+            return 0
         removed = 0
-        for tmp in self._tmp.iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                if tmp.stat().st_mtime <= cutoff:
-                    tmp.unlink()
-                    removed += 1
+        for entry in _entries(self._tmp):
+            if entry.is_file(follow_symlinks=False) and _remove_dead_temp(Path(entry.path), cutoff):
+                removed += 1
         return removed
 
     def delete(self, key: str) -> None:
-        """Remove ``key`` if present."""
-        self.path(key).unlink(missing_ok=True)
+        """Remove ``key`` if present; never follows a symlinked fan-out directory."""
+        check_key(key)
+        try:
+            fd = os.open(self.root / key[:2], os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            return  # no such directory, or a symlink planted in its place: not ours
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(key[2:], dir_fd=fd)
+        finally:
+            os.close(fd)
 
     def keys(self) -> Iterator[str]:
         """Every stored key, in order."""
@@ -260,13 +289,19 @@ class LocalBlobStore:
             yield info.key
 
     def scan(self) -> Iterator[BlobInfo]:
-        """Every stored blob with its size and mtime, in key order."""
-        for sub in sorted(self.root.iterdir()):
-            if sub.is_dir() and len(sub.name) == 2:
-                for file in sorted(sub.iterdir()):
-                    with contextlib.suppress(FileNotFoundError):
-                        st = file.stat()
-                        yield BlobInfo(sub.name + file.name, st.st_size, st.st_mtime)
+        """Every stored blob with its size and mtime, in key order.
+
+        Only regular files named like keys, in real fan-out directories, count:
+        symlinks and strangers planted in the store are never listed (so never deleted).
+        """
+        for sub in _entries(self.root):
+            if len(sub.name) == 2 and sub.is_dir(follow_symlinks=False):
+                for file in _entries(Path(sub.path)):
+                    key = sub.name + file.name
+                    if is_key(key) and file.is_file(follow_symlinks=False):
+                        with contextlib.suppress(FileNotFoundError):
+                            st = file.stat(follow_symlinks=False)
+                            yield BlobInfo(key, st.st_size, st.st_mtime)
 
     @contextlib.contextmanager
     def shared_lock(self) -> Iterator[None]:
@@ -282,7 +317,7 @@ class LocalBlobStore:
 
     @contextlib.contextmanager
     def _flock(self, mode: int) -> Iterator[None]:
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
         try:
             fcntl.flock(fd, mode)
             yield
@@ -298,6 +333,30 @@ def _touch(target: Path) -> bool:
     except PermissionError:
         return target.exists()  # a read-only store shared with us: present is enough
     return True
+
+
+def _entries(directory: Path) -> list[os.DirEntry[str]]:
+    with os.scandir(directory) as it:
+        return sorted(it, key=lambda e: e.name)
+
+
+def _remove_dead_temp(path: Path, cutoff: float) -> bool:
+    """Unlink ``path`` if no writer holds it and it is older than ``cutoff``."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        if os.fstat(fd).st_mtime > cutoff:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # its writer is alive
+        path.unlink(missing_ok=True)
+        return True
+    finally:
+        os.close(fd)
 
 
 def _chunks(view: memoryview) -> Iterator[memoryview]:

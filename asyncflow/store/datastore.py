@@ -110,13 +110,22 @@ class Datastore:
         return cls(url, metadata=metadata, **options)
 
     @contextlib.contextmanager
-    def collecting(self) -> Iterator[set[str]]:
+    def collecting(self, *, dry_run: bool = False) -> Iterator[set[str]]:
         """Held by the garbage collector while it deletes: the keys every live writer
-        claims, with new claims and local blob writes held off."""
+        claims, with new claims and local blob writes held off (a dry run changes
+        nothing, not even a dead writer's lease)."""
         with contextlib.ExitStack() as stack:
-            if isinstance(self.blobs, LocalBlobStore) and not isinstance(self.lease, FileLeases):
+            if isinstance(self.blobs, LocalBlobStore) and not self._claims_under_blob_lock():
                 stack.enter_context(self.blobs.exclusive_lock())
-            yield stack.enter_context(self.lease.collecting())
+            yield stack.enter_context(self.lease.collecting(dry_run=dry_run))
+
+    def _claims_under_blob_lock(self) -> bool:
+        """Whether this lease's lock is the local blob store's own ``.lock``."""
+        return (
+            isinstance(self.blobs, LocalBlobStore)
+            and isinstance(self.lease, FileLeases)
+            and self.lease.lock_path == self.blobs.lock_path
+        )
 
     def commit_task(
         self,
@@ -164,8 +173,13 @@ class Datastore:
             key = content_key([data])
             return ArtifactRef(name, key, encoded.encoding, size, type_name, meta, True, data)
         if known_key is None and isinstance(self.blobs, LocalBlobStore):
-            key = self.blobs.write(encoded.buffers)  # hashed on the way to disk
-            self.lease.add(key)  # until a commit references it; see store/leases.py
+            # Hashed on the way to disk, and claimed (until a commit references it; see
+            # store/leases.py) under the blob lock in the same moment it is stored: a
+            # collector never sees it unclaimed, whatever the grace period.
+            lease = self.lease
+            under_lock = isinstance(lease, FileLeases) and self._claims_under_blob_lock()
+            claim = lease.add_locked if isinstance(lease, FileLeases) and under_lock else lease.add
+            key = self.blobs.write(encoded.buffers, claim=claim)
         else:
             key = content_key(encoded.buffers)  # hashed once: unchanged values write nothing
             if key == known_key:

@@ -9,6 +9,11 @@ lock when its process dies, so a crashed run never pins its garbage.
 Leases cover what the grace period cannot: a blob written long before its
 commit, such as a large parameter stored when a run starts and committed only
 when its start step ends, however long that step takes.
+
+With :class:`FileLeases`, every change of a lease file (its first version, each
+rotation) happens under the shared lock, and the collector reads the leases
+under the exclusive one: it never lists the directory halfway through a
+rotation, when neither the old file nor the new one would be seen.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Protocol
 
+from ..exceptions import DatastoreError
 from .forks import reset_in_children
 
 __all__ = ["BlobLease", "FileLeases", "Leases", "leased_keys"]
@@ -42,9 +49,9 @@ class Leases(Protocol):
         """Give up every claim."""
         ...
 
-    def collecting(self) -> contextlib.AbstractContextManager[set[str]]:
+    def collecting(self, *, dry_run: bool = False) -> contextlib.AbstractContextManager[set[str]]:
         """Held by the collector while it deletes: every live claim, and no new claim
-        can be made until it exits."""
+        can be made until it exits. ``dry_run``: change nothing (dead claims stay)."""
         ...
 
 
@@ -120,22 +127,41 @@ def _drop(f: IO[str] | None, path: Path | None) -> None:
         f.close()
 
 
-def leased_keys(directory: Path) -> set[str]:
-    """Keys claimed by live processes; removes the lease files of dead ones."""
+def leased_keys(directory: Path, *, remove_dead: bool = True) -> set[str]:
+    """Keys claimed by live processes; removes the lease files of dead ones unless
+    ``remove_dead`` is false. Call it with the exclusive lock held (no rotation runs).
+
+    Only regular files count; a symlink or directory planted among them is left
+    alone. A symlinked lease directory is refused: leases read through it could
+    not be trusted to be complete, so nothing could be safely deleted.
+    """
     keys: set[str] = set()
-    if not directory.is_dir():
+    try:
+        mode = os.lstat(directory).st_mode
+    except FileNotFoundError:
         return keys
-    for path in directory.iterdir():
-        if path.name.endswith(".new"):
-            continue
-        with contextlib.suppress(FileNotFoundError), open(path) as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                keys.update(f.read().split())
-                continue
-            path.unlink(missing_ok=True)  # its process is gone
+    if not stat.S_ISDIR(mode):
+        raise DatastoreError(f"{directory} is not a directory (a symlink?); refusing to collect")
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False):
+                keys |= _read_lease(Path(entry.path), remove_dead)
     return keys
+
+
+def _read_lease(path: Path, remove_dead: bool) -> set[str]:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return set()
+    with open(fd) as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return set(f.read().split())  # its process holds it: live
+        if remove_dead:
+            path.unlink(missing_ok=True)  # its process is gone (or it is a stale .new)
+    return set()
 
 
 class FileLeases(BlobLease):
@@ -151,17 +177,31 @@ class FileLeases(BlobLease):
         with _flock(self.lock_path, fcntl.LOCK_SH):
             super().add(key)
 
+    def add_locked(self, key: str) -> None:
+        """Claim ``key`` with the shared lock already held (the local blob store calls
+        it in the same moment it stores the blob)."""
+        super().add(key)
+
+    def release(self, keys: Iterable[str]) -> None:
+        """Drop claims on ``keys``; the lease file rotates under the shared lock."""
+        keys = set(keys)
+        if self._keys.isdisjoint(keys):
+            return  # nothing of ours (a reader's store may be read-only: no lock taken)
+        with _flock(self.lock_path, fcntl.LOCK_SH):
+            super().release(keys)
+
     @contextlib.contextmanager
-    def collecting(self) -> Iterator[set[str]]:
-        """Every live claim, with new claims (and local blob writes) held off."""
+    def collecting(self, *, dry_run: bool = False) -> Iterator[set[str]]:
+        """Every live claim, with new claims, rotations (and local blob writes) held
+        off; a dry run removes no dead lease file."""
         with _flock(self.lock_path, fcntl.LOCK_EX):
-            yield leased_keys(self.directory)
+            yield leased_keys(self.directory, remove_dead=not dry_run)
 
 
 @contextlib.contextmanager
 def _flock(path: Path, mode: int) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
     try:
         fcntl.flock(fd, mode)
         yield

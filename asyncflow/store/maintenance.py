@@ -18,9 +18,18 @@ cover that window:
   mtimes and deletes. Without it a writer could touch a blob between the
   collector's check and its unlink.
 
-The grace period covers the moment between a blob's rename into place and
-its entry in the lease, and writers that do not take leases (another tool
-writing through ``LocalBlobStore`` directly).
+A writer claims a local blob in its lease under the same shared lock as the
+rename that makes it visible, and rotates its lease file under that lock too,
+so the collector never sees a stored blob unclaimed and never reads the leases
+halfway through a rotation. The grace period covers writers that do not take
+leases (another tool writing through ``LocalBlobStore`` directly).
+
+Temporary files are ``flock``-ed by their writers: the collector removes only
+unlocked ones (their writer died) older than the grace period. It touches
+nothing but the store's own regular files: symlinks and directories planted in
+``blobs/``, ``blobs/tmp`` or ``blobs/leases`` are never followed or deleted (a
+symlinked ``blobs/leases`` makes it refuse to run), and a dry run changes
+nothing at all.
 """
 
 from __future__ import annotations
@@ -61,7 +70,7 @@ def collect_garbage(
     report = GcReport()
     referenced = store.metadata.referenced_keys()
     candidates = [b for b in store.blobs.scan() if b.key not in referenced]
-    with store.collecting() as leased:
+    with store.collecting(dry_run=dry_run) as leased:
         cutoff = time.time() - grace
         referenced = store.metadata.referenced_keys()  # commits made while we scanned
         referenced |= leased

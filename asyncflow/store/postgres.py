@@ -497,15 +497,21 @@ class PostgresLeases:
             self.release(done)
 
     @contextlib.contextmanager
-    def collecting(self) -> Iterator[set[str]]:
-        """Every key claimed by a live owner, with new claims held off until exit."""
+    def collecting(self, *, dry_run: bool = False) -> Iterator[set[str]]:
+        """Every key claimed by a live owner, with new claims held off until exit; a dry
+        run deletes no expired claim."""
         with self._store._tx() as cur:
             cur.execute(f"SELECT pg_advisory_xact_lock({_LOCK_ARGS})", (_GC_LOCK,))
-            cur.execute(
-                "DELETE FROM blob_leases l USING owners o "
-                f"WHERE o.owner = l.owner AND o.expires_at < {_NOW}"
-            )
-            rows = cur.execute("SELECT DISTINCT key FROM blob_leases").fetchall()
+            if not dry_run:
+                cur.execute(
+                    "DELETE FROM blob_leases l USING owners o "
+                    f"WHERE o.owner = l.owner AND o.expires_at < {_NOW}"
+                )
+            # Live claims: those of no expired owner (what the DELETE leaves).
+            rows = cur.execute(
+                "SELECT DISTINCT l.key FROM blob_leases l LEFT JOIN owners o "
+                f"ON o.owner = l.owner WHERE o.owner IS NULL OR o.expires_at >= {_NOW}"
+            ).fetchall()
             yield {r[0] for r in rows}
 
 
