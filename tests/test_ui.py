@@ -23,6 +23,7 @@ from asyncflow.ui import LiveRuns, create_app
 from asyncflow.ui._pages import TASKS_PER_PAGE
 from asyncflow.ui._queries import RUNS_PER_PAGE
 
+from .test_metadata_pages import Fetched
 from .ui_store import HOSTILE_LOG, HOSTILE_NAME, FilledStore, fill_store
 
 
@@ -176,7 +177,9 @@ def test_an_empty_datastore_says_no_flow_has_run(tmp_path: Path) -> None:
         assert "No flow has run in this datastore yet." in c.get("/").text
 
 
-def test_pages_stay_paginated_with_10000_runs_and_10000_tasks(tmp_path: Path) -> None:
+def test_pages_stay_paginated_with_10000_runs_and_10000_tasks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / ".asyncflow"
     store = get_datastore_for(root)
     from asyncflow.store import TaskRecord
@@ -189,15 +192,27 @@ def test_pages_stay_paginated_with_10000_runs_and_10000_tasks(tmp_path: Path) ->
         store.metadata.commit_task(
             TaskRecord("Many", big, "fan", i, "successful", 0, 2.0, 3.0, frame, [1]), []
         )
+    fetched = Fetched(store.metadata, monkeypatch)
+
+    def rows_read(path: str) -> tuple[str, int]:
+        fetched.queries.clear()
+        return c.get(path).text, fetched.rows
+
     with TestClient(create_app(root)) as c:
-        listing = c.get("/flows/Many").text
+        flows, rows = rows_read("/")
+        assert "10000" in flows and rows < 10
+        listing, rows = rows_read("/flows/Many")
         assert listing.count('class="run"') == RUNS_PER_PAGE and 'rel="next"' in listing
-        last = c.get(f"/flows/Many?page={10_000 // RUNS_PER_PAGE - 1}").text
+        assert rows <= RUNS_PER_PAGE + 10
+        last, rows = rows_read(f"/flows/Many?page={10_000 // RUNS_PER_PAGE - 1}")
         assert last.count('class="run"') == RUNS_PER_PAGE and 'rel="next"' not in last
-        run = c.get(f"/flows/Many/{big}").text
+        assert rows <= RUNS_PER_PAGE + 10  # a deep page reads one page, not every run before it
+        run, rows = rows_read(f"/flows/Many/{big}?tl=20")
         assert run.count('class="tl-task"') == TASKS_PER_PAGE and 'data-tasks="10000"' in run
-        step = c.get(f"/flows/Many/{big}/fan?page=3").text
-        assert step.count('class="task"') == TASKS_PER_PAGE
+        assert f"Tasks {20 * TASKS_PER_PAGE + 1}-{21 * TASKS_PER_PAGE} of 10001" in run
+        assert rows <= 2 * TASKS_PER_PAGE + 20  # a page of tasks (and of their attempts)
+        step, rows = rows_read(f"/flows/Many/{big}/fan?page=30")
+        assert step.count('class="task"') == TASKS_PER_PAGE and rows <= TASKS_PER_PAGE + 10
 
 
 def get_datastore_for(root: Path) -> Datastore:

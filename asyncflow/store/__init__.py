@@ -5,7 +5,7 @@ from __future__ import annotations
 from .blobs import BlobStore, LocalBlobStore, content_key
 from .datastore import Datastore, resolve_root
 from .metadata import MetadataStore, SQLiteMetadataStore
-from .records import ArtifactRef, CardRecord, RunRecord, TaskRecord
+from .records import ArtifactRef, CardRecord, RunRecord, StepStats, TaskRecord
 from .urls import StoreLocation, StoreURLs, resolve_urls
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "MetadataStore",
     "RunRecord",
     "SQLiteMetadataStore",
+    "StepStats",
     "StoreLocation",
     "StoreURLs",
     "TaskRecord",

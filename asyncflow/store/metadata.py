@@ -17,10 +17,10 @@ from ..exceptions import DatastoreError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
 from .leases import Leases
-from .records import ArtifactRef, CardRecord, RunRecord, TaskRecord
+from .records import ArtifactRef, CardRecord, RunRecord, StepStats, TaskRecord
 from .schema import migrate
 
-__all__ = ["MetadataStore", "SQLiteMetadataStore", "TaskCommit"]
+__all__ = ["MetadataStore", "SQLiteMetadataStore", "TaskCommit", "step_stats_of"]
 
 #: One finished task to commit: its record, its artifacts and its logs.
 TaskCommit = tuple[TaskRecord, Sequence[ArtifactRef], dict[str, str] | None]
@@ -120,16 +120,43 @@ class MetadataStore(Protocol):
         tags: Sequence[str] = (),
         status: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
+        since: float | None = None,
+        until: float | None = None,
     ) -> list[RunRecord]:
-        """Runs having every one of ``tags`` (and ``status``), newest first."""
+        """Runs having every one of ``tags`` (and ``status``), created between ``since``
+        and ``until`` (timestamps, both included), newest first: at most ``limit`` of
+        them after skipping ``offset``. The store filters and pages; nothing else is read."""
+        ...
+
+    def count_runs(self, flow: str, *, tags: Sequence[str] = (), status: str | None = None) -> int:
+        """How many runs :meth:`list_runs` would list with these filters (counted by the store)."""
         ...
 
     def list_flows(self) -> list[str]:
         """Names of every flow that has run."""
         ...
 
-    def list_tasks(self, flow: str, run_id: int, step: str | None = None) -> list[TaskRecord]:
-        """Committed tasks of a run (of one step), in task id order."""
+    def list_tasks(
+        self,
+        flow: str,
+        run_id: int,
+        step: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[TaskRecord]:
+        """Committed tasks of a run (of one step), in task id order: at most ``limit``
+        after skipping ``offset``, paged by the store."""
+        ...
+
+    def count_tasks(self, flow: str, run_id: int, step: str | None = None) -> int:
+        """How many tasks of the run (of one step) committed."""
+        ...
+
+    def step_stats(self, flow: str, run_id: int) -> list[StepStats]:
+        """Each step of the run that has a committed task, summed up by the store
+        (counts, times, parent steps), in the order the steps first ran."""
         ...
 
     def get_task(self, flow: str, run_id: int, step: str, task_id: int) -> TaskRecord | None:
@@ -370,35 +397,71 @@ class SQLiteMetadataStore:
         tags: Sequence[str] = (),
         status: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
+        since: float | None = None,
+        until: float | None = None,
     ) -> list[RunRecord]:
-        """Runs of a flow having every one of ``tags`` (user or system) and ``status``
-        if given, newest first, at most ``limit``; filtered inside SQLite."""
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE flow=?"
-        args: list[Any] = [flow]
-        for tag in tags:
-            sql += _HAS_TAG
-            args += [tag, tag]
-        if status is not None:
-            sql += " AND status=?"
-            args.append(status)
-        sql += " ORDER BY run_id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return [_run(r) for r in self._read(sql, args)]
+        """Runs of a flow having every one of ``tags`` (user or system), ``status`` and
+        a creation time in ``[since, until]`` if given, newest first, ``limit`` of them
+        after ``offset``; filtered and paged inside SQLite."""
+        where, args = _run_filters(tags, status, since, until)
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE flow=?{where} ORDER BY run_id DESC"
+        sql += " LIMIT ? OFFSET ?"
+        args += [-1 if limit is None else limit, offset]
+        return [_run(r) for r in self._read(sql, [flow, *args])]
+
+    def count_runs(self, flow: str, *, tags: Sequence[str] = (), status: str | None = None) -> int:
+        """How many runs :meth:`list_runs` would list with these filters."""
+        where, args = _run_filters(tags, status, None, None)
+        rows = self._read(f"SELECT count(*) FROM runs WHERE flow=?{where}", [flow, *args])
+        return int(rows[0][0])
 
     def list_flows(self) -> list[str]:
         """Names of every flow that has run here."""
         return [r[0] for r in self._read("SELECT name FROM flows ORDER BY name")]
 
-    def list_tasks(self, flow: str, run_id: int, step: str | None = None) -> list[TaskRecord]:
-        """Committed tasks of a run (of one step if given), in task id order."""
+    def list_tasks(
+        self,
+        flow: str,
+        run_id: int,
+        step: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[TaskRecord]:
+        """Committed tasks of a run (of one step if given), in task id order, ``limit``
+        of them after ``offset`` (paged inside SQLite)."""
         sql = f"SELECT {_TASK_COLUMNS} FROM tasks WHERE flow=? AND run_id=?"
         args: list[Any] = [flow, run_id]
         if step is not None:
             sql += " AND step=?"
             args.append(step)
-        return [_task(r) for r in self._read(sql + " ORDER BY task_id", args)]
+        sql += " ORDER BY task_id LIMIT ? OFFSET ?"
+        return [_task(r) for r in self._read(sql, [*args, -1 if limit is None else limit, offset])]
+
+    def count_tasks(self, flow: str, run_id: int, step: str | None = None) -> int:
+        """How many tasks of the run (of one step if given) committed."""
+        sql = "SELECT count(*) FROM tasks WHERE flow=? AND run_id=?"
+        args: list[Any] = [flow, run_id]
+        if step is not None:
+            sql += " AND step=?"
+            args.append(step)
+        return int(self._read(sql, args)[0][0])
+
+    def step_stats(self, flow: str, run_id: int) -> list[StepStats]:
+        """Each step of the run with a committed task, summed up inside SQLite."""
+        groups = self._read(
+            "SELECT step, status, count(*), min(started_at), max(finished_at), min(task_id), "
+            "max(foreach_stack != '[]') FROM tasks WHERE flow=? AND run_id=? GROUP BY step, status",
+            (flow, run_id),
+        )
+        edges = self._read(
+            "SELECT DISTINCT p.step, t.step FROM tasks t, json_each(t.parents) j "
+            "JOIN tasks p ON p.run_id = t.run_id AND p.task_id = j.value "
+            "WHERE t.flow=? AND t.run_id=?",
+            (flow, run_id),
+        )
+        return step_stats_of(groups, edges)
 
     def get_task(self, flow: str, run_id: int, step: str, task_id: int) -> TaskRecord | None:
         """One committed task, or None."""
@@ -582,6 +645,53 @@ def _insert_logs(
         "VALUES (?, ?, ?, ?, ?)",
         [(run_id, task_id, attempt, stream, text) for stream, text in logs.items()],
     )
+
+
+def _run_filters(
+    tags: Sequence[str], status: str | None, since: float | None, until: float | None
+) -> tuple[str, list[Any]]:
+    """The ``AND ...`` conditions of a runs query and their arguments."""
+    sql = ""
+    args: list[Any] = []
+    for tag in tags:
+        sql += _HAS_TAG
+        args += [tag, tag]
+    for condition, value in (("status=?", status), ("created_at>=?", since),
+                             ("created_at<=?", until)):  # fmt: skip
+        if value is not None:
+            sql += f" AND {condition}"
+            args.append(value)
+    return sql, args
+
+
+def step_stats_of(
+    groups: Sequence[Sequence[Any]], edges: Sequence[Sequence[Any]]
+) -> list[StepStats]:
+    """Step summaries from rows ``(step, status, count, first start, last end, first
+    task id, foreach)`` and ``(parent step, step)``, in the order the steps first ran."""
+    parents: dict[str, set[str]] = {}
+    for parent, child in edges:
+        parents.setdefault(child, set()).add(parent)
+    merged: dict[str, StepStats] = {}
+    for step, status, count, started, finished, first, foreach in groups:
+        old = merged.get(step)
+        statuses = {**(old.statuses if old else {}), status: int(count)}
+        merged[step] = StepStats(
+            step, statuses, _least(old.started_at if old else None, started),
+            _most(old.finished_at if old else None, finished),
+            min(int(first), old.first_task_id) if old else int(first),
+            bool(foreach) or (old.foreach if old else False),
+            frozenset(parents.get(step, ())),
+        )  # fmt: skip
+    return sorted(merged.values(), key=lambda s: s.first_task_id)
+
+
+def _least(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _most(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else max(a, b)
 
 
 def _marks(n: int) -> str:

@@ -30,9 +30,9 @@ from psycopg_pool import ConnectionPool
 from ..exceptions import DatastoreError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
-from .metadata import TaskCommit
+from .metadata import TaskCommit, step_stats_of
 from .postgres_schema import migrate
-from .records import ArtifactRef, CardRecord, RunRecord, TaskRecord
+from .records import ArtifactRef, CardRecord, RunRecord, StepStats, TaskRecord
 from .urls import _redacted
 
 __all__ = ["LEASE_SECONDS", "PostgresLeases", "PostgresMetadataStore"]
@@ -231,22 +231,23 @@ class PostgresMetadataStore:
         tags: Sequence[str] = (),
         status: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
+        since: float | None = None,
+        until: float | None = None,
     ) -> list[RunRecord]:
-        """Runs of a flow having every one of ``tags`` (user or system) and ``status``
-        if given, newest first, at most ``limit``."""
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE flow=%s"
-        args: list[Any] = [flow]
-        for tag in tags:
-            sql += " AND (tags ? %s OR system_tags ? %s)"
-            args += [tag, tag]
-        if status is not None:
-            sql += " AND status=%s"
-            args.append(status)
-        sql += " ORDER BY run_id DESC"
-        if limit is not None:
-            sql += " LIMIT %s"
-            args.append(limit)
-        return [_run(r) for r in self._read(sql, args)]
+        """Runs of a flow having every one of ``tags`` (user or system), ``status`` and
+        a creation time in ``[since, until]`` if given, newest first, ``limit`` of them
+        after ``offset``; filtered and paged by PostgreSQL."""
+        where, args = _run_filters(tags, status, since, until)
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE flow=%s{where} ORDER BY run_id DESC"
+        sql += " LIMIT %s OFFSET %s"
+        return [_run(r) for r in self._read(sql, [flow, *args, limit, offset])]
+
+    def count_runs(self, flow: str, *, tags: Sequence[str] = (), status: str | None = None) -> int:
+        """How many runs :meth:`list_runs` would list with these filters."""
+        where, args = _run_filters(tags, status, None, None)
+        rows = self._read(f"SELECT count(*) FROM runs WHERE flow=%s{where}", [flow, *args])
+        return int(rows[0][0])
 
     def list_flows(self) -> list[str]:
         """Names of every flow that has run here."""
@@ -331,14 +332,50 @@ class PostgresMetadataStore:
                 )  # fmt: skip
             fault_point("commit-task")
 
-    def list_tasks(self, flow: str, run_id: int, step: str | None = None) -> list[TaskRecord]:
-        """Committed tasks of a run (of one step if given), in task id order."""
+    def list_tasks(
+        self,
+        flow: str,
+        run_id: int,
+        step: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[TaskRecord]:
+        """Committed tasks of a run (of one step if given), in task id order, ``limit``
+        of them after ``offset`` (paged by PostgreSQL)."""
         sql = f"SELECT {_TASK_COLUMNS} FROM tasks WHERE flow=%s AND run_id=%s"
         args: list[Any] = [flow, run_id]
         if step is not None:
             sql += " AND step=%s"
             args.append(step)
-        return [_task(r) for r in self._read(sql + " ORDER BY task_id", args)]
+        sql += " ORDER BY task_id LIMIT %s OFFSET %s"
+        return [_task(r) for r in self._read(sql, [*args, limit, offset])]
+
+    def count_tasks(self, flow: str, run_id: int, step: str | None = None) -> int:
+        """How many tasks of the run (of one step if given) committed."""
+        sql = "SELECT count(*) FROM tasks WHERE flow=%s AND run_id=%s"
+        args: list[Any] = [flow, run_id]
+        if step is not None:
+            sql += " AND step=%s"
+            args.append(step)
+        return int(self._read(sql, args)[0][0])
+
+    def step_stats(self, flow: str, run_id: int) -> list[StepStats]:
+        """Each step of the run with a committed task, summed up by PostgreSQL."""
+        groups = self._read(
+            "SELECT step, status, count(*), min(started_at), max(finished_at), min(task_id), "
+            "bool_or(foreach_stack <> '[]') FROM tasks WHERE flow=%s AND run_id=%s "
+            "GROUP BY step, status",
+            (flow, run_id),
+        )
+        edges = self._read(
+            "SELECT DISTINCT p.step, t.step FROM tasks t "
+            "CROSS JOIN LATERAL jsonb_array_elements_text(t.parents::jsonb) AS j(id) "
+            "JOIN tasks p ON p.run_id = t.run_id AND p.task_id = j.id::bigint "
+            "WHERE t.flow=%s AND t.run_id=%s",
+            (flow, run_id),
+        )
+        return step_stats_of(groups, edges)
 
     def get_task(self, flow: str, run_id: int, step: str, task_id: int) -> TaskRecord | None:
         """One committed task, or None."""
@@ -545,6 +582,23 @@ def _insert_logs(
             "ON CONFLICT (run_id, task_id, attempt, stream) DO UPDATE SET data = EXCLUDED.data",
             [(run_id, task_id, attempt, stream, text) for stream, text in logs.items()],
         )
+
+
+def _run_filters(
+    tags: Sequence[str], status: str | None, since: float | None, until: float | None
+) -> tuple[str, list[Any]]:
+    """The ``AND ...`` conditions of a runs query and their arguments."""
+    sql = ""
+    args: list[Any] = []
+    for tag in tags:
+        sql += " AND (tags ? %s OR system_tags ? %s)"
+        args += [tag, tag]
+    for condition, value in (("status=%s", status), ("created_at>=%s", since),
+                             ("created_at<=%s", until)):  # fmt: skip
+        if value is not None:
+            sql += f" AND {condition}"
+            args.append(value)
+    return sql, args
 
 
 def _marks(n: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ArtifactRef", "CardRecord", "RunRecord", "TaskRecord"]
+__all__ = ["ArtifactRef", "CardRecord", "RunRecord", "StepStats", "TaskRecord"]
 
 
 @dataclass(frozen=True)
@@ -110,3 +110,24 @@ class CardRecord:
     def task_pathspec(self) -> str:
         """``Flow/run_id/step/task_id`` of the card's task."""
         return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"
+
+
+@dataclass(frozen=True)
+class StepStats:
+    """A step of a run as the store sums it up, without reading its tasks one by one:
+    how many committed tasks in each status, when the first started and the last
+    ended, its first task, whether its tasks are inside a foreach, the steps that
+    ran right before it (its tasks' parents' steps)."""
+
+    step: str
+    statuses: dict[str, int]
+    started_at: float | None
+    finished_at: float | None
+    first_task_id: int
+    foreach: bool
+    parent_steps: frozenset[str]
+
+    @property
+    def tasks(self) -> int:
+        """How many tasks committed."""
+        return sum(self.statuses.values())

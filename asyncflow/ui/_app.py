@@ -195,7 +195,7 @@ async def _run(ui: _UI, request: Request) -> Response:
 
 async def _live_fragment(ui: _UI, flow: str, run: str, timeline_page: int) -> Response:
     def build() -> Markup:
-        detail = q.run_detail(ui.store(), flow, run)
+        detail = q.run_detail(ui.store(), flow, run, timeline_page)
         return pages.live_section(detail, ui.live, timeline_page)
 
     try:
@@ -330,7 +330,7 @@ async def _run_changes(ui: _UI, flow: str, run: str) -> AsyncIterator[str]:
 def _poll(store: Datastore, flow: str, run: str) -> tuple[str, int]:
     view = q.view(store, q.get_run(store, flow, run))
     status = "failed" if view.status == "crashed" else view.status
-    return status, len(store.metadata.list_tasks(flow, view.record.run_id))
+    return status, store.metadata.count_tasks(flow, view.record.run_id)
 
 
 def _html(

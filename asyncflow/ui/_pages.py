@@ -35,8 +35,7 @@ __all__ = [
     "when",
 ]
 
-#: Tasks per page of a step's list and of a run's task timeline.
-TASKS_PER_PAGE = 200
+TASKS_PER_PAGE = q.TASKS_PER_PAGE
 
 
 @dataclass(frozen=True)
@@ -178,7 +177,7 @@ def run_page(
     store: Datastore, flow: str, run_id: str, live: LiveRuns | None, timeline_page: int = 0
 ) -> Page:
     """A run: status, parameters, tags, failure, graph, timelines."""
-    detail = q.run_detail(store, flow, run_id)
+    detail = q.run_detail(store, flow, run_id, timeline_page)
     record = detail.run.record
     facts = [
         ("status", badge(detail.run.status)),
@@ -257,11 +256,11 @@ def live_section(detail: q.RunDetail, live: LiveRuns | None, timeline_page: int)
         )
         for s in detail.steps
     ]
-    start, stop = timeline_page * TASKS_PER_PAGE, (timeline_page + 1) * TASKS_PER_PAGE
-    chosen = detail.tasks[start:stop]
-    task_bars = [_task_bar(t) for t in chosen] + [_running_bar(t) for t in running]
+    start = detail.offset
+    stop = start + len(detail.tasks)
+    task_bars = [_task_bar(t) for t in detail.tasks] + [_running_bar(t) for t in running]
     end = record.finished_at
-    more = len(detail.tasks) > stop
+    more = detail.task_count > stop
     steps_rows: list[list[Child]] = [
         [
             el("a", s.name, href=url("flows", flow, run_id, s.name)),
@@ -280,7 +279,7 @@ def live_section(detail: q.RunDetail, live: LiveRuns | None, timeline_page: int)
         el("div", timeline_svg(step_bars, record.created_at, end), class_="scroll steps-tl"),
         el(
             "h3",
-            f"Tasks {start + 1}-{min(stop, len(detail.tasks))} of {len(detail.tasks)}"
+            f"Tasks {min(start + 1, stop)}-{stop} of {detail.task_count}"
             + (f" (+{len(running)} running)" if running else ""),
         ),
         el("div", timeline_svg(task_bars, record.created_at, end), class_="scroll tasks-tl"),
@@ -334,8 +333,7 @@ def _running_bar(task: RunningTask) -> Bar:
 
 def step_page(store: Datastore, flow: str, run_id: str, step: str, page: int) -> Page:
     """One page of a step's tasks."""
-    tasks = q.step_tasks(store, flow, run_id, step)
-    chosen = tasks[page * TASKS_PER_PAGE : (page + 1) * TASKS_PER_PAGE]
+    chosen, count = q.step_tasks(store, flow, run_id, step, page)
     rows: list[list[Child]] = [
         [
             el("a", t.task_id, href=url("flows", *t.pathspec.split("/")), class_="task"),
@@ -347,18 +345,18 @@ def step_page(store: Datastore, flow: str, run_id: str, step: str, page: int) ->
         ]
         for t in chosen
     ]
-    more = len(tasks) > (page + 1) * TASKS_PER_PAGE
+    more = count > page * TASKS_PER_PAGE + len(chosen)
+    run = q.get_run(store, flow, run_id).run_id
     body = el(
         "div",
-        el("p", f"{len(tasks)} task(s)."),
+        el("p", f"{count} task(s)."),
         _table(
             ["Task", "Status", "Foreach index", "Started", "Duration", "Attempts"],
             rows,
             class_="tasks",
         ),
-        _pager(["flows", flow, tasks[0].run_id, step], page, more),
+        _pager(["flows", flow, run, step], page, more),
     )
-    run = tasks[0].run_id
     return Page(
         f"{flow}/{run}/{step}",
         [

@@ -1,8 +1,9 @@
 """What the pages show, read from a datastore through its metadata protocol.
 
 Every function here blocks on the store: the app calls them in a worker thread.
-Nothing loads every task of every run: the flows page reads runs only, a run
-page reads that run's tasks (one query), a task page one task.
+Nothing loads every task of a run or every run of a flow: the store counts,
+sums up steps and pages runs and tasks (``LIMIT``/``OFFSET``), so a page reads
+about as many rows as it shows.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..client import Run
 from ..exceptions import NotFoundError
-from ..store import ArtifactRef, Datastore, RunRecord, TaskRecord
+from ..store import ArtifactRef, Datastore, RunRecord, StepStats, TaskRecord
 
 __all__ = [
     "RUNS_PER_PAGE",
+    "TASKS_PER_PAGE",
     "FlowSummary",
     "RunDetail",
     "RunFilters",
@@ -31,12 +32,13 @@ __all__ = [
     "run_detail",
     "runs_page",
     "step_tasks",
-    "summarize_steps",
     "task_detail",
     "view",
 ]
 
 RUNS_PER_PAGE = 50
+#: Tasks per page of a step's list and of a run's task timeline.
+TASKS_PER_PAGE = 200
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,14 @@ class StepSummary:
     finished: float | None = None
     foreach: bool = False
 
+    @classmethod
+    def of(cls, stats: StepStats) -> StepSummary:
+        """The summary of a step as the store summed it up."""
+        return cls(
+            stats.step, Counter(stats.statuses), set(stats.parent_steps), stats.started_at,
+            stats.finished_at, stats.foreach,
+        )  # fmt: skip
+
     @property
     def tasks(self) -> int:
         """How many tasks committed."""
@@ -103,11 +113,14 @@ class StepSummary:
 
 @dataclass(frozen=True)
 class RunDetail:
-    """A run page's data: the run, its steps in the order they first ran, its tasks."""
+    """A run page's data: the run, its steps in the order they first ran, how many
+    tasks committed, and one page of them (from task ``offset``)."""
 
     run: RunView
     steps: list[StepSummary]
+    task_count: int
     tasks: list[TaskRecord]
+    offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -121,18 +134,18 @@ class TaskDetail:
 
 def view(store: Datastore, record: RunRecord) -> RunView:
     """The run with the status to show: a running run whose process is gone is crashed."""
-    if record.status == "running" and Run._from_record(record, store).crashed:
+    if record.status == "running" and store.metadata.run_crashed(record.run_id):
         return RunView(record, "crashed")
     return RunView(record, record.status)
 
 
 def flow_summaries(store: Datastore) -> list[FlowSummary]:
-    """Every flow with its number of runs and its latest run."""
+    """Every flow with its number of runs and its latest run (two small queries each)."""
     summaries = []
     for name in store.metadata.list_flows():
-        runs = store.metadata.list_runs(name)
-        latest = view(store, runs[0]) if runs else None
-        summaries.append(FlowSummary(name, len(runs), latest))
+        latest = store.metadata.list_runs(name, limit=1)
+        runs = store.metadata.count_runs(name)
+        summaries.append(FlowSummary(name, runs, view(store, latest[0]) if latest else None))
     return summaries
 
 
@@ -140,27 +153,25 @@ def runs_page(
     store: Datastore, flow: str, filters: RunFilters, page: int, size: int = RUNS_PER_PAGE
 ) -> tuple[list[RunView], bool]:
     """Page ``page`` (from 0) of the runs matching ``filters``, newest first, and
-    whether there is a next page. Tags and status are filtered by the store."""
+    whether there is a next page. The store filters and pages; only crashed runs
+    are told apart here, among the runs still marked running."""
     if flow not in store.metadata.list_flows():
         raise NotFoundError("flow", flow)
-    status = "running" if filters.status == "crashed" else filters.status
-    timed = filters.since is not None or filters.until is not None
-    wanted = None if timed or filters.status == "crashed" else (page + 1) * size + 1
-    records = store.metadata.list_runs(flow, tags=filters.store_tags, status=status, limit=wanted)
-    records = [r for r in records if _in_time(r, filters)]
-    chosen = records[page * size : (page + 1) * size + 1]
+    since = filters.since.timestamp() if filters.since else None
+    until = filters.until.timestamp() if filters.until else None
     if filters.status == "crashed":
-        views = [v for v in (view(store, r) for r in records) if v.status == "crashed"]
-        chosen_views = views[page * size : (page + 1) * size + 1]
+        running = store.metadata.list_runs(
+            flow, tags=filters.store_tags, status="running", since=since, until=until
+        )
+        crashed = [v for v in (view(store, r) for r in running) if v.status == "crashed"]
+        chosen = crashed[page * size : (page + 1) * size + 1]
     else:
-        chosen_views = [view(store, r) for r in chosen]
-    return chosen_views[:size], len(chosen_views) > size
-
-
-def _in_time(record: RunRecord, filters: RunFilters) -> bool:
-    if filters.since is not None and record.created_at < filters.since.timestamp():
-        return False
-    return filters.until is None or record.created_at <= filters.until.timestamp()
+        records = store.metadata.list_runs(
+            flow, tags=filters.store_tags, status=filters.status, limit=size + 1,
+            offset=page * size, since=since, until=until,
+        )  # fmt: skip
+        chosen = [view(store, r) for r in records]
+    return chosen[:size], len(chosen) > size
 
 
 def get_run(store: Datastore, flow: str, run_id: str) -> RunRecord:
@@ -173,35 +184,29 @@ def get_run(store: Datastore, flow: str, run_id: str) -> RunRecord:
     return record
 
 
-def run_detail(store: Datastore, flow: str, run_id: str) -> RunDetail:
-    """The run, its step summaries and its tasks (the one query that reads them all)."""
+def run_detail(
+    store: Datastore, flow: str, run_id: str, page: int = 0, size: int = TASKS_PER_PAGE
+) -> RunDetail:
+    """The run, its steps as the store sums them up, and page ``page`` of its tasks."""
     record = get_run(store, flow, run_id)
-    tasks = store.metadata.list_tasks(flow, record.run_id)
-    return RunDetail(view(store, record), summarize_steps(tasks), tasks)
+    meta = store.metadata
+    steps = [StepSummary.of(s) for s in meta.step_stats(flow, record.run_id)]
+    tasks = meta.list_tasks(flow, record.run_id, limit=size, offset=page * size)
+    count = sum(s.tasks for s in steps)
+    return RunDetail(view(store, record), steps, count, tasks, page * size)
 
 
-def summarize_steps(tasks: list[TaskRecord]) -> list[StepSummary]:
-    """Steps in the order they first ran, with counts, times and parent steps."""
-    steps: dict[str, StepSummary] = {}
-    step_of = {t.task_id: t.step for t in tasks}
-    for task in tasks:
-        summary = steps.setdefault(task.step, StepSummary(task.step))
-        summary.statuses[task.status] += 1
-        summary.parents.update(step_of[p] for p in task.parents if p in step_of)
-        summary.foreach = summary.foreach or bool(task.foreach_stack)
-        summary.started = min(summary.started or task.started_at, task.started_at)
-        if task.finished_at is not None:
-            summary.finished = max(summary.finished or task.finished_at, task.finished_at)
-    return list(steps.values())
-
-
-def step_tasks(store: Datastore, flow: str, run_id: str, step: str) -> list[TaskRecord]:
-    """The committed tasks of one step, in task id order."""
+def step_tasks(
+    store: Datastore, flow: str, run_id: str, step: str, page: int, size: int = TASKS_PER_PAGE
+) -> tuple[list[TaskRecord], int]:
+    """Page ``page`` of the committed tasks of one step, in task id order, and how
+    many tasks the step has."""
     record = get_run(store, flow, run_id)
-    tasks = store.metadata.list_tasks(flow, record.run_id, step)
-    if not tasks:
+    count = store.metadata.count_tasks(flow, record.run_id, step)
+    if not count:
         raise NotFoundError("step", f"{flow}/{run_id}/{step}")
-    return tasks
+    tasks = store.metadata.list_tasks(flow, record.run_id, step, limit=size, offset=page * size)
+    return tasks, count
 
 
 def get_task(store: Datastore, flow: str, run_id: str, step: str, task_id: str) -> TaskRecord:

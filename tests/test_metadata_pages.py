@@ -1,0 +1,133 @@
+"""Paged and summed-up metadata queries, the same on SQLite and PostgreSQL: runs of a
+flow and tasks of a step by page, counts, step summaries. Checked by what each query
+fetches (rows and SQL), never by how long it takes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from asyncflow.store import MetadataStore, SQLiteMetadataStore, TaskRecord
+
+from .servers import Postgres
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def meta(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
+    store: MetadataStore
+    if request.param == "sqlite":
+        store = SQLiteMetadataStore(tmp_path / "meta.db")
+    else:
+        from asyncflow.store.postgres import PostgresMetadataStore
+
+        pg: Postgres = request.getfixturevalue("postgres_server")
+        store = PostgresMetadataStore(pg.fresh_url())
+    yield store
+    store.close()
+
+
+class Fetched:
+    """Every query the store reads with, and how many rows each returned."""
+
+    def __init__(self, store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.queries: list[tuple[str, int]] = []
+        read = store._read
+
+        def counting(sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+            rows: list[tuple[Any, ...]] = read(sql, args)
+            self.queries.append((sql, len(rows)))
+            return rows
+
+        monkeypatch.setattr(store, "_read", counting)
+
+    @property
+    def rows(self) -> int:
+        return sum(n for _, n in self.queries)
+
+
+def _fan_run(meta: MetadataStore, width: int, failed: Sequence[int] = ()) -> int:
+    """start -> fan (a foreach of ``width``) -> join, committed as the engine would."""
+    run = meta.create_run("P", "ann", {}, [], ["user:ann"]).run_id
+    meta.commit_task(TaskRecord("P", run, "start", 1, "successful", 0, 10.0, 11.0), [])
+    for i in range(width):
+        frame = [{"step": "start", "var": "x", "index": i, "num_splits": width}]
+        status = "failed" if i in failed else "successful"
+        task = TaskRecord("P", run, "fan", 2 + i, status, 0, 11.0 + i, 12.0 + i, frame, [1])
+        meta.commit_task(task, [])
+    parents = list(range(2, 2 + width))
+    join = TaskRecord("P", run, "join", 2 + width, "successful", 0, 90.0, 95.0, [], parents)
+    meta.commit_task(join, [])
+    return run
+
+
+def test_runs_page_by_offset_newest_first_and_counted_by_the_store(
+    meta: MetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [meta.create_run("P", "ann", {}, ["even"] if i % 2 == 0 else [], []).run_id
+           for i in range(25)]  # fmt: skip
+    meta.finish_run("P", ids[4], "failed")
+    newest_first = ids[::-1]
+    pages = [meta.list_runs("P", limit=10, offset=o) for o in (0, 10, 20, 30)]
+    assert [[r.run_id for r in p] for p in pages] == [
+        newest_first[:10], newest_first[10:20], newest_first[20:], []
+    ]  # fmt: skip
+    evens = [r.run_id for r in meta.list_runs("P", tags=["even"], limit=5, offset=5)]
+    assert evens == [i for n, i in enumerate(ids) if n % 2 == 0][::-1][5:10]
+    assert meta.count_runs("P") == 25
+    assert meta.count_runs("P", tags=["even"]) == 13
+    assert meta.count_runs("P", status="failed") == 1
+    assert meta.count_runs("P", status="running", tags=["even"]) == 12
+    assert meta.count_runs("Nobody") == 0
+
+    fetched = Fetched(meta, monkeypatch)
+    assert len(meta.list_runs("P", limit=3, offset=20)) == 3
+    assert fetched.rows == 3 and "LIMIT" in fetched.queries[0][0]
+
+
+def test_runs_filtered_by_creation_time_in_the_store(meta: MetadataStore) -> None:
+    runs = [meta.create_run("P", "ann", {}, [], []) for _ in range(3)]
+    middle = runs[1].created_at
+    inside = meta.list_runs("P", since=middle, until=middle)
+    assert [r.run_id for r in inside] == [runs[1].run_id]
+    later = meta.list_runs("P", since=middle)
+    assert [r.run_id for r in later] == [runs[2].run_id, runs[1].run_id]
+    assert [r.run_id for r in meta.list_runs("P", until=runs[0].created_at)] == [runs[0].run_id]
+
+
+def test_tasks_of_a_step_by_page_and_counted(
+    meta: MetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = _fan_run(meta, 30)
+    fan = [t.task_id for t in meta.list_tasks("P", run, "fan", limit=7, offset=21)]
+    assert fan == list(range(23, 30))
+    everything = [t.task_id for t in meta.list_tasks("P", run, limit=5, offset=30)]
+    assert everything == [31, 32]  # the last fan task, then the join
+    assert meta.list_tasks("P", run, "fan", limit=10, offset=100) == []
+    assert len(meta.list_tasks("P", run)) == 32  # no limit: all of them
+    assert meta.count_tasks("P", run) == 32
+    assert meta.count_tasks("P", run, "fan") == 30
+    assert meta.count_tasks("P", run, "nothing") == 0
+
+    fetched = Fetched(meta, monkeypatch)
+    meta.list_tasks("P", run, "fan", limit=4, offset=10)
+    assert fetched.rows == 4 and "LIMIT" in fetched.queries[0][0]
+
+
+def test_step_stats_sum_up_a_foreach_without_fetching_its_tasks(
+    meta: MetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = _fan_run(meta, 300, failed=[5, 7])
+    fetched = Fetched(meta, monkeypatch)
+    stats = meta.step_stats("P", run)
+    assert fetched.rows <= 8  # a row per (step, status) and per edge, not per task
+    assert [s.step for s in stats] == ["start", "fan", "join"]
+    start, fan, join = stats
+    assert fan.statuses == {"successful": 298, "failed": 2} and fan.tasks == 300
+    assert (fan.started_at, fan.finished_at, fan.first_task_id) == (11.0, 311.0, 2)
+    assert fan.foreach and not start.foreach and not join.foreach
+    assert start.parent_steps == frozenset()
+    assert fan.parent_steps == {"start"} and join.parent_steps == {"fan"}
+    assert meta.step_stats("P", run + 1000) == []
