@@ -99,6 +99,26 @@ async def test_unknown_objects_raise_not_found_naming_the_pathspec(store_root: P
         assert info.value.message == message
 
 
+def test_looking_up_where_no_flow_ran_names_the_object_and_the_datastore(
+    store_root: Path,
+) -> None:
+    where = f"{store_root} (metadata: sqlite://{store_root / 'metadata.db'})"
+    cases = [
+        (lambda: Flow("NoSuchFlow"), "flow 'NoSuchFlow'"),
+        (lambda: Run("NoSuchFlow/1"), "run 'NoSuchFlow/1'"),
+        (lambda: Step("NoSuchFlow/1/start"), "step 'NoSuchFlow/1/start'"),
+        (lambda: Task("NoSuchFlow/1/start/1"), "task 'NoSuchFlow/1/start/1'"),
+        (lambda: DataArtifact("NoSuchFlow/1/start/1/x"), "task 'NoSuchFlow/1/start/1'"),
+    ]
+    for make, thing in cases:
+        with pytest.raises(NotFoundError) as info:
+            make()
+        assert info.value.message == (
+            f"{thing} does not exist: no flow has run in the datastore {where} yet"
+        )
+    assert not store_root.exists()  # looking created nothing
+
+
 @pytest.mark.parametrize(
     "make, problem",
     [

@@ -39,13 +39,23 @@ async def in_thread(fn: Callable[[], T]) -> T:
     return await anyio.to_thread.run_sync(fn)
 
 
-def get_datastore(root: StoreLocation | None = None) -> Datastore:
-    """The shared client-side datastore at ``root`` (see :func:`resolve_urls`)."""
+def get_datastore(
+    root: StoreLocation | None = None, wanted: tuple[str, str] | None = None
+) -> Datastore:
+    """The shared client-side datastore at ``root`` (see :func:`resolve_urls`).
+
+    Where no flow has run yet, the error names ``wanted`` (``("flow", "MyFlow")``: what
+    the caller looks for) as well as the datastore.
+    """
     urls = resolve_urls(root)
     with _stores_lock:
         if urls not in _stores:
             if not has_runs(urls):
-                raise NotFoundError("datastore", str(urls), hint="; no flow has run here yet")
+                if wanted is None:
+                    raise NotFoundError("datastore", str(urls), hint="; no flow has run here yet")
+                kind, pathspec = wanted
+                hint = f": no flow has run in the datastore {urls} yet"
+                raise NotFoundError(kind, pathspec, hint=hint)
             _stores[urls] = Datastore(urls)
         return _stores[urls]
 

@@ -51,7 +51,7 @@ class Flow(ClientObject):
 
     def __init__(self, name: str, *, root: StoreLocation | None = None) -> None:
         split_pathspec(name, 1, "flow")
-        store = get_datastore(root)
+        store = get_datastore(root, ("flow", name))
         if name not in store.metadata.list_flows():
             raise NotFoundError("flow", name)
         self._init(name, store)
@@ -130,7 +130,7 @@ class Run(ClientObject):
         _namespace_check: bool = True,
     ) -> None:
         split_pathspec(pathspec, 2, "run")
-        store = get_datastore(root)
+        store = get_datastore(root, ("run", pathspec))
         self._init(load_run(store, pathspec, "run", _namespace_check), store)
 
     @classmethod
@@ -305,7 +305,7 @@ class Step(ClientObject):
         _namespace_check: bool = True,
     ) -> None:
         step = split_pathspec(pathspec, 3, "step")[2]
-        store = get_datastore(root)
+        store = get_datastore(root, ("step", pathspec))
         record = load_run(store, pathspec, "step", _namespace_check)
         self._init(Run._from_record(record, store), step)
         if not self._tasks():

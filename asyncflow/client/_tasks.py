@@ -37,7 +37,7 @@ class Task(ClientObject):
         _namespace_check: bool = True,
     ) -> None:
         flow, run_id, step, task_id = split_pathspec(pathspec, 4, "task")
-        store = get_datastore(root)
+        store = get_datastore(root, ("task", pathspec))
         load_run(store, pathspec, "task", _namespace_check)
         record = store.metadata.get_task(flow, int(run_id), step, int_id(pathspec, task_id, "task"))
         if record is None:

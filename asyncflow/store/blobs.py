@@ -12,6 +12,7 @@ three times as fast on one core here (``benchmarks/hash_choice.py``: 256 MiB in
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import mmap
 import os
@@ -183,7 +184,8 @@ class LocalBlobStore:
             with os.fdopen(fd, "wb", buffering=0) as f:
                 yield f, tmp
         except OSError as exc:
-            raise DatastoreError(f"cannot write a blob under {self.root}: {exc}") from exc
+            full = "the disk is full: " if exc.errno == errno.ENOSPC else ""
+            raise DatastoreError(f"{full}cannot write a blob under {self.root}: {exc}") from exc
         finally:
             Path(tmp).unlink(missing_ok=True)
 

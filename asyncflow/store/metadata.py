@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -11,7 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from ..exceptions import DatastoreError, StaleAttemptError
 from .faults import fault_point
@@ -251,8 +252,8 @@ class SQLiteMetadataStore:
                 self._conn, self._pid = self._connect(), os.getpid()
                 with self._write() as cur:
                     migrate(cur)
-        except sqlite3.Error as exc:
-            raise DatastoreError(f"cannot open metadata database {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            _raise_storage_error(self.path, "open", exc)
         reset_in_children(self)
 
     def _connect(self) -> sqlite3.Connection:
@@ -283,18 +284,27 @@ class SQLiteMetadataStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Cursor]:
         with self._lock:
-            cur = self._connection().cursor()
-            cur.execute("BEGIN IMMEDIATE")
+            conn = self._connection()
+            cur = conn.cursor()
             try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cur
+                    cur.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:  # a full disk may already have rolled it back
+                        with contextlib.suppress(sqlite3.Error):
+                            cur.execute("ROLLBACK")
+                    raise
+            except sqlite3.DatabaseError as exc:
+                _raise_storage_error(self.path, "write", exc)
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._connection().execute(sql, args).fetchall()
+            try:
+                return self._connection().execute(sql, args).fetchall()
+            except sqlite3.DatabaseError as exc:
+                _raise_storage_error(self.path, "read", exc)
 
     def create_run(
         self,
@@ -588,6 +598,55 @@ class SQLiteMetadataStore:
 
 #: Connections a forked child inherited: referenced for ever, so it never closes them.
 _inherited: list[sqlite3.Connection] = []
+
+
+#: Below this many free bytes, a failed write is put down to a full disk.
+_NEARLY_FULL = 1 << 20
+
+
+def _raise_storage_error(path: Path, doing: str, exc: sqlite3.DatabaseError) -> NoReturn:
+    failure = _storage_error(path, doing, exc)
+    if failure is None:
+        raise exc
+    raise failure from exc
+
+
+def _storage_error(path: Path, doing: str, exc: sqlite3.DatabaseError) -> DatastoreError | None:
+    """The error that says what is wrong when ``exc`` is met while ``doing`` (open, read,
+    write) the database at ``path``: the disk is full, the database is read-only for this
+    user or unreadable; None when ``exc`` is not about the storage (a constraint, a bug)."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL or (code == sqlite3.SQLITE_IOERR and _nearly_full(path)):
+        return DatastoreError(
+            f"the disk is full: cannot {doing} the metadata database {path} "
+            f"({_free(path)} free on its file system; SQLite: {exc})"
+        )
+    if code == sqlite3.SQLITE_READONLY:
+        return DatastoreError(
+            f"cannot {doing} the metadata database {path}: it is read-only for this user "
+            f"(a reader of a shared store can read runs, not start them; SQLite: {exc})"
+        )
+    if doing == "open" or code in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN):
+        return DatastoreError(f"cannot {doing} the metadata database {path}: {exc}")
+    return None
+
+
+def _nearly_full(path: Path) -> bool:
+    free = _free_bytes(path)
+    return free is not None and free < _NEARLY_FULL
+
+
+def _free(path: Path) -> str:
+    free = _free_bytes(path)
+    return "unknown space" if free is None else f"{free:,} bytes"
+
+
+def _free_bytes(path: Path) -> int | None:
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
 
 
 def _process_exists(pid: int) -> bool:
