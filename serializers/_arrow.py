@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from serializers.base import Buffer, Serialized, Serializer
 from serializers.errors import Declined
 
-__all__ = ["ArrowSerializer"]
+__all__ = ["ArrowSerializer", "checked"]
 
 PYARROW_TABLE = "pyarrow.Table"
 PYARROW_RECORD_BATCH = "pyarrow.RecordBatch"
@@ -89,8 +89,8 @@ class ArrowSerializer(Serializer):
         reader = pa.ipc.open_file(pa.py_buffer(buffer))
         kind = metadata["kind"]
         if kind == PYARROW_RECORD_BATCH:
-            return reader.get_batch(0)
-        table = reader.read_all()
+            return checked(reader.get_batch(0))
+        table = checked(reader.read_all())
         if kind == PANDAS_DATAFRAME:
             return _to_pandas(table, metadata, zero_copy=buffer.readonly)
         if kind == POLARS_DATAFRAME:
@@ -98,6 +98,25 @@ class ArrowSerializer(Serializer):
 
             return pl.from_arrow(table, rechunk=False)
         return table
+
+
+def checked(data: Any) -> Any:
+    """``data`` (a table or record batch read from IPC) once Arrow's full validation passes.
+
+    Reading IPC checks the file's structure and that each buffer lies inside it, not the
+    values: a string column whose offsets point past its data reads fine and crashes the
+    process (SIGSEGV) when a value is touched. Only the full validation is sound: the
+    cheap one checks the first and last offsets only, not one in the middle. It reads the
+    offsets and checks UTF-8 of string data, nothing for fixed-width columns without
+    nulls; its cost is in ``benchmarks/trust_costs.py``.
+    """
+    import pyarrow as pa
+
+    try:
+        data.validate(full=True)
+    except pa.ArrowInvalid as exc:
+        raise ValueError(f"the Arrow IPC data is invalid (damaged or crafted): {exc}") from exc
+    return data
 
 
 def _kind_of(obj: Any) -> str | None:

@@ -83,12 +83,14 @@ def _bytes_repr(value: Any) -> str:
 def _table(view: memoryview, ref: ArtifactRef) -> Markup:
     import pyarrow as pa
 
+    from serializers._arrow import checked
+
     reader = pa.ipc.open_file(pa.py_buffer(view))
     batches, rows = [], 0
     for i in range(reader.num_record_batches):
         if rows >= PREVIEW_ROWS:
             break
-        batch = reader.get_batch(i)
+        batch = checked(reader.get_batch(i))
         batches.append(batch.slice(0, PREVIEW_ROWS - rows))
         rows += batches[-1].num_rows
     head = pa.Table.from_batches(batches, schema=reader.schema).to_pylist()
