@@ -71,7 +71,7 @@ def test_run_with_a_datastore_root_that_is_a_file_says_so(tmp_path: Path) -> Non
     assert proc.returncode == 1
     assert proc.stderr == (
         f"Datastore error:\n    cannot open the datastore at {not_a_dir}: "
-        f"[Errno 20] Not a directory: '{not_a_dir}/blobs/tmp'\n"
+        f"[Errno 20] Not a directory: '{not_a_dir}/blobs'\n"
     )
 
 

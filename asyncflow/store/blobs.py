@@ -27,6 +27,7 @@ import blake3
 from ..exceptions import CorruptedBlobError, DatastoreError
 from .faults import fault_point
 from .keys import check_key, is_key
+from .modes import blob_mode, make_subdir
 
 __all__ = [
     "CHUNK",
@@ -136,8 +137,17 @@ class LocalBlobStore:
         self.root = Path(root)
         self.fsync = fsync
         self._tmp = self.root / "tmp"
-        self._tmp.mkdir(parents=True, exist_ok=True)
         self.lock_path = self.root / ".lock"
+        try:
+            if not self.root.parent.exists():
+                self.root.parent.mkdir(parents=True)
+            make_subdir(self.root)
+            make_subdir(self._tmp)
+        except PermissionError:
+            if not self.root.is_dir():
+                raise
+            # A store shared read-only with this user: reading needs no directory of ours.
+        self._blob_mode = blob_mode(self.root)
 
     def path(self, key: str) -> Path:
         """The file that holds ``key`` (a well-formed key, else :class:`DatastoreError`)."""
@@ -202,7 +212,8 @@ class LocalBlobStore:
                 if claim is not None:
                     claim(key)
                 return False
-            target.parent.mkdir(exist_ok=True)
+            make_subdir(target.parent)
+            os.fchmod(f.fileno(), self._blob_mode)  # read-only once written: see modes.py
             os.replace(tmp, target)
             if claim is not None:
                 claim(key)

@@ -29,6 +29,7 @@ from typing import IO, Protocol
 
 from ..exceptions import DatastoreError
 from .forks import reset_in_children
+from .modes import make_subdir
 
 __all__ = ["BlobLease", "FileLeases", "Leases", "leased_keys"]
 
@@ -102,7 +103,7 @@ class BlobLease:
         # Each version of the lease is a new file, locked before it becomes visible
         # under its final name: the collector never sees an unlocked live lease, and
         # a file it finds unlocked is dead for good (no name is ever reused).
-        self.directory.mkdir(exist_ok=True)
+        make_subdir(self.directory)
         self.path = self.directory / f"{os.getpid()}-{os.urandom(16).hex()}"
         tmp = self.path.with_name(self.path.name + ".new")
         f = open(tmp, "w")  # noqa: SIM115 - held open (and locked) for the lease's life

@@ -18,8 +18,9 @@ from ..exceptions import DatastoreError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
 from .leases import Leases
+from .modes import file_mode
 from .records import ArtifactRef, CardRecord, RunRecord, StepStats, TaskRecord
-from .schema import migrate
+from .schema import MIGRATIONS, migrate
 
 __all__ = ["MetadataStore", "SQLiteMetadataStore", "TaskCommit", "step_stats_of"]
 
@@ -226,10 +227,24 @@ def _opening(path: Path) -> Iterator[None]:
     Switching a new database to WAL takes a lock that SQLite's busy handler does
     not wait for: two processes opening a fresh store at once would see "database
     is locked" at once. Opening one at a time avoids that; it costs nothing later.
+    ``flock`` needs no write access: a user who may only read the store locks the
+    file through a read-only descriptor (or not at all where there is none yet, as
+    such a user creates nothing).
     """
-    with open(path.with_name(path.name + ".open-lock"), "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+    lock = path.with_name(path.name + ".open-lock")
+    try:
+        fd = os.open(lock, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except PermissionError:
+        try:
+            fd = os.open(lock, os.O_RDONLY)
+        except FileNotFoundError:
+            yield
+            return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(fd)
 
 
 class SQLiteMetadataStore:
@@ -240,28 +255,62 @@ class SQLiteMetadataStore:
     ``BEGIN IMMEDIATE`` transaction, waiting up to a minute for another
     writer). ``fsync=True`` sets ``synchronous=FULL`` so each commit survives
     power loss; the default ``NORMAL`` survives a crash of the process.
+
+    A user who cannot write the database (or its directory) opens it read-only:
+    every read works, a write raises :class:`DatastoreError` saying so. A new
+    database gets its directory's read and write bits (:mod:`.modes`).
     """
 
     def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = _read_only(self.path)
         self._fsync = fsync
         self._lock = threading.Lock()
+        self._snapshot: tuple[int, int, int, bool] | None = None
         try:
+            if not self.read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             with _opening(self.path):
+                if not self.read_only:
+                    _create_empty(self.path)
                 self._conn, self._pid = self._connect(), os.getpid()
-                with self._write() as cur:
-                    migrate(cur)
+                # A read first: a store whose schema is current takes no write lock.
+                version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+                if version != len(MIGRATIONS):
+                    with self._write() as cur:
+                        migrate(cur)
         except sqlite3.DatabaseError as exc:
             _raise_storage_error(self.path, "open", exc)
         reset_in_children(self)
 
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return self._connect_read_only()
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={'FULL' if self._fsync else 'NORMAL'}")
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A read-only connection. SQLite reads a WAL database through its ``-shm``
+        file, which a reader who cannot write the directory may use but not create:
+        while no process has the database open (no ``-wal`` file) the database file
+        alone holds every commit, and is read as immutable; :meth:`_read` opens it
+        again whenever that file changes or a ``-wal`` appears."""
+        uri = self.path.absolute().as_uri()
+        self._snapshot = None
+        conn = _sqlite_uri(uri + "?mode=ro")
+        try:
+            conn.execute("PRAGMA user_version").fetchone()
+            return conn
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            conn.close()
+            if code not in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN):
+                raise
+        self._snapshot = _file_stamp(self.path)
+        return _sqlite_uri(uri + "?immutable=1")
 
     def _connection(self) -> sqlite3.Connection:
         """This process's connection (call with the lock held)."""
@@ -302,7 +351,16 @@ class SQLiteMetadataStore:
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             try:
-                return self._connection().execute(sql, args).fetchall()
+                while True:
+                    if self._snapshot is not None and _file_stamp(self.path) != self._snapshot:
+                        self._conn.close()  # an immutable snapshot that is out of date
+                        self._conn = self._connect()
+                    snapshot = self._snapshot
+                    rows = self._connection().execute(sql, args).fetchall()
+                    # Rows read from an immutable snapshot count only if the file did
+                    # not change meanwhile (a checkpoint of a writer that started).
+                    if snapshot is None or _file_stamp(self.path) == snapshot:
+                        return rows
             except sqlite3.DatabaseError as exc:
                 _raise_storage_error(self.path, "read", exc)
 
@@ -598,6 +656,35 @@ class SQLiteMetadataStore:
 
 #: Connections a forked child inherited: referenced for ever, so it never closes them.
 _inherited: list[sqlite3.Connection] = []
+
+
+def _read_only(path: Path) -> bool:
+    """Whether this user may read the existing database at ``path`` but not write it."""
+    return path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
+def _create_empty(path: Path) -> None:
+    """Create ``path`` (SQLite takes an empty file for a new database) with its
+    directory's read and write bits, which SQLite gives its ``-wal`` and ``-shm`` too."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, file_mode(path.parent))
+    finally:
+        os.close(fd)
+
+
+def _sqlite_uri(uri: str) -> sqlite3.Connection:
+    return sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None, check_same_thread=False)
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int, bool]:
+    """What changes when a process writes the database: the file, and its ``-wal``."""
+    st = os.stat(path)
+    wal = path.with_name(path.name + "-wal").exists()
+    return (st.st_ino, st.st_size, st.st_mtime_ns, wal)
 
 
 #: Below this many free bytes, a failed write is put down to a full disk.
