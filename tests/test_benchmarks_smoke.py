@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks.payloads import KINDS
 from benchmarks.profile import summarize
 from tests.conftest import REPO
@@ -79,3 +81,16 @@ def test_profile_summary_counts_own_and_total_samples() -> None:
         "total samples (frame on the stack), asyncflow and serializers frames:",
         "       4 100.0%  persist (asyncflow/store/datastore.py:9)",
     ]
+
+
+def test_trust_costs_measure_verification_and_ipc_validation_side_by_side(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks import trust_costs
+
+    trust_costs.main(["--size-mb", "2", "--repeats", "1", "--workdir", str(tmp_path)])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| payload | blob | load, no hash | first verified load |")
+    assert [line.split("|")[1].strip() for line in lines[2:5]] == list(trust_costs.KINDS)
+    assert [line.split("|")[1].strip() for line in lines[8:]] == list(trust_costs.ARROW_KINDS)
+    assert all(line.endswith("x |") for line in lines[8:])  # a ratio in the same run

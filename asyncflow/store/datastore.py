@@ -55,10 +55,11 @@ class Datastore:
 
     ``fsync`` (default: ``$ASYNCFLOW_FSYNC``, else off) makes every blob and
     every metadata commit durable against power loss, at about 4x the cost of
-    a large write. ``verify_reads`` (default: ``$ASYNCFLOW_VERIFY_READS``, else
-    off) also hashes memory-mapped blobs on every load; without it they are
-    checked by size only, so loads stay lazy and zero-copy (``asyncflow verify``
-    checks them in full).
+    a large write. Every load is checked against the artifact's key
+    (:mod:`.verified`: small values hashed on every load, memory-mapped blobs on
+    their first load in this datastore and when their file changes);
+    ``verify_reads`` (default: ``$ASYNCFLOW_VERIFY_READS``, else off) hashes
+    memory-mapped blobs on every load too.
     """
 
     def __init__(

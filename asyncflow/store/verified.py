@@ -20,7 +20,7 @@ Why not stay lazy: a memory map hands Arrow and NumPy the pages themselves, and
 nothing can check a page when the decoder touches it; a hash tree would still
 have to hash whatever a read touches, which for a zero-copy table is unknown.
 Hashing once per process costs about one read of the blob from the page cache
-(``benchmarks/verify_reads.py``), and it is what makes a step that only reads a
+(``benchmarks/trust_costs.py``), and it is what makes a step that only reads a
 corrupted value fail instead of storing the damage again under a new, valid hash.
 """
 
