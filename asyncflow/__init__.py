@@ -48,6 +48,7 @@ if typing.TYPE_CHECKING:
     )
     from .flowspec import FlowSpec
     from .parameters import IncludeFile, JSONType, Parameter
+    from .projects import project
     from .runner import Runner, RunStream
     from .store.pickling import allow_pickle, pickle_allowed
 
@@ -83,6 +84,7 @@ __all__ = [
     "isolated",
     "namespace",
     "pickle_allowed",
+    "project",
     "resources",
     "retry",
     "step",
@@ -121,6 +123,7 @@ _HOMES = {
     "isolated": ".decorators",
     "namespace": ".client",
     "pickle_allowed": ".store.pickling",
+    "project": ".projects",
     "resources": ".decorators",
     "retry": ".decorators",
     "step": ".decorators",

@@ -33,10 +33,18 @@ __all__ = ["cli", "main"]
 
 
 class _Obj:
-    def __init__(self, flow_cls: type[FlowSpec], root: StoreURLs, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        flow_cls: type[FlowSpec],
+        root: StoreURLs,
+        quiet: bool = False,
+        branch: str | None = None,
+        production: bool = False,
+    ) -> None:
         self.flow_cls = flow_cls
         self.root = root
         self.quiet = quiet
+        self.branch, self.production = branch, production
 
     def echo(self, message: str) -> None:
         """Print a progress message unless ``--quiet``."""
@@ -89,10 +97,27 @@ _SIDECARS = ["nullSidecarLogger", "debugLogger", "nullSidecarMonitor", "debugMon
     "--monitor", type=click.Choice(_SIDECARS), default="nullSidecarMonitor", help="Accepted."
 )
 @click.option("--quiet", is_flag=True, help="Print only failures, not progress or task output.")
+@click.option(
+    "--branch", default=None, envvar="METAFLOW_BRANCH",
+    help="@project: run on branch test.BRANCH (prod.BRANCH with --production) "
+    "instead of user.<you> ($METAFLOW_BRANCH).",
+)  # fmt: skip
+@click.option(
+    "--production", is_flag=True, envvar="METAFLOW_PRODUCTION",
+    help="@project: run on the production branch ($METAFLOW_PRODUCTION).",
+)  # fmt: skip
 @click.pass_context
-def cli(ctx: click.Context, /, urls: StoreURLs, quiet: bool, **_metaflow_options: Any) -> None:
+def cli(
+    ctx: click.Context,
+    /,
+    urls: StoreURLs,
+    quiet: bool,
+    branch: str | None,
+    production: bool,
+    **_metaflow_options: Any,
+) -> None:
     """Run and inspect this flow."""
-    ctx.obj = _Obj(ctx.obj, urls, quiet)
+    ctx.obj = _Obj(ctx.obj, urls, quiet, branch, production)
 
 
 _EXECUTOR = click.option(
@@ -157,7 +182,9 @@ def run(
     obj.echo(f"asyncflow executing {obj.flow_cls.__name__} for user:{current_user()}")
     _drive(
         obj,
-        lambda engine: engine.run(obj.flow_cls, params, tags=tags),
+        lambda engine: engine.run(
+            obj.flow_cls, params, tags=tags, branch=obj.branch, production=obj.production
+        ),
         max_workers,
         max_num_splits,
         run_id_file,
@@ -194,7 +221,14 @@ def resume(
     obj.echo(f"asyncflow resuming {obj.flow_cls.__name__} for user:{current_user()}")
     _drive(
         obj,
-        lambda engine: engine.resume(obj.flow_cls, step, origin_run_id=origin_run_id, tags=tags),
+        lambda engine: engine.resume(
+            obj.flow_cls,
+            step,
+            origin_run_id=origin_run_id,
+            tags=tags,
+            branch=obj.branch,
+            production=obj.production,
+        ),
         max_workers,
         max_num_splits,
         run_id_file,

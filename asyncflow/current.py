@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Current", "TaskContext", "current", "enter_task", "leave_task"]
+if TYPE_CHECKING:
+    from .projects import ProjectInfo
+
+__all__ = [
+    "Current", "TaskContext", "current", "enter_run", "enter_task", "leave_run", "leave_task"
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -27,9 +32,22 @@ class TaskContext:
     username: str = ""
     tags: frozenset[str] = field(default_factory=frozenset)
     parameter_names: tuple[str, ...] = ()
+    project: ProjectInfo | None = None
 
 
 _context: ContextVar[TaskContext | None] = ContextVar("asyncflow_current", default=None)
+#: The project of the run being started, before any task runs (Parameter defaults read it).
+_run_project: ContextVar[ProjectInfo | None] = ContextVar("asyncflow_project", default=None)
+
+
+def enter_run(project: ProjectInfo | None) -> Token[ProjectInfo | None]:
+    """Make ``project`` what ``current`` reports outside tasks, in this context."""
+    return _run_project.set(project)
+
+
+def leave_run(token: Token[ProjectInfo | None]) -> None:
+    """Undo :func:`enter_run`."""
+    _run_project.reset(token)
 
 
 def enter_task(ctx: TaskContext) -> Token[TaskContext | None]:
@@ -95,19 +113,48 @@ class Current:
         return self._get("username")  # type: ignore[no-any-return]
 
     @property
-    def tags(self) -> frozenset[str]:
+    def tags(self) -> set[str]:
         """The run's tags."""
-        return frozenset(self._get("tags") or ())
+        return set(self._get("tags") or ())
 
     @property
     def parameter_names(self) -> list[str]:
         """The names of the flow's parameters."""
         return list(self._get("parameter_names") or ())
 
+    def _project(self) -> ProjectInfo | None:
+        ctx = _context.get()
+        return ctx.project if ctx is not None else _run_project.get()
+
+    @property
+    def project_name(self) -> str | None:
+        """The ``@project`` name of the flow (None without ``@project``)."""
+        info = self._project()
+        return info.project_name if info else None
+
+    @property
+    def branch_name(self) -> str | None:
+        """The run's project branch: ``user.<name>``, ``test.<branch>``, ``prod``..."""
+        info = self._project()
+        return info.branch_name if info else None
+
+    @property
+    def project_flow_name(self) -> str | None:
+        """``<project>.<branch>.<Flow>``."""
+        info = self._project()
+        return info.project_flow_name if info else None
+
+    @property
+    def is_user_branch(self) -> bool:
+        """Whether the run is on its user's own project branch."""
+        info = self._project()
+        return info.is_user_branch if info else False
+
     @property
     def is_production(self) -> bool:
-        """Always False: asyncflow runs flows locally, never as a production deployment."""
-        return False
+        """Whether the run is on the project's production branch (``--production``)."""
+        info = self._project()
+        return info.is_production if info else False
 
     @property
     def card(self) -> Any:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.abc import TaskGroup
 
+from ..current import enter_run, leave_run
 from ..decorators import IsolatedSpec, find_spec
 from ..events import Listener, RunFinished, RunStarted
 from ..exceptions import LintError
@@ -21,6 +22,7 @@ from ..flowspec import FlowSpec, ForeachFrame
 from ..graph import FlowGraph
 from ..lint import lint
 from ..parameters import resolve_parameters
+from ..projects import ProjectInfo, resolve_project
 from ..store import ArtifactRef, Datastore, StoreURLs
 from ..tags import valid_tags
 from ..users import current_user
@@ -120,6 +122,8 @@ class Engine:
         user: str | None = None,
         namespace: str | None = None,
         listeners: Sequence[Listener] = (),
+        branch: str | None = None,
+        production: bool = False,
     ) -> RunResult:
         """Lint, then run ``flow_cls`` to the end; the result says how it ended.
 
@@ -131,17 +135,26 @@ class Engine:
         converted to each parameter's type and defaults fill in the rest. A broken
         graph raises :class:`LintError`, a bad value :class:`ParameterError`, before
         anything is stored.
+
+        ``branch`` and ``production`` choose the ``@project`` branch (see
+        :mod:`asyncflow.project`); a flow without ``@project`` ignores them.
         """
         graph = await anyio.to_thread.run_sync(_checked_graph, flow_cls)
         user = user or current_user()
-        # Resolving may read files (IncludeFile): off the loop.
-        values = await anyio.to_thread.run_sync(
-            functools.partial(resolve_parameters, flow_cls, params or {}, user=user)
-        )
-        run = await self._start(
-            flow_cls, graph, values, tags, user, namespace or f"user:{user}", listeners
-        )
-        return await self._drive(run, values)
+        info = resolve_project(flow_cls, user, branch=branch, production=production)
+        token = enter_run(info)  # Parameter defaults may read current.project_name
+        try:
+            # Resolving may read files (IncludeFile): off the loop.
+            values = await anyio.to_thread.run_sync(
+                functools.partial(resolve_parameters, flow_cls, params or {}, user=user)
+            )
+            run = await self._start(
+                flow_cls, graph, values, tags, user, namespace or f"user:{user}", listeners,
+                project=info,
+            )  # fmt: skip
+            return await self._drive(run, values)
+        finally:
+            leave_run(token)
 
     async def resume(
         self,
@@ -153,6 +166,8 @@ class Engine:
         user: str | None = None,
         namespace: str | None = None,
         listeners: Sequence[Listener] = (),
+        branch: str | None = None,
+        production: bool = False,
     ) -> RunResult:
         """Run ``flow_cls`` again as a new run that reuses an earlier run's successful tasks.
 
@@ -164,9 +179,10 @@ class Engine:
         origin = int(origin_run_id) if origin_run_id is not None else None
         plan = await anyio.to_thread.run_sync(plan_resume, self.datastore, graph, origin, step)
         user = user or current_user()
+        info = resolve_project(flow_cls, user, branch=branch, production=production)
         run = await self._start(
             flow_cls, graph, plan.origin.params, tags, user, namespace or f"user:{user}",
-            listeners, plan,
+            listeners, plan, project=info,
         )  # fmt: skip
         return await self._drive(run, {})
 
@@ -199,12 +215,15 @@ class Engine:
         namespace: str,
         listeners: Sequence[Listener],
         plan: ResumePlan | None = None,
+        *,
+        project: ProjectInfo | None = None,
     ) -> RunContext:
         tags = valid_tags(tags)  # refused before anything is stored
         system_tags = [
             f"user:{user}",
             "runtime:asyncflow",
             f"python_version:{platform.python_version()}",
+            *(project.tags if project is not None else ()),
         ]
         meta = self.datastore.metadata
         origin_run_id = plan.origin.run_id if plan is not None else None

@@ -24,6 +24,7 @@ from ..exceptions import (
 )
 from ..flowspec import FlowSpec, describe_transition
 from ..graph import StepNode
+from ..projects import from_tags
 from ..store import ArtifactRef, TaskRecord
 from ..wording import a_type
 from .context import RunContext
@@ -95,6 +96,7 @@ def task_context(run: RunContext, step: str, task_id: int, attempt: int) -> Task
         username=run.record.user,
         tags=frozenset(run.record.tags + run.record.system_tags),
         parameter_names=tuple(sorted(run.param_refs)),
+        project=from_tags(run.flow_name, run.record.system_tags),
     )
 
 
