@@ -28,13 +28,17 @@ if typing.TYPE_CHECKING:
         get_namespace,
         namespace,
     )
+    from .config_values import ConfigValue, config_expr
+    from .configs import Config
     from .decorators import (
         ExceptionWrapper,
         MetaflowExceptionWrapper,
         catch,
+        environment,
         isolated,
         resources,
         retry,
+        secrets,
         step,
         timeout,
     )
@@ -54,6 +58,8 @@ if typing.TYPE_CHECKING:
 
 __all__ = [
     "AsyncflowException",
+    "Config",
+    "ConfigValue",
     "DataArtifact",
     "Engine",
     "ExceptionWrapper",
@@ -78,8 +84,10 @@ __all__ = [
     "allow_pickle",
     "card",
     "catch",
+    "config_expr",
     "current",
     "default_namespace",
+    "environment",
     "get_namespace",
     "isolated",
     "namespace",
@@ -87,6 +95,7 @@ __all__ = [
     "project",
     "resources",
     "retry",
+    "secrets",
     "step",
     "timeout",
 ]
@@ -94,6 +103,8 @@ __all__ = [
 #: Where each public name lives (a module relative to this package).
 _HOMES = {
     "AsyncflowException": ".exceptions",
+    "Config": ".configs",
+    "ConfigValue": ".config_values",
     "DataArtifact": ".client",
     "Engine": ".engine",
     "ExceptionWrapper": ".decorators",
@@ -118,7 +129,9 @@ _HOMES = {
     "allow_pickle": ".store.pickling",
     "card": ".cards",
     "catch": ".decorators",
+    "config_expr": ".config_values",
     "default_namespace": ".client",
+    "environment": ".decorators",
     "get_namespace": ".client",
     "isolated": ".decorators",
     "namespace": ".client",
@@ -126,6 +139,7 @@ _HOMES = {
     "project": ".projects",
     "resources": ".decorators",
     "retry": ".decorators",
+    "secrets": ".decorators",
     "step": ".decorators",
     "timeout": ".decorators",
 }

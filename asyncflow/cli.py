@@ -17,11 +17,12 @@ import click
 from .cards.cli import register as register_card_commands
 from .cli_inspect import exit_with
 from .cli_inspect import register as register_inspect_commands
+from .configs import given_from_environment
 from .decorators import attach_to_every_step
 from .display import LinePrinter, make_display
 from .engine import Engine, RunResult, current_user
 from .events import Event, RunStarted, TaskFailed, TaskRetrying
-from .exceptions import AsyncflowException, FlowDefinitionError
+from .exceptions import AsyncflowException, FlowDefinitionError, ParameterError
 from .flowspec import FlowSpec
 from .graph import FlowGraph, StepNode, step_functions, to_dot, to_mermaid
 from .lint import lint
@@ -40,11 +41,14 @@ class _Obj:
         quiet: bool = False,
         branch: str | None = None,
         production: bool = False,
+        configs: dict[str, Any] | None = None,
     ) -> None:
         self.flow_cls = flow_cls
         self.root = root
         self.quiet = quiet
         self.branch, self.production = branch, production
+        #: Config values given on the command line or in the environment, by name.
+        self.configs = configs or {}
 
     def echo(self, message: str) -> None:
         """Print a progress message unless ``--quiet``."""
@@ -106,6 +110,14 @@ _SIDECARS = ["nullSidecarLogger", "debugLogger", "nullSidecarMonitor", "debugMon
     "--production", is_flag=True, envvar="METAFLOW_PRODUCTION",
     help="@project: run on the production branch ($METAFLOW_PRODUCTION).",
 )  # fmt: skip
+@click.option(
+    "--config", "config_files", multiple=True, type=(str, click.Path(dir_okay=False)),
+    metavar="NAME FILE", help="Read config NAME from FILE ($METAFLOW_FLOW_CONFIG, repeatable).",
+)  # fmt: skip
+@click.option(
+    "--config-value", "config_values", multiple=True, type=(str, str), metavar="NAME TEXT",
+    help="Config NAME is TEXT ($METAFLOW_FLOW_CONFIG_VALUE, repeatable).",
+)  # fmt: skip
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -114,10 +126,26 @@ def cli(
     quiet: bool,
     branch: str | None,
     production: bool,
+    config_files: tuple[tuple[str, str], ...],
+    config_values: tuple[tuple[str, str], ...],
     **_metaflow_options: Any,
 ) -> None:
     """Run and inspect this flow."""
-    ctx.obj = _Obj(ctx.obj, urls, quiet, branch, production)
+    try:
+        configs = given_from_environment()
+        configs.update({name: _read_config(name, path) for name, path in config_files})
+    except ParameterError as exc:
+        raise click.UsageError(str(exc)) from exc
+    configs.update(dict(config_values))
+    ctx.obj = _Obj(ctx.obj, urls, quiet, branch, production, configs)
+
+
+def _read_config(name: str, path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as text:
+            return text.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read config {name!r} from {path}: {exc}") from exc
 
 
 _EXECUTOR = click.option(
@@ -178,7 +206,7 @@ def run(
     """Run the flow from start to end, persisting every artifact."""
     _attach_with(obj.flow_cls, with_decorators)
     _lint_or_exit(obj.flow_cls)
-    params = parameter_values(options)
+    params = {**obj.configs, **parameter_values(options)}
     obj.echo(f"asyncflow executing {obj.flow_cls.__name__} for user:{current_user()}")
     _drive(
         obj,

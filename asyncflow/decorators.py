@@ -16,20 +16,24 @@ from .wording import plural
 __all__ = [
     "STEP_MARK",
     "CatchSpec",
+    "EnvironmentSpec",
     "ExceptionWrapper",
     "IsolatedSpec",
     "MetaflowExceptionWrapper",
     "ResourcesSpec",
     "RetrySpec",
+    "SecretsSpec",
     "StepSpec",
     "TimeoutSpec",
     "attach_to_every_step",
     "catch",
+    "environment",
     "find_spec",
     "is_step",
     "isolated",
     "resources",
     "retry",
+    "secrets",
     "step",
     "step_specs",
     "timeout",
@@ -107,7 +111,28 @@ class IsolatedSpec:
     name = "isolated"
 
 
-StepSpec = RetrySpec | CatchSpec | TimeoutSpec | ResourcesSpec | IsolatedSpec
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """``@environment(vars=...)``: environment variables set while the step's tasks run."""
+
+    name = "environment"
+    vars: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SecretsSpec:
+    """``@secrets(sources=...)``: secrets set as environment variables while the step's
+    tasks run (see :mod:`asyncflow.engine.environ` for the backends)."""
+
+    name = "secrets"
+    sources: tuple[Any, ...]
+    role: str | None = None
+
+
+StepSpec = (
+    RetrySpec | CatchSpec | TimeoutSpec | ResourcesSpec | IsolatedSpec | EnvironmentSpec
+    | SecretsSpec
+)  # fmt: skip
 
 
 def _attach(spec: StepSpec, func: F) -> F:
@@ -211,9 +236,44 @@ def isolated(func: F) -> F:
     return _attach(IsolatedSpec(), func)
 
 
+@overload
+def environment(func: F) -> F: ...
+@overload
+def environment(*, vars: dict[str, Any] | None = None) -> Callable[[F], F]: ...
+def environment(
+    func: F | None = None, *, vars: dict[str, Any] | None = None
+) -> F | Callable[[F], F]:
+    """Set environment variables while the step's tasks run, as Metaflow's ``@environment``.
+
+    Values may come from configs (``vars={"HOST": config.host}``); others are made text.
+    All tasks share this process's ``os.environ``: tasks giving a variable different
+    values run one after the other, and the variables are restored when none runs.
+    """
+    vars = dict(vars or {})
+    bad = [k for k in vars if not isinstance(k, str) or not k or "=" in k]
+    if bad:
+        raise FlowDefinitionError(f"@environment(vars=...) has bad variable names: {bad!r}")
+    return _decorator(EnvironmentSpec(vars), func)
+
+
+@overload
+def secrets(func: F) -> F: ...
+@overload
+def secrets(*, sources: Sequence[Any] = (), role: str | None = None) -> Callable[[F], F]: ...
+def secrets(
+    func: F | None = None, *, sources: Sequence[Any] = (), role: str | None = None
+) -> F | Callable[[F], F]:
+    """Set secrets as environment variables while the step's tasks run (Metaflow's
+    ``@secrets``). A source is ``{"type": "inline", "options": {"env_vars": {...}}}``;
+    other backends are refused when the task starts, naming the backend."""
+    if isinstance(sources, str | dict):
+        raise FlowDefinitionError("@secrets(sources=...) takes a list of sources")
+    return _decorator(SecretsSpec(tuple(sources), role), func)
+
+
 _BY_NAME: dict[str, Callable[..., Any]] = {
     "retry": retry, "catch": catch, "timeout": timeout, "resources": resources,
-    "isolated": isolated, "card": card,
+    "isolated": isolated, "card": card, "environment": environment, "secrets": secrets,
 }  # fmt: skip
 
 

@@ -52,6 +52,8 @@ class StepNode:
     doc: str = ""
     #: Names the step's source reads as ``self.<name>`` (the engine prefetches them).
     reads: frozenset[str] = frozenset()
+    #: Whether the step is ``@parallel`` (its tasks run as one gang; Metaflow's name).
+    parallel_step: bool = False
 
     @property
     def location(self) -> str:

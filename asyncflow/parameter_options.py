@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from .configs import Config
 from .exceptions import ParameterError
 from .parameters import Parameter, flow_parameters
 
@@ -59,8 +60,10 @@ def environment_variable(param: Parameter) -> str:
 
 def add_parameter_options(command: click.Command, flow_cls: type) -> None:
     """Give ``command`` one ``--name`` option per Parameter of ``flow_cls`` (idempotent)."""
+    # configs are top-level options (--config NAME FILE), as in Metaflow
     base = [p for p in command.params if not (p.name or "").startswith(_PREFIX)]
-    command.params = [*(_option(p) for p in flow_parameters(flow_cls).values()), *base]
+    params = [p for p in flow_parameters(flow_cls).values() if not isinstance(p, Config)]
+    command.params = [*(_option(p) for p in params), *base]
 
 
 def parameter_values(options: dict[str, Any]) -> dict[str, Any]:

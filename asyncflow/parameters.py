@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from .config_values import ConfigValue, DelayedEvaluator, evaluate
 from .exceptions import ParameterError
 
 __all__ = [
@@ -65,11 +66,13 @@ _CLICK_TYPES: dict[Any, click.ParamType[Any, Any]] = {
 
 @dataclass(frozen=True)
 class ParameterContext:
-    """What a callable default receives: ``default=lambda ctx: ...``."""
+    """What a callable default receives: ``default=lambda ctx: ...``; ``configs`` reads
+    the run's configs by name (``ctx.configs.cfg.key``)."""
 
     flow_name: str
     user_name: str
     parameter_name: str
+    configs: Any = None
 
 
 class Parameter:
@@ -141,7 +144,12 @@ class Parameter:
     def default_value(self, ctx: ParameterContext) -> Any:
         """The default, calling it with ``ctx`` when it is a function."""
         default = self.default
-        if callable(default):
+        if isinstance(default, DelayedEvaluator):
+            try:
+                default = evaluate(default, ctx.configs or {})
+            except Exception as exc:
+                raise ParameterError(self.name, f"its default {default!r} failed: {exc}") from exc
+        elif callable(default):
             try:
                 default = default(ctx)
             except Exception as exc:
@@ -152,7 +160,9 @@ class Parameter:
         """The default as ``--help`` shows it (None when there is nothing to show)."""
         if not self.show_default or self.default is None:
             return None
-        return "computed when the run starts" if callable(self.default) else str(self.default)
+        if callable(self.default) or isinstance(self.default, DelayedEvaluator):
+            return "computed when the run starts"
+        return str(self.default)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
@@ -196,7 +206,7 @@ class IncludeFile(Parameter):
 
 
 def _type_of(default: Any) -> Any:
-    if default is None or callable(default):
+    if default is None or callable(default) or isinstance(default, DelayedEvaluator):
         return str
     return builtins.type(default)
 
@@ -222,8 +232,14 @@ def flow_parameters(flow_cls: type) -> dict[str, Parameter]:
     return found
 
 
-def resolve_parameters(flow_cls: type, given: Mapping[str, Any], *, user: str) -> dict[str, Any]:
+def resolve_parameters(
+    flow_cls: type, given: Mapping[str, Any], *, user: str, configs: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Every parameter's value by attribute name: ``given`` converted, defaults filled in.
+
+    ``configs`` are the run's configs by attribute name (see :mod:`asyncflow.configs`):
+    they are the values of the flow's ``Config`` attributes, as plain dicts, and what
+    Parameter defaults see as ``ctx.configs``.
 
     ``given`` may use the attribute name, the parameter name, or the parameter name
     with ``-`` as ``_``. Unknown names, missing required values and values of the
@@ -237,7 +253,24 @@ def resolve_parameters(flow_cls: type, given: Mapping[str, Any], *, user: str) -
         known = ", ".join(p.name for p in params.values()) or "none"
         raise ParameterError(unknown[0], f"the flow has no such parameter (it has: {known})")
     by_attr = {keys[k]: v for k, v in given.items()}
-    return {attr: _value(flow_cls, param, by_attr, user) for attr, param in params.items()}
+    if configs is None:
+        from .configs import resolve_configs  # it builds on this module
+
+        configs = resolve_configs(flow_cls, given, user=user)
+    seen = _configs_by_name(params, configs)
+    values: dict[str, Any] = {}
+    for attr, param in params.items():
+        if attr in configs:
+            config = configs[attr]
+            values[attr] = config.to_dict() if isinstance(config, ConfigValue) else config
+        else:
+            values[attr] = _value(flow_cls, param, by_attr, user, seen)
+    return values
+
+
+def _configs_by_name(params: Mapping[str, Parameter], configs: Mapping[str, Any]) -> ConfigValue:
+    named = {params[attr].name: value for attr, value in configs.items() if attr in params}
+    return ConfigValue({**named, **configs})
 
 
 def _check_unique(params: Mapping[str, Parameter]) -> None:
@@ -256,12 +289,14 @@ def _aliases(attr: str, param: Parameter) -> set[str]:
     return {attr, param.name, param.name.replace("-", "_").lower()}
 
 
-def _value(flow_cls: type, param: Parameter, given: Mapping[str, Any], user: str) -> Any:
+def _value(
+    flow_cls: type, param: Parameter, given: Mapping[str, Any], user: str, configs: Any
+) -> Any:
     if param.attr in given and given[param.attr] is not None:
         return param.convert(given[param.attr])
     if param.required and param.default is None:
         raise ParameterError(param.name, f"a value is required ({param.option})")
-    return param.default_value(ParameterContext(flow_cls.__name__, user, param.name))
+    return param.default_value(ParameterContext(flow_cls.__name__, user, param.name, configs))
 
 
 def is_parameter(flow_cls: type, name: str) -> bool:

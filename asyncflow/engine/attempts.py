@@ -34,6 +34,7 @@ from ..logs import TaskCapture, start_capture, stop_capture
 from ..store import ArtifactRef, TaskRecord
 from .cards import finish_cards, open_cards
 from .context import RunContext
+from .environ import task_environment
 from .records import TaskInput, TaskResult
 from .remote import fence, submit_attempt
 from .resume import clone_task
@@ -184,19 +185,23 @@ async def one_attempt(
 
 
 async def _attempt(run: RunContext, task: _Task, attempt: int) -> TaskResult:
-    node = task.node
     executors = run.executors
     if executors is not None and (executors.default is not None or task.policy.isolated):
         executor = await executors.for_step(task.policy.isolated)
         assert executor is not None
         return await _remote_attempt(run, task, attempt, executor)
     with _Attempt(run, task, attempt) as current_attempt:
-        outcome = await _guard(
-            execute(
-                run, node, current_attempt.flow, join_args(run, node, task.inp), task.policy.timeout
-            )
-        )
+        outcome = await _guard(_in_environment(run, task, current_attempt))
     return await _settle(run, task, attempt, current_attempt, outcome)
+
+
+async def _in_environment(run: RunContext, task: _Task, current_attempt: _Attempt) -> Outcome:
+    """The body, with the step's ``@environment`` and ``@secrets`` variables set."""
+    node = task.node
+    async with task_environment(run, node):
+        return await execute(
+            run, node, current_attempt.flow, join_args(run, node, task.inp), task.policy.timeout
+        )
 
 
 async def _remote_attempt(

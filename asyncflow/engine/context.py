@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -45,6 +45,8 @@ class RunContext:
     executors: RunExecutors | None = None
     #: On a worker: commit only the attempt the engine fenced (see ``fence_attempt``).
     fenced: bool = False
+    #: The run's configs by name and attribute, read back on first use (engine/environ.py).
+    configs: dict[str, Any] | None = None
     _task_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     #: Finished tasks commit in groups (see engine/commits.py).
     commits: GroupCommit = field(default_factory=GroupCommit)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.abc import TaskGroup
 
+from ..config_values import evaluate
+from ..configs import by_name, load_configs, resolve_configs
 from ..current import enter_run, leave_run
 from ..decorators import IsolatedSpec, find_spec
 from ..events import Listener, RunFinished, RunStarted
@@ -141,12 +143,19 @@ class Engine:
         """
         graph = await anyio.to_thread.run_sync(_checked_graph, flow_cls)
         user = user or current_user()
-        info = resolve_project(flow_cls, user, branch=branch, production=production)
+        given = params or {}
+        # Resolving may read files (configs, IncludeFile): off the loop.
+        configs = await anyio.to_thread.run_sync(
+            functools.partial(resolve_configs, flow_cls, given, user=user)
+        )
+        info = resolve_project(
+            flow_cls, user, branch=branch, production=production,
+            evaluate=functools.partial(_with_configs, flow_cls, configs),
+        )  # fmt: skip
         token = enter_run(info)  # Parameter defaults may read current.project_name
         try:
-            # Resolving may read files (IncludeFile): off the loop.
             values = await anyio.to_thread.run_sync(
-                functools.partial(resolve_parameters, flow_cls, params or {}, user=user)
+                functools.partial(resolve_parameters, flow_cls, given, user=user, configs=configs)
             )
             run = await self._start(
                 flow_cls, graph, values, tags, user, namespace or f"user:{user}", listeners,
@@ -179,7 +188,13 @@ class Engine:
         origin = int(origin_run_id) if origin_run_id is not None else None
         plan = await anyio.to_thread.run_sync(plan_resume, self.datastore, graph, origin, step)
         user = user or current_user()
-        info = resolve_project(flow_cls, user, branch=branch, production=production)
+        configs = await anyio.to_thread.run_sync(
+            load_configs, flow_cls, self.datastore, plan.param_refs
+        )
+        info = resolve_project(
+            flow_cls, user, branch=branch, production=production,
+            evaluate=functools.partial(_with_configs, flow_cls, configs),
+        )  # fmt: skip
         run = await self._start(
             flow_cls, graph, plan.origin.params, tags, user, namespace or f"user:{user}",
             listeners, plan, project=info,
@@ -305,6 +320,10 @@ def _checked_graph(flow_cls: type[FlowSpec]) -> FlowGraph:
     if findings:
         raise LintError(findings)
     return graph
+
+
+def _with_configs(flow_cls: type, configs: dict[str, Any], value: Any) -> Any:
+    return evaluate(value, by_name(flow_cls, configs))
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
