@@ -8,14 +8,24 @@ from __future__ import annotations
 
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from .projects import ProjectInfo
 
 __all__ = [
-    "Current", "TaskContext", "current", "enter_run", "enter_task", "leave_run", "leave_task"
+    "Current", "Parallel", "TaskContext", "current", "enter_run", "enter_task", "leave_run",
+    "leave_task",
 ]  # fmt: skip
+
+
+class Parallel(NamedTuple):
+    """``current.parallel`` in a ``@parallel`` step: the gang and this task's place in it."""
+
+    main_ip: str
+    num_nodes: int
+    node_index: int
+    control_task_id: str
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class TaskContext:
     tags: frozenset[str] = field(default_factory=frozenset)
     parameter_names: tuple[str, ...] = ()
     project: ProjectInfo | None = None
+    parallel: Parallel | None = None
 
 
 _context: ContextVar[TaskContext | None] = ContextVar("asyncflow_current", default=None)
@@ -155,6 +166,18 @@ class Current:
         """Whether the run is on the project's production branch (``--production``)."""
         info = self._project()
         return info.is_production if info else False
+
+    @property
+    def parallel(self) -> Parallel:
+        """The gang of a ``@parallel`` step: ``num_nodes``, ``node_index`` (0 is the control
+        task), ``main_ip`` (this machine: every node runs in this process), ``control_task_id``.
+
+        Only in a ``@parallel`` step; elsewhere it raises AttributeError, as in Metaflow.
+        """
+        ctx = _context.get()
+        if ctx is None or ctx.parallel is None:
+            raise AttributeError("current.parallel exists only while a @parallel step runs")
+        return ctx.parallel
 
     @property
     def card(self) -> Any:

@@ -20,6 +20,7 @@ __all__ = [
     "ExceptionWrapper",
     "IsolatedSpec",
     "MetaflowExceptionWrapper",
+    "ParallelSpec",
     "ResourcesSpec",
     "RetrySpec",
     "SecretsSpec",
@@ -31,6 +32,7 @@ __all__ = [
     "find_spec",
     "is_step",
     "isolated",
+    "parallel",
     "resources",
     "retry",
     "secrets",
@@ -112,6 +114,13 @@ class IsolatedSpec:
 
 
 @dataclass(frozen=True)
+class ParallelSpec:
+    """``@parallel``: the step runs as a gang of ``num_parallel`` tasks at once."""
+
+    name = "parallel"
+
+
+@dataclass(frozen=True)
 class EnvironmentSpec:
     """``@environment(vars=...)``: environment variables set while the step's tasks run."""
 
@@ -131,7 +140,7 @@ class SecretsSpec:
 
 StepSpec = (
     RetrySpec | CatchSpec | TimeoutSpec | ResourcesSpec | IsolatedSpec | EnvironmentSpec
-    | SecretsSpec
+    | SecretsSpec | ParallelSpec
 )  # fmt: skip
 
 
@@ -234,6 +243,15 @@ def isolated(func: F) -> F:
     a task that crashes its process (a segfault, ``os._exit``) fails only itself.
     Under ``--executor`` every step runs on that executor anyway."""
     return _attach(IsolatedSpec(), func)
+
+
+def parallel(func: F) -> F:
+    """Run the step as a gang: the step before it says ``self.next(self.step,
+    num_parallel=N)`` and N tasks of it run at the same time, each knowing its place
+    through ``current.parallel`` (``num_nodes``, ``node_index``, ``main_ip``,
+    ``control_task_id``); the join after it gets all N. Node 0 is the control task.
+    Tasks other than the control task may end without calling ``self.next()``."""
+    return _attach(ParallelSpec(), func)
 
 
 @overload

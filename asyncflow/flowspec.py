@@ -23,8 +23,12 @@ if TYPE_CHECKING:
     from .graph import FlowGraph, StepNode
 
 __all__ = [
-    "RESERVED_NAMES", "FlowSpec", "ForeachFrame", "class_constants", "describe_transition"
+    "PARALLEL_VAR", "RESERVED_NAMES", "FlowSpec", "ForeachFrame", "class_constants",
+    "describe_transition",
 ]  # fmt: skip
+
+#: The artifact a ``num_parallel`` split keeps its node indexes in (Metaflow's name).
+PARALLEL_VAR = "_parallel_ubf_iter"
 
 #: Attribute names a step may not assign as artifacts (Metaflow's, plus our methods).
 RESERVED_NAMES = frozenset(
@@ -79,6 +83,7 @@ class FlowSpec:
     _transition: tuple[tuple[str, ...], str | None] | None = None
     _foreach_frames: tuple[ForeachFrame, ...] = ()
     _is_join: bool = False
+    _num_parallel: int | None = None
 
     def __init__(self, use_cli: bool = True) -> None:
         if use_cli:
@@ -133,8 +138,14 @@ class FlowSpec:
         """The flow's steps, in graph order (Metaflow's legacy ``for step in flow``)."""
         return iter(self._graph.sorted_nodes())
 
-    def next(self, *steps: Callable[..., Any], foreach: str | None = None) -> None:
-        """Say which step(s) run after this one; ``foreach`` names a list artifact to fan out."""
+    def next(
+        self,
+        *steps: Callable[..., Any],
+        foreach: str | None = None,
+        num_parallel: int | None = None,
+    ) -> None:
+        """Say which step(s) run after this one; ``foreach`` names a list artifact to fan
+        out, ``num_parallel`` starts that many tasks of a ``@parallel`` step at once."""
         names = tuple(getattr(s, "__name__", repr(s)) for s in steps)
         if self._transition is not None:
             raise RepeatedNextError(
@@ -143,6 +154,7 @@ class FlowSpec:
                 describe_transition(names, foreach),
             )
         object.__setattr__(self, "_transition", (names, foreach))
+        object.__setattr__(self, "_num_parallel", num_parallel)
 
     @property
     def input(self) -> Any:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .decorators import is_step
+from .decorators import ParallelSpec, find_spec, is_step
 
 __all__ = [
     "FlowGraph",
@@ -54,6 +54,8 @@ class StepNode:
     reads: frozenset[str] = frozenset()
     #: Whether the step is ``@parallel`` (its tasks run as one gang; Metaflow's name).
     parallel_step: bool = False
+    #: Whether ``self.next(..., num_parallel=N)`` ends the step (a fan-out into a gang).
+    parallel_foreach: bool = False
 
     @property
     def location(self) -> str:
@@ -190,6 +192,7 @@ def _parse_step(name: str, func: Callable[..., Any]) -> StepNode:
         is_async=isinstance(fdef, ast.AsyncFunctionDef),
         doc=inspect.cleandoc(ast.get_docstring(fdef) or ""),
         reads=self_reads(fdef),
+        parallel_step=find_spec(func, ParallelSpec) is not None,
     )
     _read_transition(node, fdef, first)
     return node
@@ -230,12 +233,18 @@ def _read_next_call(node: StepNode, call: ast.Call) -> str | None:
             node.foreach_param = str(kw.value.value)
         elif kw.arg == "foreach":
             problem = "foreach= must be a string literal naming an artifact"
+        elif kw.arg == "num_parallel":
+            node.parallel_foreach = True
         else:
             problem = f"self.next() got an unknown keyword argument '{kw.arg}'"
     if problem is None and not node.out_funcs:
         problem = "self.next() must name at least one step"
     if problem is None and node.foreach_param is not None and len(node.out_funcs) != 1:
         problem = "a foreach transition must name exactly one step"
+    if problem is None and node.parallel_foreach and len(node.out_funcs) != 1:
+        problem = "a num_parallel transition must name exactly one step"
+    if problem is None and node.parallel_foreach and node.foreach_param is not None:
+        problem = "self.next() takes foreach= or num_parallel=, not both"
     return problem
 
 
@@ -265,7 +274,7 @@ def _is_self_attr(expr: ast.Attribute) -> bool:
 def _node_type(node: StepNode) -> str:
     if node.name == "end":
         return "end"
-    if node.foreach_param is not None:
+    if node.foreach_param is not None or node.parallel_foreach:
         return "foreach"
     if len(node.out_funcs) > 1:
         return "split"

@@ -21,6 +21,7 @@ __all__ = [
     "check_cycles",
     "check_foreach_into_join",
     "check_orphans",
+    "check_parallel",
     "check_signatures",
     "check_split_join_balance",
     "check_start_and_end",
@@ -248,9 +249,28 @@ def check_step_decorators(graph: FlowGraph) -> Iterator[str]:
             )
 
 
+def check_parallel(graph: FlowGraph) -> Iterator[str]:
+    """Lint rule: a ``@parallel`` step is entered only by ``num_parallel=``, and
+    ``num_parallel=`` goes only into a ``@parallel`` step (as Metaflow requires)."""
+    for node in graph.sorted_nodes():
+        parents = [graph[name] for name in node.in_funcs]
+        if node.parallel_step and not all(p.parallel_foreach for p in parents):
+            yield (
+                f"step '{node.name}' ({node.location}): a @parallel step '{node.name}' must be "
+                f"entered with self.next(self.{node.name}, num_parallel=N)"
+            )
+        for out in node.out_funcs if node.parallel_foreach else ():
+            if out in graph and not graph[out].parallel_step:
+                yield (
+                    f"{_at(node, node.next_lineno)}: num_parallel= leads to step '{out}', "
+                    "which is not @parallel; decorate it with @parallel"
+                )
+
+
 _LOCAL_CHECKS: tuple[Check, ...] = (
     check_start_and_end,
     check_step_names,
     check_signatures,
     check_step_decorators,
+    check_parallel,
 )

@@ -22,6 +22,9 @@ from ._lookup import (
 from ._namespaces import get_namespace
 from ._tasks import MetaflowData, Task
 
+#: ``asyncflow.flowspec.PARALLEL_VAR`` (not imported: the client stays light).
+_PARALLEL_VAR = "_parallel_ubf_iter"
+
 __all__ = ["Flow", "Metaflow", "Run", "Step"]
 
 
@@ -328,6 +331,16 @@ class Step(ClientObject):
     def tasks(self) -> list[Task]:
         """Every committed task of this step, in task id order."""
         return [Task._from_record(r, self._run._store) for r in self._tasks()]
+
+    def control_tasks(self) -> list[Task]:
+        """The control task (node 0) of each gang of a ``@parallel`` step; none elsewhere."""
+        return [
+            Task._from_record(r, self._run._store)
+            for r in self._tasks()
+            if r.foreach_stack
+            and r.foreach_stack[-1].get("var") == _PARALLEL_VAR
+            and int(r.foreach_stack[-1]["index"]) == 0
+        ]
 
     def __iter__(self) -> Iterator[Task]:
         return iter(self.tasks())

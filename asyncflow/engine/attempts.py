@@ -58,14 +58,15 @@ if TYPE_CHECKING:
 __all__ = ["AttemptFailed", "one_attempt", "run_task"]
 
 
-async def run_task(run: RunContext, inp: TaskInput) -> TaskResult:
+async def run_task(run: RunContext, inp: TaskInput, *, reuse: bool = True) -> TaskResult:
     """Run one task to its commit, retrying it as ``@retry`` says.
 
     Raise :class:`TaskError` if its last attempt fails and ``@catch`` does not
     recover it. Only the attempt that ends the task commits the task record;
-    the logs of earlier attempts are stored as they fail.
+    the logs of earlier attempts are stored as they fail. In a resumed run, a task
+    the origin run finished is copied instead, unless ``reuse`` is False.
     """
-    origin = run.resume.clone_of(inp) if run.resume is not None else None
+    origin = run.resume.clone_of(inp) if run.resume is not None and reuse else None
     if origin is not None:
         return await clone_task(run, inp, origin)
     task = _Task.create(run, inp)
@@ -117,7 +118,7 @@ class _Task:
     @classmethod
     def create(cls, run: RunContext, inp: TaskInput) -> _Task:
         node = run.graph[inp.step]
-        task_id = run.next_task_id()
+        task_id = inp.task_id if inp.task_id is not None else run.next_task_id()
         pathspec = run.task_pathspec(node.name, task_id)
         return cls(node, inp, task_id, pathspec, _Policy.of(node), time.time())
 
@@ -150,7 +151,7 @@ class _Attempt:
         self.capture = TaskCapture(
             lambda stream, line: run.emit(TaskOutput(task.pathspec, stream, line))
         )
-        self._context = task_context(run, node.name, task.task_id, attempt)
+        self._context = task_context(run, node.name, task.task_id, attempt, inp.frames)
         self.cards = open_cards(run, node, task.record(run, attempt, "running"))
 
     def __enter__(self) -> _Attempt:

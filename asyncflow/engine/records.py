@@ -18,6 +18,8 @@ class TaskInput:
     step: str
     parents: tuple[TaskResult, ...]
     frames: tuple[ForeachFrame, ...] = ()
+    #: The task's id when the scheduler chose it (the tasks of a ``@parallel`` gang).
+    task_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import anyio
 from ..cards.storage import copy_cards
 from ..events import TaskCloned
 from ..exceptions import NotFoundError, ResumeError
+from ..flowspec import PARALLEL_VAR
 from ..graph import FlowGraph
 from ..store import ArtifactRef, Datastore, RunRecord, TaskRecord
 from .context import RunContext
@@ -105,7 +106,7 @@ def _origin_params(
 async def clone_task(run: RunContext, inp: TaskInput, origin: TaskRecord) -> TaskResult:
     """Commit a copy of ``origin`` under this run: new rows, the same blob keys."""
     node = run.graph[inp.step]
-    task_id = run.next_task_id()
+    task_id = inp.task_id if inp.task_id is not None else run.next_task_id()
     pathspec = run.task_pathspec(node.name, task_id)
     record = TaskRecord(
         run.flow_name, run.record.run_id, node.name, task_id, "successful", origin.attempt,
@@ -113,7 +114,12 @@ async def clone_task(run: RunContext, inp: TaskInput, origin: TaskRecord) -> Tas
         [p.task_id for p in inp.parents],
     )  # fmt: skip
     refs, items = await anyio.to_thread.run_sync(
-        _clone, run, origin, record, node.foreach_param, limiter=run.thread_limiter
+        _clone,
+        run,
+        origin,
+        record,
+        PARALLEL_VAR if node.parallel_foreach else node.foreach_param,
+        limiter=run.thread_limiter,
     )
     run.emit(TaskCloned(pathspec, origin.pathspec))
     return TaskResult(node.name, task_id, pathspec, refs, inp.frames, items)

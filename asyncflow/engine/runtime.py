@@ -20,7 +20,7 @@ from ..current import enter_run, leave_run
 from ..decorators import IsolatedSpec, find_spec
 from ..events import Listener, RunFinished, RunStarted
 from ..exceptions import LintError
-from ..flowspec import FlowSpec, ForeachFrame
+from ..flowspec import PARALLEL_VAR, FlowSpec, ForeachFrame
 from ..graph import FlowGraph
 from ..lint import lint
 from ..parameters import resolve_parameters
@@ -378,6 +378,44 @@ class _Scheduler:
     def _fan_out(self, tg: TaskGroup, result: TaskResult, child: str) -> None:
         node = self.run_ctx.graph[result.step]
         items = result.foreach_items or []
+        if node.parallel_foreach:
+            tg.start_soon(self._gang, tg, result, child, len(items))
+            return
         for index, item in enumerate(items):
             frame = ForeachFrame(node.name, node.foreach_param or "", index, len(items), item)
             self._launch(tg, TaskInput(child, (result,), (*result.frames, frame)))
+
+    async def _gang(self, tg: TaskGroup, result: TaskResult, child: str, size: int) -> None:
+        """The ``size`` tasks of a ``@parallel`` step, all at once under one slot of
+        ``--max-workers`` (a gang whose nodes wait for each other must not wait for a slot),
+        with consecutive task ids, the control task (node 0) first."""
+        ids = [self.run_ctx.next_task_id() for _ in range(size)]
+        inputs = [
+            TaskInput(
+                child, (result,),
+                (*result.frames, ForeachFrame(result.step, PARALLEL_VAR, i, size, i)), ids[i],
+            )
+            for i in range(size)
+        ]  # fmt: skip
+        # a resumed run copies a gang only whole: its nodes may depend on each other
+        plan = self.run_ctx.resume
+        reuse = plan is None or all(plan.clone_of(inp) is not None for inp in inputs)
+        done: list[TaskResult] = []
+        async with self.run_ctx.task_limiter, anyio.create_task_group() as gang:
+            for inp in inputs:
+                gang.start_soon(self._member, gang, inp, done, reuse)
+        if len(done) < size:  # a node failed: the run fails (the first failure is kept)
+            tg.cancel_scope.cancel()
+            return
+        for member in sorted(done, key=lambda r: r.task_id):
+            self._successors(tg, member)
+
+    async def _member(
+        self, gang: TaskGroup, inp: TaskInput, done: list[TaskResult], reuse: bool
+    ) -> None:
+        try:
+            done.append(await run_task(self.run_ctx, inp, reuse=reuse))
+        except Exception as err:
+            if self.failure is None:
+                self.failure = err
+            gang.cancel_scope.cancel()

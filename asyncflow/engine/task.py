@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 
 from ..artifacts import TaskArtifacts
-from ..current import TaskContext
+from ..current import Parallel, TaskContext
 from ..decorators import CatchSpec, TimeoutSpec, find_spec
 from ..events import ArtifactStored
 from ..exceptions import (
@@ -22,7 +22,7 @@ from ..exceptions import (
     InvalidTransitionError,
     StepTimeoutError,
 )
-from ..flowspec import FlowSpec, describe_transition
+from ..flowspec import PARALLEL_VAR, FlowSpec, ForeachFrame, describe_transition
 from ..graph import StepNode
 from ..projects import from_tags
 from ..store import ArtifactRef, TaskRecord
@@ -39,7 +39,9 @@ __all__ = [
     "execute",
     "finish",
     "inherited_refs",
+    "is_gang_worker",
     "join_args",
+    "parallel_info",
     "stored_event",
     "task_context",
     "user_traceback",
@@ -83,7 +85,36 @@ def stored_event(run: RunContext, pathspec: str) -> Callable[[ArtifactRef], None
     return lambda ref: run.emit(ArtifactStored(pathspec, ref.name, ref.size, ref.encoding))
 
 
-def task_context(run: RunContext, step: str, task_id: int, attempt: int) -> TaskContext:
+def is_gang_worker(node: StepNode, frames: tuple[ForeachFrame, ...]) -> bool:
+    """Whether a task of ``node`` is a worker (not the control task) of a ``@parallel`` gang."""
+    return (
+        node.parallel_step
+        and bool(frames)
+        and frames[-1].var == PARALLEL_VAR
+        and (frames[-1].index > 0)
+    )
+
+
+def parallel_info(
+    node: StepNode, frames: tuple[ForeachFrame, ...], task_id: int
+) -> Parallel | None:
+    """``current.parallel`` for a task of a ``@parallel`` step (None elsewhere).
+
+    A gang's task ids are consecutive, the control task's first (see the scheduler).
+    """
+    if not node.parallel_step or not frames or frames[-1].var != PARALLEL_VAR:
+        return None
+    index = frames[-1].index
+    return Parallel("127.0.0.1", frames[-1].num_splits, index, str(task_id - index))
+
+
+def task_context(
+    run: RunContext,
+    step: str,
+    task_id: int,
+    attempt: int,
+    frames: tuple[ForeachFrame, ...] = (),
+) -> TaskContext:
     """What ``current`` reports during one attempt of a task."""
     return TaskContext(
         flow_name=run.flow_name,
@@ -97,6 +128,7 @@ def task_context(run: RunContext, step: str, task_id: int, attempt: int) -> Task
         tags=frozenset(run.record.tags + run.record.system_tags),
         parameter_names=tuple(sorted(run.param_refs)),
         project=from_tags(run.flow_name, run.record.system_tags),
+        parallel=parallel_info(run.graph[step], frames, task_id),
     )
 
 
@@ -172,12 +204,30 @@ def finish(
 ) -> tuple[dict[str, ArtifactRef], list[Any] | None]:
     """Check the transition, then persist (runs in a worker thread)."""
     _check_transition(node, flow)
-    items = _foreach_items(run, node, flow) if node.type == "foreach" else None
     assert flow._artifacts is not None
-    return flow._artifacts.persist(flow._artifact_values()), items
+    values = flow._artifact_values()
+    items = None
+    if node.parallel_foreach:
+        items = values[PARALLEL_VAR] = _parallel_items(node, flow)
+        flow._artifacts.assigned.add(PARALLEL_VAR)  # kept, so that resume fans out again
+    elif node.type == "foreach":
+        items = _foreach_items(run, node, flow)
+    return flow._artifacts.persist(values), items
+
+
+def _parallel_items(node: StepNode, flow: FlowSpec) -> list[int]:
+    count = flow._num_parallel
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise AsyncflowException(
+            f"step '{node.name}': self.next(..., num_parallel=N) needs a whole number "
+            f"N >= 1, got {count!r}"
+        )
+    return list(range(count))
 
 
 def _check_transition(node: StepNode, flow: FlowSpec) -> None:
+    if flow._transition is None and is_gang_worker(node, flow._foreach_frames):
+        return  # Metaflow lets a gang's workers end without self.next(): the control decides
     if node.type == "end":
         if flow._transition is not None:
             raise AsyncflowException("the end step must not call self.next()")
