@@ -366,6 +366,8 @@ def show(obj: _Obj) -> None:
 def _describe_next(node: StepNode) -> str:
     if node.type == "end":
         return "(end of flow)"
+    if node.parallel_foreach:
+        return f"=> {node.out_funcs[0]} (a @parallel gang of num_parallel tasks)"
     if node.type == "foreach":
         return f"=> {node.out_funcs[0]} (foreach over '{node.foreach_param}')"
     return f"=> {', '.join(node.out_funcs)}"

@@ -13,6 +13,8 @@ from asyncflow import Engine, FlowSpec, current, parallel, step
 from asyncflow.graph import FlowGraph
 from asyncflow.lint import lint
 
+from .conftest import run_python
+
 pytestmark = pytest.mark.anyio
 
 INSIDE: list[int] = []
@@ -136,3 +138,38 @@ def test_lint_wants_num_parallel_into_a_parallel_step() -> None:
     ), findings
     assert FlowGraph(GangFlow)["train"].parallel_step
     assert FlowGraph(GangFlow)["split"].type == "foreach"
+
+
+GANG_SCRIPT = """
+from asyncflow import FlowSpec, parallel, step
+
+
+class ShowGang(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.work, num_parallel=2)
+
+    @parallel
+    @step
+    def work(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    ShowGang()
+"""
+
+
+def test_show_describes_a_num_parallel_transition(store_root: Path) -> None:
+    script = store_root.parent / "show_gang.py"
+    script.write_text(GANG_SCRIPT)
+    proc = run_python(str(script), "show", root=store_root, check=True)
+    assert "Step start\n    => work (a @parallel gang of num_parallel tasks)" in proc.stdout
