@@ -21,7 +21,7 @@ from .configs import given_from_environment
 from .decorators import attach_to_every_step
 from .display import LinePrinter, make_display
 from .engine import Engine, RunResult, current_user
-from .events import Event, RunStarted, TaskFailed, TaskRetrying
+from .events import Event, RunStarted
 from .exceptions import AsyncflowException, FlowDefinitionError, ParameterError
 from .flowspec import FlowSpec
 from .graph import FlowGraph, StepNode, step_functions, to_dot, to_mermaid
@@ -287,12 +287,13 @@ def _drive(
                     out.write(event.pathspec.split("/")[1])
 
     terminated: list[int] = []
+    display = LinePrinter(quiet=True) if obj.quiet else make_display()
     try:
         engine = Engine(
             Datastore(obj.root),
             max_workers=max_workers,
             max_num_splits=max_num_splits,
-            listeners=[_quiet_display() if obj.quiet else make_display(), remember],
+            listeners=[display, remember],
             executor=executor,
         )
         with _sigterm_as_interrupt(terminated):
@@ -304,22 +305,17 @@ def _drive(
         why = "SIGTERM" if terminated else "Ctrl-C"
         click.secho(f"{where} was cancelled ({why}); `resume` continues it.", fg="red", err=True)
         sys.exit(143 if terminated else 130)
+    if display.closed:
+        click.echo(
+            f"stdout was closed before the end; run {result.pathspec} went on and is "
+            f"{result.status} (`logs` shows its tasks' output).",
+            err=True,
+        )
     if not result.successful:
         click.secho(
             f"Run {result.pathspec} failed in {result.failed_pathspec}.", fg="red", err=True
         )
         sys.exit(1)
-
-
-def _quiet_display() -> Callable[[Event], None]:
-    """The ``--quiet`` view: a failed or retried task's traceback, nothing else."""
-    printer = LinePrinter()
-
-    def show(event: Event) -> None:
-        if isinstance(event, TaskFailed | TaskRetrying):
-            printer(event)
-
-    return show
 
 
 @contextlib.contextmanager

@@ -3,7 +3,8 @@
 ``LinePrinter`` prints one timestamped line per event (CI, logs, pipes);
 ``LiveView`` keeps a live status block per step at the bottom of a terminal,
 with a progress bar for foreach steps, while task output scrolls above it.
-``make_display`` picks one for the output stream.
+``make_display`` picks one for the output stream. A stream whose reader has
+gone (``python flow.py run | head -2``) stops the display, never the run.
 """
 
 from __future__ import annotations
@@ -66,22 +67,66 @@ def describe(event: Event, *, lifecycle: bool = True) -> list[str]:
     return []
 
 
-class LinePrinter:
-    """Prints each event as timestamped lines; safe to call from any thread."""
+class _Output:
+    """Writes to ``out`` (default: the real stdout) until its reader goes away.
 
-    def __init__(self, out: TextIO | None = None) -> None:
+    After a broken pipe the stream's file descriptor is pointed at ``/dev/null``, so
+    that no later write or the interpreter's last flush fails on it either.
+    """
+
+    def __init__(self, out: TextIO | None) -> None:
         self._out = out
+        self.closed = False
+
+    def write(self, text: str) -> None:
+        if self.closed:
+            return
+        out = self._out or real_stream(sys.stdout)
+        try:
+            out.write(text)
+            out.flush()
+        except BrokenPipeError:
+            self.closed = True
+            _discard_writes(out)
+
+
+def _discard_writes(out: TextIO) -> None:
+    try:
+        fd = out.fileno()
+    except (OSError, ValueError):  # not backed by a file descriptor: nothing to redirect
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+class LinePrinter:
+    """Prints each event as timestamped lines; safe to call from any thread.
+
+    ``quiet`` prints only failed and retried tasks' tracebacks.
+    """
+
+    def __init__(self, out: TextIO | None = None, *, quiet: bool = False) -> None:
+        self._output = _Output(out)
+        self._quiet = quiet
         self._lock = threading.Lock()
 
+    @property
+    def closed(self) -> bool:
+        """True once the output's reader has gone (a closed pipe)."""
+        return self._output.closed
+
     def __call__(self, event: Event) -> None:
+        if self._quiet and not isinstance(event, TaskFailed | TaskRetrying):
+            return
         lines = describe(event)
         if not lines:
             return
-        out = self._out or real_stream(sys.stdout)
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
         with self._lock:
-            out.write("".join(f"{stamp} {line}\n" for line in lines))
-            out.flush()
+            self._output.write("".join(f"{stamp} {line}\n" for line in lines))
 
 
 @dataclass
@@ -125,11 +170,16 @@ class LiveView:
     """
 
     def __init__(self, out: TextIO | None = None, *, width: int | None = None) -> None:
-        self._out = out
+        self._output = _Output(out)
         self._width = width
         self._lock = threading.Lock()
         self._steps: dict[str, StepProgress] = {}
         self._drawn = 0
+
+    @property
+    def closed(self) -> bool:
+        """True once the output's reader has gone (a closed pipe)."""
+        return self._output.closed
 
     def __call__(self, event: Event) -> None:
         with self._lock:
@@ -185,7 +235,6 @@ class LiveView:
         return f"{step.name:<{width}}  [{bar}] {finished}/{total}  {step.counts()}"
 
     def _draw(self, log_lines: list[str], *, final: bool) -> None:
-        out = self._out or real_stream(sys.stdout)
         columns = self._width or shutil.get_terminal_size().columns
         # Status lines must not wrap: the cursor goes back up by lines, not rows.
         block = [line[: max(columns - 1, 1)] for line in self.render()]
@@ -196,8 +245,7 @@ class LiveView:
         else:
             text = erase + "".join(f"{line}\n" for line in [*log_lines, *block])
             self._drawn = len(block)
-        out.write(text)
-        out.flush()
+        self._output.write(text)
 
 
 def make_display(out: TextIO | None = None) -> LinePrinter | LiveView:

@@ -4,17 +4,21 @@ crashed runs, malformed pathspecs, and the wording of counts."""
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from asyncflow import Run
 from asyncflow.wording import a_type, plural
 
 from .conftest import REPO, run_python
 
 FAN = str(REPO / "tests" / "flows" / "fan_script.py")
+PIPE = str(REPO / "tests" / "flows" / "pipe_script.py")
 VERSION = importlib.metadata.version("asyncflow")
 
 
@@ -151,3 +155,28 @@ def test_plural_and_article() -> None:
     assert [plural(n, "byte") for n in (0, 1, 2)] == ["0 bytes", "1 byte", "2 bytes"]
     assert plural(1, "match", "matches") + plural(2, "match", "matches") == "1 match2 matches"
     assert [a_type(v) for v in (1, [], object())] == ["an int", "a list", "an object"]
+
+
+@pytest.mark.parametrize("display", ["plain", "live"])
+def test_a_closed_stdout_does_not_fail_the_run(tmp_path: Path, display: str) -> None:
+    """``python flow.py run | head -2``: the reader goes away, the run goes on to the end."""
+    root, go = tmp_path / "store", tmp_path / "go"
+    env = {**os.environ, "ASYNCFLOW_HOME": str(root), "PYTHONPATH": str(REPO)}
+    env |= {"PIPE_FLOW_GO": str(go), "ASYNCFLOW_DISPLAY": display}
+    proc = subprocess.Popen(
+        [sys.executable, PIPE, "run"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("asyncflow executing PipeFlow")
+    proc.stdout.close()  # as `head` exits: every later write meets a broken pipe
+    go.touch()
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert stderr == (
+        "stdout was closed before the end; run PipeFlow/1 went on and is successful "
+        "(`logs` shows its tasks' output).\n"
+    )
+    run = Run("PipeFlow/1", root=root)
+    assert run.successful and run.data is not None and run.data.total == sum(range(20))
+    assert [len(list(run[step])) for step in ("start", "each", "join", "end")] == [1, 20, 1, 1]

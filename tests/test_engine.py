@@ -251,3 +251,22 @@ async def test_an_empty_tag_is_refused_before_anything_is_stored(store_root: Pat
     assert info.value.message == "cannot use tag ' ': a tag must be a non-empty string"
     with pytest.raises(NotFoundError):
         Flow("MixedFlow")
+
+
+class _ListenerBroke(Exception):
+    pass
+
+
+async def test_a_failure_outside_every_task_is_recorded_with_its_reason(
+    store_root: Path,
+) -> None:
+    def breaks_on_a_task(event: Any) -> None:
+        if type(event).__name__ == "TaskStarted":
+            raise _ListenerBroke("the listener broke")
+
+    with pytest.raises(_ListenerBroke):
+        await Engine(listeners=[breaks_on_a_task]).run(MixedFlow)
+    run = Flow("MixedFlow").latest_run
+    assert run is not None and run.finished and not run.successful
+    assert run.exception is not None
+    assert run.exception.rstrip().endswith("_ListenerBroke: the listener broke")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +80,18 @@ async def test_branches_inside_a_foreach_join_per_item(store_root: Path) -> None
             "step 'start' fans out over self.things, which has 4 items, more than "
             "--max-num-splits (3); raise the limit to run it",
         ),
+        (
+            range(10_000_000),
+            "step 'start' fans out over self.things, which has 10000000 items, more than "
+            "--max-num-splits (3); raise the limit to run it",
+        ),
+        (
+            itertools.count(),
+            "step 'start' fans out over self.things, which has more than 3 items, more than "
+            "--max-num-splits (3); raise the limit to run it",
+        ),
     ],
-    ids=["unset", "not-iterable", "empty", "too-many"],
+    ids=["unset", "not-iterable", "empty", "too-many", "long-range", "unbounded"],
 )
 async def test_a_bad_foreach_fails_naming_the_artifact(
     store_root: Path, monkeypatch: pytest.MonkeyPatch, value: Any, message: str
@@ -88,6 +100,45 @@ async def test_a_bad_foreach_fails_naming_the_artifact(
     result = await Engine(max_num_splits=3).run(BadForeachFlow)
     assert isinstance(result.exception, ForeachError)
     assert str(result.exception) == message
+
+
+class _Drawn:
+    """An endless iterator that counts the items drawn from it and refuses to go far."""
+
+    def __init__(self) -> None:
+        self.drawn = 0
+
+    def __iter__(self) -> _Drawn:
+        return self
+
+    def __next__(self) -> int:
+        self.drawn += 1
+        if self.drawn > 10:
+            raise RuntimeError("the foreach listed far more items than the limit")
+        return self.drawn
+
+
+async def test_the_limit_is_checked_without_listing_the_items(
+    store_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn = _Drawn()
+    monkeypatch.setattr(BadForeachFlow, "value", drawn)
+    result = await Engine(max_num_splits=3).run(BadForeachFlow)
+    assert isinstance(result.exception, ForeachError), result.traceback
+    assert drawn.drawn == 4  # the limit and one more
+
+
+async def test_an_error_while_iterating_is_raised_as_the_user_raised_it(
+    store_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def items() -> Iterator[int]:
+        yield 1
+        raise TypeError("a bad item")
+
+    monkeypatch.setattr(BadForeachFlow, "value", items())
+    result = await Engine().run(BadForeachFlow)
+    assert isinstance(result.exception, TypeError)
+    assert str(result.exception) == "a bad item"
 
 
 async def test_max_num_splits_is_a_limit_not_a_target(store_root: Path) -> None:

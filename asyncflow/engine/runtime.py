@@ -7,6 +7,7 @@ import functools
 import os
 import platform
 import socket
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -213,10 +214,12 @@ class Engine:
         except TaskError as err:
             return await self._finish(run, "failed", err)
         except BaseException as exc:
-            # Once its record exists, a run always ends recorded, however it ends.
-            status = "failed" if isinstance(exc, Exception) else "cancelled"
+            # Once its record exists, a run always ends recorded, however it ends,
+            # and a failure outside any task (a listener, the store) with its reason.
+            failed = isinstance(exc, Exception)
+            reason = "".join(traceback.format_exception(exc)) if failed else None
             with anyio.CancelScope(shield=True):
-                await self._finish(run, status)
+                await self._finish(run, "failed" if failed else "cancelled", reason=reason)
             raise
         return await self._finish(run, "successful")
 
@@ -298,12 +301,12 @@ class Engine:
         }
 
     async def _finish(
-        self, run: RunContext, status: str, err: TaskError | None = None
+        self, run: RunContext, status: str, err: TaskError | None = None, reason: str | None = None
     ) -> RunResult:
         meta = self.datastore.metadata
         await anyio.to_thread.run_sync(
             meta.finish_run, run.flow_name, run.record.run_id, status,
-            err.formatted if err else None, err.pathspec if err else None,
+            err.formatted if err else reason, err.pathspec if err else None,
         )  # fmt: skip
         run.emit(RunFinished(run.record.pathspec, status))
         return RunResult(

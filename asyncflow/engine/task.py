@@ -5,8 +5,9 @@ The attempt loop around it (retries, ``@catch``, ``@timeout``) is in :mod:`.atte
 
 from __future__ import annotations
 
+import itertools
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sized
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,7 +27,7 @@ from ..flowspec import PARALLEL_VAR, FlowSpec, ForeachFrame, describe_transition
 from ..graph import StepNode
 from ..projects import from_tags
 from ..store import ArtifactRef, TaskRecord
-from ..wording import a_type
+from ..wording import a_type, plural
 from .context import RunContext
 from .prefetch import prefetch, to_prefetch
 from .records import TaskInput
@@ -246,17 +247,27 @@ def _foreach_items(run: RunContext, node: StepNode, flow: FlowSpec) -> list[Any]
     except AttributeError:
         raise ForeachError(node.name, var, "was never set") from None
     try:
-        items = list(value)
+        iterator = iter(value)
     except TypeError:
         raise ForeachError(node.name, var, f"is not iterable (it is {a_type(value)})") from None
+    limit = run.max_num_splits
+    # One item past the limit is enough to refuse: an unbounded iterator is never listed.
+    items = list(itertools.islice(iterator, limit + 1))
     if not items:
         raise ForeachError(node.name, var, "is empty")
-    if len(items) > run.max_num_splits:
+    if len(items) > limit:
         raise ForeachError(
-            node.name, var, f"has {len(items)} items, more than --max-num-splits "
-            f"({run.max_num_splits}); raise the limit to run it",
+            node.name, var, f"has {_how_many(value, limit)}, more than --max-num-splits "
+            f"({limit}); raise the limit to run it",
         )  # fmt: skip
     return items
+
+
+def _how_many(value: object, limit: int) -> str:
+    """``12 items`` when ``value`` knows its length, else ``more than 10 items``."""
+    if isinstance(value, Sized):
+        return plural(len(value), "item")
+    return f"more than {plural(limit, 'item')}"
 
 
 async def commit(
