@@ -84,6 +84,8 @@ class FlowSpec:
     _foreach_frames: tuple[ForeachFrame, ...] = ()
     _is_join: bool = False
     _num_parallel: int | None = None
+    #: In a join: how to read an input's artifact by name, or None if no input has it.
+    _input_reads: Callable[[str], str | None] | None = None
 
     def __init__(self, use_cli: bool = True) -> None:
         if use_cli:
@@ -98,6 +100,7 @@ class FlowSpec:
         frames: tuple[ForeachFrame, ...] = (),
         *,
         is_join: bool = False,
+        input_reads: Callable[[str], str | None] | None = None,
     ) -> FlowSpec:
         """An instance for one task, without running the CLI."""
         flow = cls.__new__(cls)
@@ -105,6 +108,7 @@ class FlowSpec:
         # each task copies the item on its own: siblings and successors share frames
         object.__setattr__(flow, "_foreach_frames", tuple(f.fresh() for f in frames))
         object.__setattr__(flow, "_is_join", is_join)
+        object.__setattr__(flow, "_input_reads", input_reads)
         return flow
 
     @property
@@ -214,12 +218,22 @@ class FlowSpec:
     def __getattr__(self, name: str) -> Any:
         artifacts = self.__dict__.get("_artifacts") or type(self)._artifacts
         if name.startswith("_") or artifacts is None or name not in artifacts:
-            raise AttributeError(
-                f"flow {type(self).__name__} has no attribute or artifact '{name}'"
-            )
+            raise AttributeError(self._no_such_artifact(name))
         value = artifacts.load(name)
         object.__setattr__(self, name, value)
         return value
+
+    def _no_such_artifact(self, name: str) -> str:
+        message = f"flow {type(self).__name__} has no attribute or artifact '{name}'"
+        reads = self.__dict__.get("_input_reads")
+        hint = reads(name) if reads is not None and not name.startswith("_") else None
+        if hint is None:
+            return message
+        return (
+            f"{message}: step '{self._step}' is a join, and a join does not inherit its "
+            f"inputs' artifacts; read it from the inputs ({hint}) or call "
+            "self.merge_artifacts(inputs) first"
+        )
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_"):

@@ -56,6 +56,8 @@ class StepNode:
     parallel_step: bool = False
     #: Whether ``self.next(..., num_parallel=N)`` ends the step (a fan-out into a gang).
     parallel_foreach: bool = False
+    #: Lines of the step's source that assign ``self.<name>``, by name (for messages).
+    writes: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def location(self) -> str:
@@ -78,6 +80,12 @@ class FlowGraph:
         self.nodes: dict[str, StepNode] = {
             name: _parse_step(name, func) for name, func in step_functions(flow_cls)
         }
+        #: Methods of the flow that are not steps (a missing ``@step`` is named as such).
+        self.plain_methods = frozenset(
+            name
+            for name in dir(flow_cls)
+            if name not in self.nodes and inspect.isfunction(getattr(flow_cls, name, None))
+        )
         for node in self.nodes.values():
             node.type = _node_type(node)
         for node in self.nodes.values():
@@ -193,6 +201,7 @@ def _parse_step(name: str, func: Callable[..., Any]) -> StepNode:
         doc=inspect.cleandoc(ast.get_docstring(fdef) or ""),
         reads=self_reads(fdef),
         parallel_step=find_spec(func, ParallelSpec) is not None,
+        writes=_self_writes(fdef, first),
     )
     _read_transition(node, fdef, first)
     return node
@@ -261,6 +270,24 @@ def self_reads(fdef: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
         and isinstance(node.value, ast.Name)
         and node.value.id == me
     )
+
+
+def _self_writes(
+    fdef: ast.FunctionDef | ast.AsyncFunctionDef, first: int
+) -> dict[str, tuple[int, ...]]:
+    if not fdef.args.args:
+        return {}
+    me = fdef.args.args[0].arg
+    lines: dict[str, list[int]] = {}
+    for node in ast.walk(fdef):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == me
+        ):
+            lines.setdefault(node.attr, []).append(first + node.lineno - 1)
+    return {name: tuple(sorted(found)) for name, found in lines.items()}
 
 
 def _is_self_next(expr: ast.expr) -> bool:

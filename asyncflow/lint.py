@@ -68,7 +68,12 @@ def _unique(messages: Iterator[str]) -> list[str]:
 def check_start_and_end(graph: FlowGraph) -> Iterator[str]:
     """A flow needs a ``start`` and an ``end`` step."""
     for required in ("start", "end"):
-        if required not in graph:
+        if required in graph.plain_methods:
+            yield (
+                f"the flow {graph.name} has no '{required}' step: its method {required}() "
+                f"lacks @step; put @step above def {required}"
+            )
+        elif required not in graph:
             where = f" ({graph.location})" if graph.location else ""
             yield f"the flow {graph.name}{where} has no '{required}' step; add one"
 
@@ -130,7 +135,12 @@ def _transition_findings(graph: FlowGraph, node: StepNode) -> Iterator[str]:
     elif not node.has_next:
         yield f"{_at(node)}: the last statement of a step must be self.next(...)"
     for out in node.out_funcs:
-        if out not in graph:
+        if out in graph.plain_methods:
+            yield (
+                f"{_at(node, node.next_lineno)}: self.next() goes to {out}(), a method that "
+                f"lacks @step; put @step above def {out}"
+            )
+        elif out not in graph:
             yield f"{_at(node, node.next_lineno)}: self.next() goes to unknown step '{out}'"
 
 
@@ -183,19 +193,22 @@ def check_split_join_balance(graph: FlowGraph) -> Iterator[str]:
     """Every split is joined before end, by a join that all its branches reach."""
     seen: set[tuple[str, tuple[str, ...]]] = set()
 
-    def walk(name: str, splits: tuple[str, ...]) -> Iterator[str]:
+    def walk(name: str, splits: tuple[str, ...], came_from: str) -> Iterator[str]:
         if (name, splits) in seen or name not in graph:
             return
         seen.add((name, splits))
         node = graph[name]
         if node.type == "end" and splits:
-            roots = ", ".join(graph[splits[-1]].out_funcs)
-            yield (
-                f"{_at(node)}: the flow reaches end while the split at step '{splits[-1]}' "
-                f"(into {roots}) is not joined; add a join step before end"
-            )
+            yield _unjoined_at_end(graph, node, splits[-1], came_from)
             return
-        if node.type == "join":
+        if node.type != "join" and len(node.in_funcs) > 1 and splits:
+            yield (
+                f"{_at(node)}: {len(node.in_funcs)} steps go into this step "
+                f"({', '.join(node.in_funcs)}), so it joins the split at step '{splits[-1]}', "
+                f"but it takes no 'inputs'; define it as def {name}(self, inputs)"
+            )
+            splits = splits[:-1]  # as if it took them: what follows is judged on its own
+        elif node.type == "join":
             if not splits:
                 yield f"{_at(node)}: this join step (it takes 'inputs') follows no split"
                 return
@@ -204,9 +217,20 @@ def check_split_join_balance(graph: FlowGraph) -> Iterator[str]:
         if node.type in ("split", "foreach"):
             splits = (*splits, name)
         for out in node.out_funcs:
-            yield from walk(out, splits)
+            yield from walk(out, splits, name)
 
-    yield from walk("start", ())
+    yield from walk("start", (), "")
+
+
+def _unjoined_at_end(graph: FlowGraph, end: StepNode, split: str, came_from: str) -> str:
+    roots = graph[split].out_funcs
+    message = (
+        f"{_at(end)}: the flow reaches end while the split at step '{split}' "
+        f"(into {', '.join(roots)}) is not joined; add a join step before end"
+    )
+    if came_from not in (split, *roots):  # the step before end may be a join missing inputs
+        message += f", or make step '{came_from}' one: def {came_from}(self, inputs)"
+    return message
 
 
 def _join_findings(graph: FlowGraph, node: StepNode, split: str) -> Iterator[str]:

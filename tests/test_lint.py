@@ -100,6 +100,38 @@ CASES: list[tuple[type[FlowSpec], list[str]]] = [
         ],
     ),
     (
+        lint_cases.JoinWithoutInputsFlow,
+        [
+            f"{at('join', 'no-inputs')}: 2 steps go into this step (a, b), so it joins the "
+            "split at step 'start', but it takes no 'inputs'; define it as "
+            "def join(self, inputs)"
+        ],
+    ),
+    (
+        lint_cases.ForeachJoinWithoutInputsFlow,
+        [
+            f"{at('end', 'foreach-no-inputs')}: the flow reaches end while the split at step "
+            "'start' (into each) is not joined; add a join step before end, or make step "
+            "'join' one: def join(self, inputs)"
+        ],
+    ),
+    (
+        lint_cases.MissingStepDecoratorFlow,
+        [
+            f"{at('start', 'no-decorator')}: self.next() goes to middle(), a method that "
+            "lacks @step; put @step above def middle"
+        ],
+    ),
+    (
+        lint_cases.EndWithoutStepFlow,
+        [
+            "the flow EndWithoutStepFlow has no 'end' step: its method end() lacks @step; "
+            "put @step above def end",
+            f"{at('start', 'end-no-decorator')}: self.next() goes to end(), a method that "
+            "lacks @step; put @step above def end",
+        ],
+    ),
+    (
         lint_cases.JoinWithoutSplitFlow,
         [f"{at('gather', 'nosplit')}: this join step (it takes 'inputs') follows no split"],
     ),

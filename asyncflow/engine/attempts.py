@@ -45,6 +45,7 @@ from .task import (
     execute,
     finish,
     inherited_refs,
+    input_reads,
     join_args,
     stored_event,
     task_context,
@@ -147,7 +148,11 @@ class _Attempt:
             run.datastore, node.name, task.pathspec, inherited_refs(run, node, inp),
             stored_event(run, task.pathspec),
         )  # fmt: skip
-        self.flow = run.flow_cls._for_task(self.artifacts, inp.frames, is_join=node.type == "join")
+        is_join = node.type == "join"
+        self.flow = run.flow_cls._for_task(
+            self.artifacts, inp.frames, is_join=is_join,
+            input_reads=input_reads(node, inp) if is_join else None,
+        )  # fmt: skip
         self.capture = TaskCapture(
             lambda stream, line: run.emit(TaskOutput(task.pathspec, stream, line))
         )
@@ -241,7 +246,7 @@ async def _settle(
     run: RunContext, task: _Task, attempt: int, done: _Attempt, outcome: Outcome | Exception
 ) -> TaskResult:
     if isinstance(outcome, Exception):
-        formatted = user_traceback(outcome)
+        formatted = user_traceback(outcome, task.node)
         raise AttemptFailed(outcome, formatted, done.logs(formatted))
     refs, items = outcome
     return await _succeed(run, task, attempt, refs, items, done.logs(), done.cards)

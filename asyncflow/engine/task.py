@@ -6,12 +6,15 @@ The attempt loop around it (retries, ``@catch``, ``@timeout``) is in :mod:`.atte
 from __future__ import annotations
 
 import itertools
+import linecache
 import traceback
 from collections.abc import Callable, Iterator, Sized
 from contextlib import contextmanager
 from typing import Any
 
 import anyio
+
+from serializers import UnserializableError
 
 from ..artifacts import TaskArtifacts
 from ..current import Parallel, TaskContext
@@ -40,6 +43,7 @@ __all__ = [
     "execute",
     "finish",
     "inherited_refs",
+    "input_reads",
     "is_gang_worker",
     "join_args",
     "parallel_info",
@@ -144,6 +148,20 @@ def join_args(run: RunContext, node: StepNode, inp: TaskInput) -> tuple[Any, ...
         for p in inp.parents
     )
     return (views,)
+
+
+def input_reads(node: StepNode, inp: TaskInput) -> Callable[[str], str | None]:
+    """For a join's messages: how to read an artifact of its inputs, if any input has it."""
+
+    def reads(name: str) -> str | None:
+        steps = sorted({p.step for p in inp.parents if name in p.artifacts})
+        if not steps:
+            return None
+        if len(node.in_funcs) == 1:  # the join of a foreach: one input per item
+            return f"[i.{name} for i in inputs]"
+        return " or ".join(f"inputs.{step}.{name}" for step in steps)
+
+    return reads
 
 
 async def execute(
@@ -294,13 +312,30 @@ _ENGINE_MODULES = (
 )
 
 
-def user_traceback(exc: BaseException) -> str:
-    """The traceback from the user's code down, without the engine's frames above it."""
+def user_traceback(exc: BaseException, node: StepNode | None = None) -> str:
+    """The traceback from the user's code down, without the engine's frames above it.
+
+    A value no serializer takes is shown at the lines of ``node`` that assign it.
+    """
     if isinstance(exc, StepTimeoutError):
         return "".join(traceback.format_exception_only(exc))
+    if isinstance(exc, UnserializableError) and node is not None:
+        return _where_assigned(exc, node)
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith(_ENGINE_MODULES):
         tb = tb.tb_next
     if tb is None and isinstance(exc, AsyncflowException):
         return "".join(traceback.format_exception_only(exc))  # ours, and says it all
     return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+
+
+def _where_assigned(exc: UnserializableError, node: StepNode) -> str:
+    """The error, under the lines of the step that assign the artifact (no library frames)."""
+    lines = node.writes.get(exc.artifact or "", ())
+    where = "".join(
+        f'  File "{node.file}", line {n}, in {node.name}\n'
+        f"    {linecache.getline(node.file, n).strip()}\n"
+        for n in lines
+    )
+    head = f"Artifact '{exc.artifact}' is assigned in step '{node.name}' at:\n" if where else ""
+    return head + where + "".join(traceback.format_exception_only(exc))

@@ -240,3 +240,66 @@ class SignatureFlow(FlowSpec):
     @step
     def end(self, inputs):  # L:end-join
         pass
+
+
+class JoinWithoutInputsFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.next(self.join)
+
+    @step
+    def b(self):
+        self.next(self.join)
+
+    @step
+    def join(self):  # L:no-inputs
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class ForeachJoinWithoutInputsFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = [1, 2]
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self):
+        self.next(self.join)
+
+    @step
+    def join(self):
+        self.next(self.end)
+
+    @step
+    def end(self):  # L:foreach-no-inputs
+        pass
+
+
+class MissingStepDecoratorFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.middle)  # L:no-decorator
+
+    def middle(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class EndWithoutStepFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)  # L:end-no-decorator
+
+    def end(self):
+        pass
