@@ -205,7 +205,7 @@ def run(
 ) -> None:
     """Run the flow from start to end, persisting every artifact."""
     _attach_with(obj.flow_cls, with_decorators)
-    _lint_or_exit(obj.flow_cls)
+    graph = _lint_or_exit(obj.flow_cls)
     params = {**obj.configs, **parameter_values(options)}
     obj.echo(f"asyncflow executing {obj.flow_cls.__name__} for user:{current_user()}")
     _drive(
@@ -213,6 +213,7 @@ def run(
         lambda engine: engine.run(
             obj.flow_cls, params, tags=tags, branch=obj.branch, production=obj.production
         ),
+        graph,
         max_workers,
         max_num_splits,
         run_id_file,
@@ -243,7 +244,7 @@ def resume(
 ) -> None:
     """Run again from STEP (default: the failed step), reusing what already succeeded."""
     _attach_with(obj.flow_cls, with_decorators)
-    _lint_or_exit(obj.flow_cls)
+    graph = _lint_or_exit(obj.flow_cls)
     if origin_run_id is not None and not origin_run_id.isdigit():
         raise click.BadParameter(f"{origin_run_id!r} is not a run id", param_hint="--origin-run-id")
     obj.echo(f"asyncflow resuming {obj.flow_cls.__name__} for user:{current_user()}")
@@ -257,6 +258,7 @@ def resume(
             branch=obj.branch,
             production=obj.production,
         ),
+        graph,
         max_workers,
         max_num_splits,
         run_id_file,
@@ -267,6 +269,7 @@ def resume(
 def _drive(
     obj: _Obj,
     start: Callable[[Engine], Awaitable[RunResult]],
+    graph: FlowGraph,
     max_workers: int,
     max_num_splits: int,
     run_id_file: str | None = None,
@@ -287,7 +290,8 @@ def _drive(
                     out.write(event.pathspec.split("/")[1])
 
     terminated: list[int] = []
-    display = LinePrinter(quiet=True) if obj.quiet else make_display()
+    steps = [node.name for node in graph.sorted_nodes()]
+    display = LinePrinter(quiet=True) if obj.quiet else make_display(steps=steps)
     try:
         engine = Engine(
             Datastore(obj.root),

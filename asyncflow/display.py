@@ -13,6 +13,8 @@ import os
 import shutil
 import sys
 import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TextIO
@@ -30,7 +32,15 @@ from .events import (
 )
 from .logs import real_stream
 
-__all__ = ["BAR_WIDTH", "LinePrinter", "LiveView", "StepProgress", "describe", "make_display"]
+__all__ = [
+    "BAR_WIDTH",
+    "LinePrinter",
+    "LiveView",
+    "StepProgress",
+    "describe",
+    "duration",
+    "make_display",
+]
 
 
 def _prefix(pathspec: str) -> str:
@@ -138,43 +148,96 @@ class StepProgress:
     done: int = 0
     failed: int = 0
     retries: int = 0
+    cloned: int = 0
+    cancelled: int = 0
     # (outer foreach indices) -> size of the innermost foreach, per fan-out seen so far
     fanouts: dict[tuple[int, ...], int] = field(default_factory=dict)
+    #: When its first task started, and when its last one ended while none ran.
+    started_at: float | None = None
+    ended_at: float | None = None
 
     @property
     def total(self) -> int | None:
         """How many tasks the step's foreach fan-outs make, or None outside a foreach."""
         return sum(self.fanouts.values()) if self.fanouts else None
 
-    def counts(self) -> str:
-        """``2 running, 1 failed, 3 retries``: the non-zero counts."""
-        parts = [
-            f"{n} {what}"
-            for n, what in ((len(self.running), "running"), (self.done, "done"),
-                            (self.failed, "failed"),
-                            (self.retries, "retry" if self.retries == 1 else "retries"))
-            if n
-        ]  # fmt: skip
-        return ", ".join(parts)
+    @property
+    def finished(self) -> int:
+        """Tasks that will not run again: done, failed, cloned or cancelled."""
+        return self.done + self.failed + self.cloned + self.cancelled
+
+    def counts(self, *, short: bool = False) -> str:
+        """``2 running, 1 failed, 3 retries``: the non-zero counts (``2 run 1 fail`` short)."""
+        labels = (
+            (len(self.running), "running", "run"),
+            (self.done, "done", "ok"),
+            (self.cloned, "cloned", "cloned"),
+            (self.failed, "failed", "fail"),
+            (self.cancelled, "cancelled", "cancel"),
+            (self.retries, "retry" if self.retries == 1 else "retries", "rt"),
+        )
+        parts = [f"{n} {brief if short else label}" for n, label, brief in labels if n]
+        return (" " if short else ", ").join(parts)
+
+    def elapsed(self, now: float) -> float | None:
+        """Seconds from the first task's start to the last one's end (or to ``now``)."""
+        if self.started_at is None:
+            return None
+        return (self.ended_at if self.ended_at is not None else now) - self.started_at
+
+    def eta(self, now: float) -> float | None:
+        """Seconds the rest of a running foreach should take, at the pace so far."""
+        total, elapsed = self.total, self.elapsed(now)
+        if total is None or elapsed is None or not self.running or not self.finished:
+            return None
+        return max(total - self.finished, 0) * elapsed / self.finished
+
+
+def duration(seconds: float) -> str:
+    """``7s``, ``2m05s``, ``1h02m``: a duration as the live view shows it."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
 BAR_WIDTH = 24
+_DIM, _RESET = "\x1b[2m", "\x1b[0m"
 
 
 class LiveView:
     """A live status block for a terminal; task output scrolls above it.
 
-    One line per step, in the order steps start: its tasks running, done and
-    failed, and for a foreach step a progress bar over the fan-out. Safe to call
-    from any thread.
+    One line per step: its tasks running, done, cloned, failed and cancelled, how long
+    it has taken, and for a foreach step a progress bar and an estimate of the time
+    left; steps not started yet (given ``steps``, the flow's steps in order) are dimmed;
+    the last line is the run's elapsed time. While a run goes on the block is redrawn
+    every ``tick`` seconds (None: only on events). Safe to call from any thread.
     """
 
-    def __init__(self, out: TextIO | None = None, *, width: int | None = None) -> None:
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        *,
+        width: int | None = None,
+        steps: Sequence[str] = (),
+        clock: Callable[[], float] = time.monotonic,
+        tick: float | None = 1.0,
+    ) -> None:
         self._output = _Output(out)
         self._width = width
+        self._order = list(steps)
+        self._clock = clock
+        self._tick = tick
         self._lock = threading.Lock()
         self._steps: dict[str, StepProgress] = {}
+        self._run: str | None = None
+        self._run_started: float | None = None
+        self._run_ended: float | None = None
         self._drawn = 0
+        self._ticking: threading.Event | None = None
 
     @property
     def closed(self) -> bool:
@@ -187,31 +250,44 @@ class LiveView:
             lines = describe(event, lifecycle=False)
             if changed or lines:
                 self._draw(lines, final=isinstance(event, RunFinished))
+        if isinstance(event, RunStarted):
+            self._start_ticking()
+        elif isinstance(event, RunFinished):
+            self._stop_ticking()
 
     def _update(self, event: Event) -> bool:
         """Apply ``event`` to the steps' progress; False if it changes nothing shown."""
+        now = self._clock()
         match event:
-            case RunStarted():
+            case RunStarted(pathspec=p):
                 self._steps.clear()
+                self._run, self._run_started, self._run_ended = p, now, None
             case TaskStarted(pathspec=p, foreach=frames):
                 step = self._step(p)
                 step.running.add(p)
+                if step.started_at is None:
+                    step.started_at = now
+                step.ended_at = None
                 if frames:
                     step.fanouts[tuple(i for i, _ in frames[:-1])] = frames[-1][1]
             case TaskFinished(pathspec=p):
-                step = self._step(p)
-                step.running.discard(p)
+                step = self._ended(p, now)
                 step.done += 1
             case TaskCloned(pathspec=p):
-                self._step(p).done += 1
+                self._step(p).cloned += 1
             case TaskRetrying(pathspec=p):
                 self._step(p).retries += 1
             case TaskFailed(pathspec=p):
-                step = self._step(p)
-                step.running.discard(p)
+                step = self._ended(p, now)
                 step.failed += 1
-            case RunFinished():
-                pass
+            case RunFinished(status=status):
+                self._run_ended = now
+                if status != "successful":  # what still ran was cancelled with the run
+                    for step in self._steps.values():
+                        step.cancelled += len(step.running)
+                        step.running.clear()
+                        if step.started_at is not None and step.ended_at is None:
+                            step.ended_at = now
             case _:
                 return False
         return True
@@ -220,24 +296,35 @@ class LiveView:
         name = pathspec.split("/")[2]
         return self._steps.setdefault(name, StepProgress(name))
 
-    def render(self) -> list[str]:
-        """The status block: one line per step."""
-        width = max((len(name) for name in self._steps), default=0)
-        return [self._render_step(step, width) for step in self._steps.values()]
+    def _ended(self, pathspec: str, now: float) -> StepProgress:
+        step = self._step(pathspec)
+        step.running.discard(pathspec)
+        if not step.running:
+            step.ended_at = now
+        return step
 
-    def _render_step(self, step: StepProgress, width: int) -> str:
-        total = step.total
-        if total is None:
-            return f"{step.name:<{width}}  {step.counts()}"
-        finished = step.done + step.failed
-        filled = BAR_WIDTH * finished // total if total else 0
-        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        return f"{step.name:<{width}}  [{bar}] {finished}/{total}  {step.counts()}"
+    def render(self, columns: int = 200) -> list[str]:
+        """The status block: one line per step, then the run's; none wider than ``columns``."""
+        now = self._clock()
+        names = [*self._order, *(n for n in self._steps if n not in self._order)]
+        width = max((len(name) for name in names), default=0)
+        lines = []
+        for name in names:
+            step = self._steps.get(name)
+            if step is None:
+                lines.append(_DIM + f"{name:<{width}}  waiting"[:columns] + _RESET)
+            else:
+                lines.append(_fit(step, width, now, columns))
+        if self._run_started is not None:
+            end = self._run_ended if self._run_ended is not None else now
+            run_id = (self._run or "").split("/")[-1]
+            lines.append(f"run {run_id}  {duration(end - self._run_started)}"[:columns])
+        return lines
 
     def _draw(self, log_lines: list[str], *, final: bool) -> None:
         columns = self._width or shutil.get_terminal_size().columns
         # Status lines must not wrap: the cursor goes back up by lines, not rows.
-        block = [line[: max(columns - 1, 1)] for line in self.render()]
+        block = self.render(max(columns - 1, 1))
         erase = f"\x1b[{self._drawn}F\x1b[J" if self._drawn else ""
         if final:  # the last state stays on screen above the closing message
             text = erase + "".join(f"{line}\n" for line in [*block, *log_lines])
@@ -247,9 +334,53 @@ class LiveView:
             self._drawn = len(block)
         self._output.write(text)
 
+    def _start_ticking(self) -> None:
+        if self._tick is None or self._ticking is not None:
+            return
+        stop = self._ticking = threading.Event()
 
-def make_display(out: TextIO | None = None) -> LinePrinter | LiveView:
-    """The live view for a terminal, plain lines otherwise.
+        def tick() -> None:
+            while not stop.wait(self._tick):
+                with self._lock:
+                    if self._drawn:
+                        self._draw([], final=False)
+
+        threading.Thread(target=tick, name="asyncflow-live-view", daemon=True).start()
+
+    def _stop_ticking(self) -> None:
+        if self._ticking is not None:
+            self._ticking.set()
+            self._ticking = None
+
+
+#: What the line of a foreach step gives up, in turn, to fit: (bar width, short counts, eta).
+_NARROWER = ((BAR_WIDTH, False, True), (16, False, True), (8, False, True), (8, True, True),
+             (0, True, True), (8, True, False), (0, True, False))  # fmt: skip
+_PLAIN_NARROWER = ((0, False, False), (0, True, False))
+
+
+def _fit(step: StepProgress, width: int, now: float, columns: int) -> str:
+    """The step's line, at most ``columns`` wide: a narrower bar, short counts, no eta."""
+    elapsed, eta = step.elapsed(now), step.eta(now)
+    took = "" if elapsed is None else "  " + duration(elapsed)
+    left = "" if eta is None else f" eta {duration(eta)}"
+    total, line = step.total, ""
+    for bar_width, short, with_eta in _NARROWER if total is not None else _PLAIN_NARROWER:
+        progress = ""
+        if total is not None:
+            filled = bar_width * step.finished // total if total else 0
+            bar = f"[{'#' * filled}{'-' * (bar_width - filled)}] " if bar_width else ""
+            progress = f"{bar}{step.finished}/{total}  "
+        timing = took + (left if with_eta else "")
+        line = f"{step.name:<{width}}  {progress}{step.counts(short=short)}{timing}"
+        if len(line) <= columns:
+            return line
+    return line[:columns]
+
+
+def make_display(out: TextIO | None = None, steps: Sequence[str] = ()) -> LinePrinter | LiveView:
+    """The live view for a terminal (listing ``steps`` before they start), plain lines
+    otherwise.
 
     ``ASYNCFLOW_DISPLAY=plain`` or ``live`` overrides the choice; ``TERM=dumb``
     means plain.
@@ -259,4 +390,4 @@ def make_display(out: TextIO | None = None) -> LinePrinter | LiveView:
     if choice not in ("plain", "live"):
         interactive = stream.isatty() and os.environ.get("TERM", "") != "dumb"
         choice = "live" if interactive else "plain"
-    return LiveView(out) if choice == "live" else LinePrinter(out)
+    return LiveView(out, steps=steps) if choice == "live" else LinePrinter(out)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import pty
 import re
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,19 +35,32 @@ def screen(text: str) -> list[str]:
     return lines[:-1] if lines[-1] == "" else lines
 
 
-def run_on_pty(args: list[str], root: Path, columns: int = 100) -> tuple[int, str]:
-    """Run the test interpreter with ``args`` on a pseudo-terminal; exit code and output."""
+def run_on_pty(
+    args: list[str],
+    root: Path,
+    columns: int = 100,
+    *,
+    env: dict[str, str] | None = None,
+    interrupt_at: Path | None = None,
+) -> tuple[int, str]:
+    """Run the test interpreter with ``args`` on a pseudo-terminal; exit code and output.
+
+    ``interrupt_at`` names a fifo: once the flow writes a line to it, the run gets
+    SIGINT, as Ctrl-C would send it.
+    """
     master, slave = pty.openpty()
     env = {
         **os.environ, "ASYNCFLOW_HOME": str(root), "PYTHONPATH": str(REPO),
-        "COLUMNS": str(columns), "TERM": "xterm",
+        "COLUMNS": str(columns), "TERM": "xterm", **(env or {}),
     }  # fmt: skip
     env.pop("ASYNCFLOW_DISPLAY", None)
     proc = subprocess.Popen(
         [sys.executable, *args], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
-        env=env, cwd=root.parent,
+        env=env, cwd=root.parent, preexec_fn=_default_sigint,
     )  # fmt: skip
     os.close(slave)
+    if interrupt_at is not None:
+        threading.Thread(target=_interrupt, args=(proc, interrupt_at), daemon=True).start()
     chunks = []
     while True:
         try:
@@ -57,3 +72,14 @@ def run_on_pty(args: list[str], root: Path, columns: int = 100) -> tuple[int, st
         chunks.append(data)
     os.close(master)
     return proc.wait(timeout=300), b"".join(chunks).decode()
+
+
+def _default_sigint() -> None:
+    # A test run started as a background job inherits SIGINT ignored, and Python keeps it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _interrupt(proc: subprocess.Popen[bytes], fifo: Path) -> None:
+    with open(fifo) as ready:
+        ready.readline()
+    proc.send_signal(signal.SIGINT)

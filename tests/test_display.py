@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import io
+import os
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from asyncflow.display import LinePrinter, LiveView, make_display
+from asyncflow.display import LinePrinter, LiveView, duration, make_display
 from asyncflow.events import (
     ArtifactStored,
     RunFinished,
@@ -18,7 +21,7 @@ from asyncflow.events import (
     TaskStarted,
 )
 
-from .terminal import run_on_pty, screen
+from .terminal import REPO, run_on_pty, screen
 
 
 class FakeTTY(io.StringIO):
@@ -29,60 +32,126 @@ class FakeTTY(io.StringIO):
 R = "F/7"
 
 
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def live(out: io.StringIO, width: int = 80, **options: Any) -> tuple[LiveView, Clock]:
+    clock = Clock()
+    return LiveView(out, width=width, clock=clock, tick=None, **options), clock
+
+
 def test_live_view_shows_each_step_and_a_foreach_progress_bar() -> None:
     out = FakeTTY()
-    view = LiveView(out, width=80)
+    view, clock = live(out)
     view(RunStarted(R))
     view(TaskStarted(f"{R}/start/1"))
+    clock.now += 2
     view(TaskFinished(f"{R}/start/1"))
     for i in range(4):
         view(TaskStarted(f"{R}/work/{i + 2}", ((i, 4),)))
     view(TaskOutput(f"{R}/work/3", "stdout", "working on b"))
+    clock.now += 10
     view(TaskFinished(f"{R}/work/3"))
     view(ArtifactStored(f"{R}/work/2", "x", 1, "msgpack/1"))
     view(TaskFailed(f"{R}/work/2", "ValueError: bad", "Traceback:\nValueError: bad\n"))
-    assert view.render() == [
-        "start  1 done",
-        "work   [############------------] 2/4  2 running, 1 done, 1 failed",
+    block = [
+        "start  1 done  2s",
+        # two of four finished in 10 s: the other two should take 10 s more
+        "work   [############------------] 2/4  2 running, 1 done, 1 failed  10s eta 10s",
+        "run 7  12s",
     ]
+    assert view.render() == block
     assert screen(out.getvalue()) == [
         "Workflow starting (run-id 7):",
         "[7/work/3] working on b",
         "[7/work/2] Traceback:",
         "[7/work/2] ValueError: bad",
         "[7/work/2] Task failed.",
-        "start  1 done",
-        "work   [############------------] 2/4  2 running, 1 done, 1 failed",
+        *block,
     ]
+    clock.now += 65
     view(RunFinished(R, "failed"))
-    assert screen(out.getvalue())[-3:] == [
-        "start  1 done",
-        "work   [############------------] 2/4  2 running, 1 done, 1 failed",
+    assert screen(out.getvalue())[-4:] == [
+        "start  1 done  2s",
+        # the failure cancelled the tasks still running
+        "work   [########################] 4/4  1 done, 1 failed, 2 cancelled  1m15s",
+        "run 7  1m17s",
         "Run F/7 failed.",
     ]
 
 
+def test_live_view_lists_steps_not_started_yet_dimmed() -> None:
+    view, _clock = live(FakeTTY(), steps=["start", "work", "end"])
+    view(RunStarted(R))
+    view(TaskStarted(f"{R}/start/1"))
+    assert view.render() == [
+        "start  1 running  0s",
+        "\x1b[2mwork   waiting\x1b[0m",
+        "\x1b[2mend    waiting\x1b[0m",
+        "run 7  0s",
+    ]
+
+
+def test_ctrl_c_shows_the_running_tasks_as_cancelled() -> None:
+    view, clock = live(FakeTTY())
+    view(RunStarted(R))
+    view(TaskStarted(f"{R}/a/1"))
+    view(TaskStarted(f"{R}/b/2"))
+    view(TaskFinished(f"{R}/b/2"))
+    clock.now += 3
+    view(RunFinished(R, "cancelled"))
+    assert view.render() == ["a  1 cancelled  3s", "b  1 done  0s", "run 7  3s"]
+
+
 def test_live_view_counts_retries_and_cloned_tasks() -> None:
-    view = LiveView(FakeTTY(), width=80)
+    view, _ = live(FakeTTY())
     view(TaskCloned(f"{R}/start/1", "F/6/start/1"))
     view(TaskStarted(f"{R}/flaky/2"))
     view(TaskRetrying(f"{R}/flaky/2", 0, "OSError: down", "Traceback:\nOSError: down\n", 0.0))
     view(TaskRetrying(f"{R}/flaky/2", 1, "OSError: down", "Traceback:\nOSError: down\n", 0.0))
-    assert view.render() == ["start  1 done", "flaky  1 running, 2 retries"]
+    assert view.render() == ["start  1 cloned", "flaky  1 running, 2 retries  0s"]
 
 
 def test_live_view_counts_nested_foreach_fan_outs() -> None:
-    view = LiveView(FakeTTY(), width=80)
+    view, _ = live(FakeTTY())
     view(TaskStarted(f"{R}/inner/5", ((0, 2), (0, 3))))
     view(TaskStarted(f"{R}/inner/6", ((1, 2), (0, 1))))
-    assert view.render() == ["inner  [------------------------] 0/4  2 running"]
+    assert view.render() == ["inner  [------------------------] 0/4  2 running  0s"]
 
 
 def test_live_view_lines_never_wrap() -> None:
     out = FakeTTY()
-    view = LiveView(out, width=20)
+    view, _ = live(out, width=20)
     view(TaskStarted(f"{R}/a_rather_long_step_name/1"))
     assert screen(out.getvalue()) == ["a_rather_long_step_"]
+
+
+def test_counts_stay_readable_in_40_columns() -> None:
+    out = FakeTTY()
+    view, clock = live(out, width=40)
+    view(RunStarted(R))
+    for i in range(4):
+        view(TaskStarted(f"{R}/work/{i + 1}", ((i, 200),)))
+    clock.now += 4
+    view(TaskFinished(f"{R}/work/1"))
+    view(TaskFailed(f"{R}/work/2", "ValueError: bad", "Traceback:\nValueError: bad\n"))
+    lines = screen(out.getvalue())[-2:]
+    # the bar goes, the counts shorten and the eta goes before anything is cut
+    assert lines == ["work  2/200  2 run 1 ok 1 fail  4s", "run 7  4s"]
+    assert all(len(line) < 40 for line in lines)
+
+
+def test_a_duration_reads_as_seconds_minutes_or_hours() -> None:
+    assert [duration(s) for s in (0.4, 59.9, 60, 125, 3600, 3725)] == [
+        "0s", "59s", "1m00s", "2m05s", "1h00m", "1h02m",
+    ]  # fmt: skip
 
 
 def test_make_display_picks_the_live_view_for_a_terminal_only(
@@ -115,10 +184,45 @@ def test_cli_on_a_terminal_draws_the_live_view(store_root: Path) -> None:
         "[1/work/3] working on b",
         "[1/work/4] working on c",
     ]
-    assert lines[5:] == [
+    assert [_untimed(line) for line in lines[5:]] == [
         "start  1 done",
         "work   [########################] 3/3  3 done",
         "join   1 done",
         "end    1 done",
+        "run 1",
         "Done!",
     ]
+    # before they started, the later steps were listed, dimmed
+    assert "\x1b[2mend    waiting\x1b[0m" in output
+
+
+def _untimed(line: str) -> str:
+    """``line`` without its elapsed time (``  3s``, ``  1m05s``) at the end."""
+    return re.sub(r"  \d+(s|m\d\ds|h\d\dm)$", "", line)
+
+
+def test_ctrl_c_on_a_terminal_shows_cancelled_tasks_then_resume_shows_clones(
+    store_root: Path, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    script = str(REPO / "tests" / "flows" / "crashable.py")
+    code, output = run_on_pty(
+        [script, "run"], store_root, env={"CRASH_GATE": str(gate)}, interrupt_at=gate
+    )
+    assert code == 130, output
+    lines = [_untimed(line) for line in screen(output)]
+    # items 1 and 3 may finish before the Ctrl-C lands; item 2 never does
+    work = next(line for line in lines if line.startswith("work"))
+    assert re.fullmatch(r"work   \[#+\] 3/3  (\d done, )?1 cancelled", work), work
+    assert lines[-3:] == [
+        "run 1",
+        "Run CrashFlow/1 cancelled.",
+        "Run CrashFlow/1 was cancelled (Ctrl-C); `resume` continues it.",
+    ]
+    assert "\x1b[2mend    waiting\x1b[0m" in output  # never started: still listed at the end
+
+    code, output = run_on_pty([script, "resume"], store_root)
+    assert code == 0, output
+    lines = [_untimed(line) for line in screen(output)]
+    assert "start  1 cloned" in lines
