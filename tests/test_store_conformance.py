@@ -156,6 +156,37 @@ def _wait_until(check: object, what: str, timeout: float = 20) -> None:
         time.sleep(0.2)
 
 
+GROUP = """
+from asyncflow.store import Datastore, TaskRecord
+store = Datastore.open()
+run = store.metadata.create_run("Group", "ann", {}, [], [])
+store.commit_tasks(
+    [(TaskRecord("Group", run.run_id, "s", i, "successful"), [], {"stdout": "hi"}) for i in (1, 2, 3)]
+)
+"""
+
+
+def test_a_writer_killed_mid_group_commit_shows_none_of_the_group(backend: Backend) -> None:
+    proc = backend.python("-c", GROUP, **{ENV: "commit-task@3"})  # every row in, no COMMIT
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    store = backend.open()
+    assert [r.run_id for r in store.metadata.list_runs("Group")] == [1]
+    assert store.metadata.list_tasks("Group", 1) == []
+    assert store.metadata.get_logs("Group", 1, 1, "stdout") == ""
+
+
+def test_a_group_commit_with_one_bad_task_commits_none(backend: Backend) -> None:
+    store = backend.open()
+    run = store.metadata.create_run("Group", "ann", {}, [], [])
+    good = [(TaskRecord("Group", run.run_id, "s", i, "successful"), [], None) for i in (1, 2)]
+    bad = (TaskRecord("Group", run.run_id + 99, "s", 3, "successful"), [], None)  # no such run
+    with pytest.raises(Exception, match="(?i)foreign key"):
+        store.commit_tasks([*good, bad])
+    assert store.metadata.list_tasks("Group", run.run_id) == []
+    store.commit_tasks(good)
+    assert [t.task_id for t in backend.open().metadata.list_tasks("Group", run.run_id)] == [1, 2]
+
+
 # -- concurrency -----------------------------------------------------------------------
 
 

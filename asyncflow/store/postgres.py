@@ -281,12 +281,6 @@ class PostgresMetadataStore:
 
     # -- tasks, artifacts, logs ----------------------------------------------------------
 
-    def commit_tasks(self, batch: Sequence[TaskCommit], *, fenced: bool = False) -> None:
-        """Commit each task of ``batch`` in its own transaction (see
-        :meth:`MetadataStore.commit_tasks`)."""
-        for task, artifacts, logs in batch:
-            self.commit_task(task, artifacts, logs, fenced=fenced)
-
     def commit_task(
         self,
         task: TaskRecord,
@@ -297,40 +291,13 @@ class PostgresMetadataStore:
     ) -> None:
         """Make a task, its artifacts and its logs visible at once, in one transaction
         (``fenced``: see :meth:`MetadataStore.commit_task`)."""
+        self.commit_tasks([(task, artifacts, logs)], fenced=fenced)
+
+    def commit_tasks(self, batch: Sequence[TaskCommit], *, fenced: bool = False) -> None:
+        """Commit every task of ``batch`` in one transaction: all visible, or none."""
         with self._tx() as cur:
-            if fenced:
-                row = cur.execute(
-                    "SELECT attempt FROM task_fences WHERE run_id=%s AND task_id=%s FOR UPDATE",
-                    (task.run_id, task.task_id),
-                ).fetchone()
-                if row is None or row[0] != task.attempt:
-                    raise StaleAttemptError(
-                        task.pathspec, task.attempt, None if row is None else row[0]
-                    )
-            _insert_logs(cur, task.run_id, task.task_id, task.attempt, logs or {})
-            inline = [(a.key, a.data) for a in artifacts if a.inline and a.data is not None]
-            if inline:
-                cur.executemany(
-                    "INSERT INTO inline_blobs (key, data) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                    inline,
-                )
-            cur.execute(
-                f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({_marks(11)}) "
-                "ON CONFLICT (run_id, task_id) DO UPDATE SET "
-                + ", ".join(f"{c} = EXCLUDED.{c}" for c in _TASK_COLUMNS.split(", ")),
-                (task.flow, task.run_id, task.step, task.task_id, task.status, task.attempt,
-                 task.started_at, task.finished_at, _dump(task.foreach_stack),
-                 _dump(task.parents), task.exception),
-            )  # fmt: skip
-            if artifacts:
-                cur.executemany(
-                    f"INSERT INTO artifacts (flow, run_id, task_id, {_ARTIFACT_COLUMNS}) "
-                    f"VALUES ({_marks(10)}) ON CONFLICT (run_id, task_id, name) DO UPDATE SET "
-                    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _ARTIFACT_COLUMNS.split(", ")),
-                    [(task.flow, task.run_id, task.task_id, a.name, a.key, a.encoding, a.size,
-                      a.type, _dump(a.metadata), a.inline) for a in artifacts],
-                )  # fmt: skip
-            fault_point("commit-task")
+            for task, artifacts, logs in batch:
+                _insert_task(cur, task, artifacts, logs, fenced)
 
     def list_tasks(
         self,
@@ -571,6 +538,49 @@ class _Heartbeat:
         self._stopped.set()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=10)
+
+
+def _insert_task(
+    cur: psycopg.Cursor[Any],
+    task: TaskRecord,
+    artifacts: Sequence[ArtifactRef],
+    logs: dict[str, str] | None,
+    fenced: bool,
+) -> None:
+    if fenced:
+        _check_fence(cur, task)
+    _insert_logs(cur, task.run_id, task.task_id, task.attempt, logs or {})
+    inline = [(a.key, a.data) for a in artifacts if a.inline and a.data is not None]
+    if inline:
+        cur.executemany(
+            "INSERT INTO inline_blobs (key, data) VALUES (%s, %s) ON CONFLICT DO NOTHING", inline
+        )
+    cur.execute(
+        f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({_marks(11)}) "
+        "ON CONFLICT (run_id, task_id) DO UPDATE SET "
+        + ", ".join(f"{c} = EXCLUDED.{c}" for c in _TASK_COLUMNS.split(", ")),
+        (task.flow, task.run_id, task.step, task.task_id, task.status, task.attempt,
+         task.started_at, task.finished_at, _dump(task.foreach_stack),
+         _dump(task.parents), task.exception),
+    )  # fmt: skip
+    if artifacts:
+        cur.executemany(
+            f"INSERT INTO artifacts (flow, run_id, task_id, {_ARTIFACT_COLUMNS}) "
+            f"VALUES ({_marks(10)}) ON CONFLICT (run_id, task_id, name) DO UPDATE SET "
+            + ", ".join(f"{c} = EXCLUDED.{c}" for c in _ARTIFACT_COLUMNS.split(", ")),
+            [(task.flow, task.run_id, task.task_id, a.name, a.key, a.encoding, a.size,
+              a.type, _dump(a.metadata), a.inline) for a in artifacts],
+        )  # fmt: skip
+    fault_point("commit-task")
+
+
+def _check_fence(cur: psycopg.Cursor[Any], task: TaskRecord) -> None:
+    row = cur.execute(
+        "SELECT attempt FROM task_fences WHERE run_id=%s AND task_id=%s FOR UPDATE",
+        (task.run_id, task.task_id),
+    ).fetchone()
+    if row is None or row[0] != task.attempt:
+        raise StaleAttemptError(task.pathspec, task.attempt, None if row is None else row[0])
 
 
 def _insert_logs(
