@@ -31,6 +31,7 @@ from asyncflow.store import (
 )
 from asyncflow.store.faults import ENV
 from asyncflow.store.maintenance import collect_garbage, verify
+from asyncflow.store.metadata import TaskCommit
 from tests.flows.crashable import big_value
 
 from .conftest import REPO
@@ -160,9 +161,8 @@ GROUP = """
 from asyncflow.store import Datastore, TaskRecord
 store = Datastore.open()
 run = store.metadata.create_run("Group", "ann", {}, [], [])
-store.commit_tasks(
-    [(TaskRecord("Group", run.run_id, "s", i, "successful"), [], {"stdout": "hi"}) for i in (1, 2, 3)]
-)
+tasks = [TaskRecord("Group", run.run_id, "s", i, "successful") for i in (1, 2, 3)]
+store.commit_tasks([(task, [], {"stdout": "hi"}) for task in tasks])
 """
 
 
@@ -178,9 +178,11 @@ def test_a_writer_killed_mid_group_commit_shows_none_of_the_group(backend: Backe
 def test_a_group_commit_with_one_bad_task_commits_none(backend: Backend) -> None:
     store = backend.open()
     run = store.metadata.create_run("Group", "ann", {}, [], [])
-    good = [(TaskRecord("Group", run.run_id, "s", i, "successful"), [], None) for i in (1, 2)]
-    bad = (TaskRecord("Group", run.run_id + 99, "s", 3, "successful"), [], None)  # no such run
-    with pytest.raises(Exception, match="(?i)foreign key"):
+    good: list[TaskCommit] = [
+        (TaskRecord("Group", run.run_id, "s", i, "successful"), [], None) for i in (1, 2)
+    ]
+    bad: TaskCommit = (TaskRecord("Group", run.run_id + 99, "s", 3, "successful"), [], None)
+    with pytest.raises(Exception, match=r"(?i)foreign key"):
         store.commit_tasks([*good, bad])
     assert store.metadata.list_tasks("Group", run.run_id) == []
     store.commit_tasks(good)
