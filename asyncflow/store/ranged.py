@@ -24,7 +24,14 @@ import blake3
 
 from ..exceptions import CorruptedBlobError
 
-__all__ = ["CHUNKS_FIELD", "RANGED_MIN", "RANGE_CHUNK", "RangedBlob", "chunk_digests"]
+__all__ = [
+    "CHUNKS_FIELD",
+    "RANGED_MIN",
+    "RANGE_CHUNK",
+    "RangeReader",
+    "RangedBlob",
+    "chunk_digests",
+]
 
 #: Digests cover chunks of this many bytes (the last may be shorter).
 RANGE_CHUNK = 1 << 20
