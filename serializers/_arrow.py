@@ -121,8 +121,8 @@ class ArrowSerializer(Serializer):
         reader = pa.ipc.open_file(file, options=options)
         kind = metadata["kind"]
         if kind == PYARROW_RECORD_BATCH:
-            return reader.get_batch(0).select(list(columns))
-        table = reader.read_all()
+            return checked(reader.get_batch(0)).select(list(columns))
+        table = checked(reader.read_all())  # the columns read, validated as a whole load is
         if kind == PANDAS_DATAFRAME:
             return _to_pandas(table.select(wanted), metadata, zero_copy=False)[list(columns)]
         table = table.select(list(columns))
