@@ -7,6 +7,7 @@ value is a data frame must not import either.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from serializers.base import Buffer, Serialized, Serializer
@@ -98,6 +99,44 @@ class ArrowSerializer(Serializer):
 
             return pl.from_arrow(table, rechunk=False)
         return table
+
+    def read_columns(self, source: Any, metadata: dict[str, Any], columns: Sequence[str]) -> Any:
+        """Only ``columns`` of the stored table, as its original kind. ``source`` is the
+        blob (a buffer) or a random-access file over it: from a file, only the footer,
+        the batches' headers and those columns' buffers are read."""
+        import pyarrow as pa
+
+        names = [name for name, _ in metadata["schema"]]
+        unknown = [c for c in columns if c not in names]
+        if unknown:
+            raise ValueError(
+                f"no column {', '.join(map(repr, unknown))} (columns: {', '.join(names)})"
+            )
+        file = (
+            pa.py_buffer(source) if isinstance(source, memoryview) else pa.PythonFile(source, "r")
+        )
+        index = _index_columns(pa.ipc.open_file(file).schema)  # the footer: read again below
+        wanted = list(dict.fromkeys([*columns, *index]))
+        options = pa.ipc.IpcReadOptions(included_fields=sorted(names.index(c) for c in wanted))
+        reader = pa.ipc.open_file(file, options=options)
+        kind = metadata["kind"]
+        if kind == PYARROW_RECORD_BATCH:
+            return checked(reader.get_batch(0)).select(list(columns))
+        table = checked(reader.read_all())  # the columns read, validated as a whole load is
+        if kind == PANDAS_DATAFRAME:
+            return _to_pandas(table.select(wanted), metadata, zero_copy=False)[list(columns)]
+        table = table.select(list(columns))
+        if kind == POLARS_DATAFRAME:
+            import polars as pl
+
+            return pl.from_arrow(table, rechunk=False)
+        return table
+
+
+def _index_columns(schema: Any) -> list[str]:
+    """The columns holding a pandas frame's index (read too, so the index comes back)."""
+    pandas = schema.pandas_metadata or {}
+    return [c for c in pandas.get("index_columns", []) if isinstance(c, str)]
 
 
 def checked(data: Any) -> Any:

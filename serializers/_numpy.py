@@ -55,3 +55,27 @@ class NumpySerializer(Serializer):
             count *= n
         flat = np.frombuffer(buffer, dtype=dtype, count=count)
         return flat.reshape(shape, order=metadata["order"])
+
+    def read_rows(self, source: Any, metadata: dict[str, Any], start: int, stop: int) -> Any:
+        """Rows ``start`` to ``stop`` (along the first axis) of the stored array. ``source``
+        is the blob (a buffer: a zero-copy view) or a random-access file over it (only
+        those rows' bytes are read; a Fortran-ordered array is read whole)."""
+        import numpy as np
+
+        dtype, shape = np.dtype(metadata["dtype"]), tuple(metadata["shape"])
+        if not shape:
+            raise ValueError("a 0-d array has no rows")
+        start, stop, _ = slice(start, stop).indices(shape[0])
+        stop = max(start, stop)
+        if metadata["order"] != "C":
+            whole = source if isinstance(source, memoryview) else memoryview(source.read())
+            return self.deserialize(whole, metadata)[start:stop]
+        row = dtype.itemsize
+        for n in shape[1:]:
+            row *= n
+        if isinstance(source, memoryview):
+            data: Any = source[start * row : stop * row]
+        else:
+            source.seek(start * row)
+            data = source.read((stop - start) * row)
+        return np.frombuffer(data, dtype=dtype).reshape((stop - start, *shape[1:]))

@@ -31,6 +31,7 @@ from asyncflow.store import (
 )
 from asyncflow.store.faults import ENV
 from asyncflow.store.maintenance import collect_garbage, verify
+from asyncflow.store.metadata import TaskCommit
 from tests.flows.crashable import big_value
 
 from .conftest import REPO
@@ -126,8 +127,9 @@ def _start(backend: Backend, *args: str) -> subprocess.Popen[str]:
 @pytest.mark.parametrize(
     ("fault", "visible_steps"),
     [
-        ("blob-write@2", ["start", "work", "join"]),  # big's 12 MiB upload a third sent
+        ("blob-write@2", ["start", "work", "join"]),  # big's 12 MiB body a third gathered
         ("commit-task@6", ["start", "work", "join"]),  # big's rows inserted, not committed
+        ("commit-task@2", ["start"]),  # the first foreach task committing
     ],
 )
 def test_a_writer_killed_mid_upload_or_mid_commit_leaves_a_consistent_store(
@@ -149,11 +151,107 @@ def test_a_writer_killed_mid_upload_or_mid_commit_leaves_a_consistent_store(
     assert verify(backend.open()).problems == []
 
 
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("blob-write:enospc", "No space left on device (injected at blob-write)"),
+        ("commit-task@6:enospc", "No space left on device (injected at commit-task)"),
+    ],
+)
+def test_a_failed_write_fails_the_run_clearly_and_resume_finishes_it(
+    backend: Backend, fault: str, message: str
+) -> None:
+    proc = backend.python(CRASHABLE, "run", **{ENV: fault})
+    assert proc.returncode == 1 and message in proc.stdout, proc.stderr
+    assert proc.stderr.endswith("Run CrashFlow/1 failed in CrashFlow/1/big/6.\n")
+    run = Run("CrashFlow/1", root=backend.urls)
+    assert run.status == "failed" and not run.crashed
+    assert run.exception is not None and message in run.exception
+    store = backend.open()
+    if fault.startswith("blob"):  # the failed upload left nothing (a failed commit, an orphan)
+        assert set(store.blobs.keys()) <= store.metadata.referenced_keys()
+    assert verify(store).problems == []
+    resumed = backend.python(CRASHABLE, "resume")
+    assert resumed.returncode == 0, resumed.stderr
+    again = Run("CrashFlow/2", root=backend.urls)
+    assert again.successful and again.data is not None and again.data.blob == big_value()
+
+
 def _wait_until(check: object, what: str, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while not check():  # type: ignore[operator]
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
+
+
+GROUP = """
+from asyncflow.store import Datastore, TaskRecord
+store = Datastore.open()
+run = store.metadata.create_run("Group", "ann", {}, [], [])
+tasks = [TaskRecord("Group", run.run_id, "s", i, "successful") for i in (1, 2, 3)]
+store.commit_tasks([(task, [], {"stdout": "hi"}) for task in tasks])
+"""
+
+
+def test_a_writer_killed_mid_group_commit_shows_none_of_the_group(backend: Backend) -> None:
+    proc = backend.python("-c", GROUP, **{ENV: "commit-task@3"})  # every row in, no COMMIT
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    store = backend.open()
+    assert [r.run_id for r in store.metadata.list_runs("Group")] == [1]
+    assert store.metadata.list_tasks("Group", 1) == []
+    assert store.metadata.get_logs("Group", 1, 1, "stdout") == ""
+
+
+def test_a_group_commit_with_one_bad_task_commits_none(backend: Backend) -> None:
+    store = backend.open()
+    run = store.metadata.create_run("Group", "ann", {}, [], [])
+    good: list[TaskCommit] = [
+        (TaskRecord("Group", run.run_id, "s", i, "successful"), [], None) for i in (1, 2)
+    ]
+    bad: TaskCommit = (TaskRecord("Group", run.run_id + 99, "s", 3, "successful"), [], None)
+    with pytest.raises(Exception, match=r"(?i)foreign key"):
+        store.commit_tasks([*good, bad])
+    assert store.metadata.list_tasks("Group", run.run_id) == []
+    store.commit_tasks(good)
+    assert [t.task_id for t in backend.open().metadata.list_tasks("Group", run.run_id)] == [1, 2]
+
+
+UPLOADER = """
+import sys
+import numpy as np
+from asyncflow.store import Datastore
+from asyncflow.store.blobs import content_key
+store = Datastore.open(inline_threshold=0)
+value = np.random.default_rng(3).random((256 << 20) // 8)
+print(content_key([value.view(np.uint8)]), flush=True)
+store.persist("huge", value)
+print("stored", flush=True)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["s3/sqlite", "s3/postgres"], indirect=True)
+def test_a_writer_killed_while_its_bytes_are_on_the_wire_leaves_no_object(
+    backend: Backend,
+) -> None:
+    proc = _start(backend, "-c", UPLOADER)
+    assert proc.stdout is not None
+    key = proc.stdout.readline().strip()  # printed just before the upload starts
+    time.sleep(1.0)  # a 256 MiB PUT to a local SeaweedFS takes several seconds
+    proc.send_signal(signal.SIGKILL)
+    rest, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL and "stored" not in rest, err
+    store = backend.open()
+    assert not store.blobs.exists(key)  # a PUT that never finished leaves nothing
+    assert list(store.blobs.keys()) == [] and verify(store).problems == []
+    store.persist("huge", _huge())  # a later writer stores it whole
+    assert store.blobs.exists(key)
+
+
+def _huge() -> object:
+    import numpy as np
+
+    return np.random.default_rng(3).random((256 << 20) // 8)
 
 
 # -- concurrency -----------------------------------------------------------------------

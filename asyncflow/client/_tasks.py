@@ -9,6 +9,7 @@ from typing import Any
 
 from ..exceptions import NotFoundError
 from ..store import ArtifactRef, Datastore, StoreLocation, TaskRecord
+from ..store.ranged import CHUNKS_FIELD
 from ._lookup import (
     ClientObject,
     get_datastore,
@@ -218,6 +219,16 @@ class DataArtifact(ClientObject):
             return self._value
         return await in_thread(lambda: self.data)
 
+    def read_columns(self, *columns: str) -> Any:
+        """Only these columns of a stored table or data frame (the value's kind). From an
+        object store this fetches only their bytes, each verified; ``data`` loads it all."""
+        return self._task._store.read_columns(self._ref, columns, pathspec=self._task.pathspec)
+
+    def read_rows(self, start: int, stop: int) -> Any:
+        """Rows ``start`` to ``stop`` of a stored NumPy array, fetching only their bytes
+        from an object store (each verified)."""
+        return self._task._store.read_rows(self._ref, start, stop, pathspec=self._task.pathspec)
+
     @property
     def sha(self) -> str:
         """The content hash (BLAKE3, hex) of the stored bytes."""
@@ -256,7 +267,7 @@ class DataArtifact(ClientObject):
     @property
     def metadata(self) -> dict[str, Any]:
         """What the serializer recorded: schema, rows, shape, dtype, size..."""
-        return dict(self._ref.metadata)
+        return {k: v for k, v in self._ref.metadata.items() if k != CHUNKS_FIELD}
 
 
 class Artifacts(list[DataArtifact]):

@@ -92,8 +92,9 @@ class MetadataStore(Protocol):
         """Commit several finished tasks, each as :meth:`commit_task` would.
 
         Every task stays all-or-nothing; a store may put the whole batch in one
-        transaction (SQLite does: a commit costs far more than a trivial task's rows),
-        so one failing task may fail the batch: commit those tasks one by one then.
+        transaction (SQLite and PostgreSQL do: a commit costs far more than a trivial
+        task's rows), so one failing task may fail the batch: commit those tasks one by
+        one then.
         """
         ...
 

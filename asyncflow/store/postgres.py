@@ -94,10 +94,14 @@ class PostgresMetadataStore:
             return self._pool
 
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[psycopg.Cursor[Any]]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        with self._connections().connection() as conn, conn.transaction(), conn.cursor() as cur:
-            yield cur
+    def _tx(self, *, pipelined: bool = False) -> Iterator[psycopg.Cursor[Any]]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+        ``pipelined``: statements are sent without waiting for each result (for writes
+        that read nothing back), so the transaction costs about one round trip."""
+        with self._connections().connection() as conn:
+            pipeline = conn.pipeline() if pipelined else contextlib.nullcontext()
+            with pipeline, conn.transaction(), conn.cursor() as cur:
+                yield cur
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._tx() as cur:
@@ -281,12 +285,6 @@ class PostgresMetadataStore:
 
     # -- tasks, artifacts, logs ----------------------------------------------------------
 
-    def commit_tasks(self, batch: Sequence[TaskCommit], *, fenced: bool = False) -> None:
-        """Commit each task of ``batch`` in its own transaction (see
-        :meth:`MetadataStore.commit_tasks`)."""
-        for task, artifacts, logs in batch:
-            self.commit_task(task, artifacts, logs, fenced=fenced)
-
     def commit_task(
         self,
         task: TaskRecord,
@@ -297,40 +295,12 @@ class PostgresMetadataStore:
     ) -> None:
         """Make a task, its artifacts and its logs visible at once, in one transaction
         (``fenced``: see :meth:`MetadataStore.commit_task`)."""
-        with self._tx() as cur:
-            if fenced:
-                row = cur.execute(
-                    "SELECT attempt FROM task_fences WHERE run_id=%s AND task_id=%s FOR UPDATE",
-                    (task.run_id, task.task_id),
-                ).fetchone()
-                if row is None or row[0] != task.attempt:
-                    raise StaleAttemptError(
-                        task.pathspec, task.attempt, None if row is None else row[0]
-                    )
-            _insert_logs(cur, task.run_id, task.task_id, task.attempt, logs or {})
-            inline = [(a.key, a.data) for a in artifacts if a.inline and a.data is not None]
-            if inline:
-                cur.executemany(
-                    "INSERT INTO inline_blobs (key, data) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                    inline,
-                )
-            cur.execute(
-                f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({_marks(11)}) "
-                "ON CONFLICT (run_id, task_id) DO UPDATE SET "
-                + ", ".join(f"{c} = EXCLUDED.{c}" for c in _TASK_COLUMNS.split(", ")),
-                (task.flow, task.run_id, task.step, task.task_id, task.status, task.attempt,
-                 task.started_at, task.finished_at, _dump(task.foreach_stack),
-                 _dump(task.parents), task.exception),
-            )  # fmt: skip
-            if artifacts:
-                cur.executemany(
-                    f"INSERT INTO artifacts (flow, run_id, task_id, {_ARTIFACT_COLUMNS}) "
-                    f"VALUES ({_marks(10)}) ON CONFLICT (run_id, task_id, name) DO UPDATE SET "
-                    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _ARTIFACT_COLUMNS.split(", ")),
-                    [(task.flow, task.run_id, task.task_id, a.name, a.key, a.encoding, a.size,
-                      a.type, _dump(a.metadata), a.inline) for a in artifacts],
-                )  # fmt: skip
-            fault_point("commit-task")
+        self.commit_tasks([(task, artifacts, logs)], fenced=fenced)
+
+    def commit_tasks(self, batch: Sequence[TaskCommit], *, fenced: bool = False) -> None:
+        """Commit every task of ``batch`` in one transaction: all visible, or none."""
+        with self._tx(pipelined=True) as cur:
+            _insert_tasks(cur, batch, fenced)
 
     def list_tasks(
         self,
@@ -573,14 +543,68 @@ class _Heartbeat:
             self._thread.join(timeout=10)
 
 
+_TASK_UPSERT = (
+    f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({', '.join(['%s'] * 11)}) "
+    "ON CONFLICT (run_id, task_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _TASK_COLUMNS.split(", "))
+)
+_INLINE_INSERT = "INSERT INTO inline_blobs (key, data) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+_ARTIFACT_UPSERT = (
+    f"INSERT INTO artifacts (flow, run_id, task_id, {_ARTIFACT_COLUMNS}) "
+    f"VALUES ({', '.join(['%s'] * 10)}) ON CONFLICT (run_id, task_id, name) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _ARTIFACT_COLUMNS.split(", "))
+)
+
+
+def _insert_tasks(cur: psycopg.Cursor[Any], batch: Sequence[TaskCommit], fenced: bool) -> None:
+    """Every row of every task of ``batch``, on a pipelined cursor: statements go out
+    without waiting for one another, so a group costs about one round trip."""
+    if fenced:
+        for task, _, _ in batch:
+            _check_fence(cur, task)
+    for task, refs, logs in batch:
+        for stream, text in (logs or {}).items():
+            cur.execute(_LOG_UPSERT, (task.run_id, task.task_id, task.attempt, stream, text))
+        for a in refs:
+            if a.inline and a.data is not None:
+                cur.execute(_INLINE_INSERT, (a.key, a.data))
+        cur.execute(
+            _TASK_UPSERT,
+            (task.flow, task.run_id, task.step, task.task_id, task.status, task.attempt,
+             task.started_at, task.finished_at, _dump(task.foreach_stack), _dump(task.parents),
+             task.exception),
+        )  # fmt: skip
+        for a in refs:
+            cur.execute(
+                _ARTIFACT_UPSERT,
+                (task.flow, task.run_id, task.task_id, a.name, a.key, a.encoding, a.size, a.type,
+                 _dump(a.metadata), a.inline),
+            )  # fmt: skip
+    for _ in batch:  # every row sent, nothing committed: a crash here shows no task
+        fault_point("commit-task")
+
+
+def _check_fence(cur: psycopg.Cursor[Any], task: TaskRecord) -> None:
+    row = cur.execute(
+        "SELECT attempt FROM task_fences WHERE run_id=%s AND task_id=%s FOR UPDATE",
+        (task.run_id, task.task_id),
+    ).fetchone()
+    if row is None or row[0] != task.attempt:
+        raise StaleAttemptError(task.pathspec, task.attempt, None if row is None else row[0])
+
+
+_LOG_UPSERT = (
+    "INSERT INTO logs (run_id, task_id, attempt, stream, data) VALUES (%s, %s, %s, %s, %s) "
+    "ON CONFLICT (run_id, task_id, attempt, stream) DO UPDATE SET data = EXCLUDED.data"
+)
+
+
 def _insert_logs(
     cur: psycopg.Cursor[Any], run_id: int, task_id: int, attempt: int, logs: dict[str, str]
 ) -> None:
     if logs:
         cur.executemany(
-            "INSERT INTO logs (run_id, task_id, attempt, stream, data) VALUES (%s, %s, %s, %s, %s) "
-            "ON CONFLICT (run_id, task_id, attempt, stream) DO UPDATE SET data = EXCLUDED.data",
-            [(run_id, task_id, attempt, stream, text) for stream, text in logs.items()],
+            _LOG_UPSERT, [(run_id, task_id, attempt, stream, text) for stream, text in logs.items()]
         )
 
 
@@ -599,10 +623,6 @@ def _run_filters(
             sql += f" AND {condition}"
             args.append(value)
     return sql, args
-
-
-def _marks(n: int) -> str:
-    return ", ".join(["%s"] * n)
 
 
 def _dump(value: Any) -> str:

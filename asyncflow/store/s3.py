@@ -5,11 +5,15 @@ the BLAKE3 hash of the bytes, computed before the upload (the datastore must cla
 key in its lease before the object can appear, see :mod:`.leases`; in memory that pass
 costs ~0.1 s per GiB against ~14 s to upload it to a local SeaweedFS).
 
-Writes never replace an object: a value up to :data:`SINGLE_PUT_LIMIT` is one
-create-only PUT (``If-None-Match: *``; "already exists" means the same bytes are
-there); a larger one is looked up first and, if absent, uploaded in parts straight
-from the encoder's buffers, never joined in memory. Two writers racing on one large
-key upload the same bytes, so whichever completes last leaves the same object.
+Writes never replace an object: a value up to :data:`SINGLE_PUT_LIMIT` (S3's largest
+PUT, 5 GiB) is one create-only PUT (``If-None-Match: *``; "already exists" means the same
+bytes are there, or another writer won a race to store them). The body is the encoder's
+own buffers in slices, handed to obstore uncopied (it sends them as they are), so a value
+is never joined or buffered whole a second time. A large value is looked up first (HEAD),
+so bytes already stored are not sent again. A value beyond 5 GiB goes up in parts
+(obstore 0.12 cannot make a multipart upload create-only): two writers racing on such a
+key both upload, and whichever completes last leaves the same bytes, as the key is their
+hash.
 
 Credentials, region and endpoint come from the usual ``AWS_*`` variables
 (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``).
@@ -34,14 +38,20 @@ from .blobs import CHUNK, BlobInfo, content_key
 from .faults import fault_point
 from .keys import check_key, is_key
 
-__all__ = ["PART_SIZE", "SINGLE_PUT_LIMIT", "S3BlobStore"]
+__all__ = ["LOOK_FIRST", "PART_SIZE", "SINGLE_PUT_LIMIT", "S3BlobStore"]
 
-#: Values up to this size go up in one create-only PUT; larger ones in parts.
-SINGLE_PUT_LIMIT = 8 << 20
+#: Values up to this size go up in one create-only PUT (S3's limit for one PUT).
+SINGLE_PUT_LIMIT = 5 << 30
+
+#: Values above this size are looked up before they are sent.
+LOOK_FIRST = 8 << 20
 
 #: The size of each part of a multipart upload (S3's minimum is 5 MiB).
 PART_SIZE = 8 << 20
 
+
+#: How long one request may take (a whole value can be one request).
+REQUEST_TIMEOUT = "600s"
 
 #: What obstore raises for an absent object (its own class, or the builtin one).
 _MISSING = (NotFoundError, FileNotFoundError)
@@ -83,13 +93,11 @@ class S3BlobStore:
         views = [memoryview(b).cast("B") for b in buffers]
         total = sum(v.nbytes for v in views)
         try:
+            if total > LOOK_FIRST and self.exists(key):
+                return False
             if total <= SINGLE_PUT_LIMIT:
-                data: Any = views[0] if len(views) == 1 else b"".join(views)
-                fault_point("blob-write")
-                obstore.put(self._store, path, data, mode="create", use_multipart=False)
+                obstore.put(self._store, path, _parts(views), mode="create", use_multipart=False)
             else:
-                if self.exists(key):
-                    return False
                 obstore.put(
                     self._store, path, _parts(views), chunk_size=PART_SIZE, max_concurrency=4
                 )
@@ -161,7 +169,9 @@ class S3BlobStore:
 
 def _s3_store(bucket: str) -> Any:
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    options: dict[str, Any] = {}
+    # One request may carry a whole value (a create-only PUT, a GET of up to 5 GiB): give
+    # it ten minutes rather than the client's 30 s, which a loaded machine misses at 1 GiB.
+    options: dict[str, Any] = {"timeout": REQUEST_TIMEOUT}
     config: dict[str, Any] = {}
     if endpoint:
         config["endpoint"] = endpoint
