@@ -24,6 +24,7 @@ from ..exceptions import (
 )
 from ..flowspec import FlowSpec, describe_transition
 from ..graph import StepNode
+from ..parameters import is_parameter
 from ..store import ArtifactRef, TaskRecord
 from ..wording import a_type
 from .context import RunContext
@@ -94,7 +95,7 @@ def task_context(run: RunContext, step: str, task_id: int, attempt: int) -> Task
         namespace=run.namespace,
         username=run.record.user,
         tags=frozenset(run.record.tags + run.record.system_tags),
-        parameter_names=tuple(sorted(run.param_refs)),
+        parameter_names=tuple(sorted(n for n in run.param_refs if is_parameter(run.flow_cls, n))),
     )
 
 
