@@ -14,7 +14,8 @@ The tree, so callers can catch at the level they need::
     ├── ForeachError                   a foreach artifact that is missing, not iterable, empty
     │                                  or longer than --max-num-splits
     ├── ResumeError                    resume was asked for something it cannot do
-    ├── ReservedArtifactError          a step assigned a reserved name (next, input, ...)
+    ├── ReservedArtifactError          a step assigned a reserved or unreachable name (next,
+    │   │                              input, '', 'a/b', ...)
     │   └── ParameterReadOnlyError     a step assigned a Parameter or class constant
     │                                  (also an AttributeError, as in Metaflow)
     ├── MergeArtifactsError            merge_artifacts() misused, or inputs that cannot merge
@@ -199,10 +200,11 @@ class ReservedArtifactError(AsyncflowException):
 
     headline = "Reserved artifact name"
 
-    def __init__(self, name: str, step: str | None = None) -> None:
+    def __init__(self, name: str, step: str | None = None, problem: str | None = None) -> None:
         self.name, self.step = name, step
         where = f" in step '{step}'" if step else ""
-        super().__init__(f"'{name}' is reserved by asyncflow and cannot be an artifact{where}")
+        problem = problem or "is reserved by asyncflow and cannot be an artifact"
+        super().__init__(f"{name!r} {problem}{where}")
 
 
 class ParameterReadOnlyError(ReservedArtifactError, AttributeError):  # type: ignore[misc]

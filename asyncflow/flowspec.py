@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from .graph import FlowGraph, StepNode
 
 __all__ = [
-    "PARALLEL_VAR", "RESERVED_NAMES", "FlowSpec", "ForeachFrame", "class_constants",
-    "describe_transition",
+    "PARALLEL_VAR", "RESERVED_NAMES", "FlowSpec", "ForeachFrame", "class_constant_values",
+    "class_constants", "describe_transition", "is_internal",
 ]  # fmt: skip
 
 #: The artifact a ``num_parallel`` split keeps its node indexes in (Metaflow's name).
@@ -217,7 +217,7 @@ class FlowSpec:
 
     def __getattr__(self, name: str) -> Any:
         artifacts = self.__dict__.get("_artifacts") or type(self)._artifacts
-        if name.startswith("_") or artifacts is None or name not in artifacts:
+        if is_internal(name) or artifacts is None or name not in artifacts:
             raise AttributeError(self._no_such_artifact(name))
         value = artifacts.load(name)
         object.__setattr__(self, name, value)
@@ -236,30 +236,63 @@ class FlowSpec:
         )
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name.startswith("_"):
-            object.__setattr__(self, name, value)
-            return
         artifacts = self._artifacts
         step = artifacts.step if artifacts else None
-        if is_parameter(type(self), name):
-            raise ParameterReadOnlyError(name, step)
-        if name in class_constants(type(self)):
-            raise ParameterReadOnlyError(name, step, kind="a constant of the flow class")
-        if name in RESERVED_NAMES or callable(getattr(type(self), name, None)):
-            raise ReservedArtifactError(name, step)
+        _check_artifact_name(type(self), name, step)
         object.__setattr__(self, name, value)
         if artifacts is not None:
             artifacts.assigned.add(name)
 
     def _artifact_values(self) -> dict[str, Any]:
         """Values of the artifacts this task assigned or read."""
-        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        return {k: v for k, v in self.__dict__.items() if not is_internal(k)}
+
+
+def is_internal(name: str) -> bool:
+    """Whether ``name`` is never an artifact: dunder names and the engine's own state.
+
+    Every other attribute a step sets, ``self._x`` included, is persisted, as in Metaflow.
+    """
+    return name.startswith("__") or name in _INTERNAL
+
+
+#: What the engine keeps on each task's flow object (set with ``object.__setattr__``).
+_INTERNAL = frozenset(
+    {"_artifacts", "_transition", "_num_parallel", "_foreach_frames", "_is_join", "_input_reads"}
+)
+
+
+def _check_artifact_name(flow_cls: type[FlowSpec], name: str, step: str | None) -> None:
+    if is_parameter(flow_cls, name):
+        raise ParameterReadOnlyError(name, step)
+    if name in class_constants(flow_cls):
+        raise ParameterReadOnlyError(name, step, kind="a constant of the flow class")
+    if not name:
+        raise ReservedArtifactError(name, step, "is empty: no artifact can have that name")
+    if "/" in name:
+        raise ReservedArtifactError(
+            name, step, "contains '/', which separates the parts of a pathspec: "
+            "no artifact can have that name",
+        )  # fmt: skip
+    if name in RESERVED_NAMES or is_internal(name) or _is_class_member(flow_cls, name):
+        raise ReservedArtifactError(name, step)
+
+
+def _is_class_member(flow_cls: type, name: str) -> bool:
+    # methods, properties (name, input, _current_step, ...) and other descriptors
+    member = getattr(flow_cls, name, None)
+    return callable(member) or hasattr(member, "__get__")
 
 
 def class_constants(flow_cls: type) -> frozenset[str]:
     """Public plain values defined on a flow's classes (not Parameters, methods or
     properties): read-only in every step, as in Metaflow."""
     return _class_constants(flow_cls)
+
+
+def class_constant_values(flow_cls: type) -> dict[str, Any]:
+    """The class constants of ``flow_cls`` and their values (stored with the parameters)."""
+    return {name: getattr(flow_cls, name) for name in sorted(class_constants(flow_cls))}
 
 
 @functools.lru_cache(maxsize=256)

@@ -11,6 +11,7 @@ import typing
 
 if typing.TYPE_CHECKING:
     from serializers._arrow import ArrowSerializer
+    from serializers._bytes import BytesSerializer
     from serializers._msgpack import MsgpackSerializer
     from serializers._numpy import NumpySerializer
     from serializers._pickle import CloudpickleSerializer
@@ -30,6 +31,7 @@ if typing.TYPE_CHECKING:
 
 __all__ = [
     "ArrowSerializer",
+    "BytesSerializer",
     "CloudpickleSerializer",
     "Declined",
     "DeserializationError",
@@ -53,6 +55,7 @@ __all__ = [
 #: Where each public name lives.
 _HOMES = {
     "ArrowSerializer": "serializers._arrow",
+    "BytesSerializer": "serializers._bytes",
     "CloudpickleSerializer": "serializers._pickle",
     "Declined": "serializers.errors",
     "DeserializationError": "serializers.errors",

@@ -6,6 +6,7 @@ value is a data frame must not import either.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -181,11 +182,29 @@ def _from_pandas(frame: Any) -> tuple[Any, dict[str, Any]]:
         table = pa.Table.from_pandas(frame)
     except (pa.ArrowException, ValueError, TypeError) as exc:
         raise Declined(f"Arrow cannot represent this frame: {exc}") from exc
-    lost = _pandas_loss(frame, table.slice(0, 0).to_pandas())
+    lost = _pandas_loss(frame, _empty_probe(table).to_pandas())
     if lost:
         raise Declined(f"the frame would not round-trip through Arrow exactly: {lost}")
     freq = getattr(frame.index, "freqstr", None)
     return table, ({} if freq is None else {"index_freq": freq})
+
+
+def _empty_probe(table: Any) -> Any:
+    """A 0-row slice of ``table`` whose stored range indexes are empty too.
+
+    pyarrow rebuilds a stored ``RangeIndex`` only when its length matches the rows, so
+    an unchanged slice would come back with a default, unnamed index and look lossy.
+    """
+    empty = table.slice(0, 0)
+    pandas_meta = (empty.schema.metadata or {}).get(b"pandas")
+    if pandas_meta is None:
+        return empty
+    meta = json.loads(pandas_meta)
+    for index in meta.get("index_columns", []):
+        if isinstance(index, dict) and index.get("kind") == "range":
+            index["stop"] = index["start"]
+    patched = {**empty.schema.metadata, b"pandas": json.dumps(meta).encode()}
+    return empty.replace_schema_metadata(patched)
 
 
 def _pandas_loss(frame: Any, probe: Any) -> str | None:

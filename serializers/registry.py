@@ -27,13 +27,18 @@ __all__ = ["Registry", "builtin_serializers", "default_registry"]
 
 
 def builtin_serializers() -> list[Serializer]:
-    """Fresh instances of the built-in serializers (msgpack, NumPy, Arrow, cloudpickle)."""
+    """Fresh instances of the built-in serializers (raw bytes, msgpack, NumPy, Arrow,
+    cloudpickle)."""
     from serializers._arrow import ArrowSerializer
+    from serializers._bytes import BytesSerializer
     from serializers._msgpack import MsgpackSerializer
     from serializers._numpy import NumpySerializer
     from serializers._pickle import CloudpickleSerializer
 
-    return [MsgpackSerializer(), NumpySerializer(), ArrowSerializer(), CloudpickleSerializer()]
+    return [
+        BytesSerializer(), MsgpackSerializer(), NumpySerializer(), ArrowSerializer(),
+        CloudpickleSerializer(),
+    ]  # fmt: skip
 
 
 class Registry:

@@ -11,68 +11,116 @@ from typing import Any
 import anyio
 import pytest
 
-from asyncflow import Engine, Run, Runner
+from asyncflow import Engine, FlowSpec, Run, Runner
 from asyncflow.engine.prefetch import attributes_read
 from serializers import Registry, Serialized, Serializer
 
-from .flows.big import SIZE, BigArtifactFlow
+from .flows.big import BIG_VALUES, SIZE, BigArtifactFlow, BigValueFlow, SmallFlow, big_values
 from .flows.embedding import COPIED_ON, ForeachItemFlow, PrefetchFlow, SourceReadFlow, Tracked
 
 pytestmark = pytest.mark.anyio
 
 TICK = 0.005
 MAX_LAG = 0.050  # the issue's requirement
-ATTEMPTS = 3
+ATTEMPTS = 5
 
 
-def _waiting_for_a_cpu() -> float:
-    """Seconds this thread has spent runnable but waiting for a CPU (Linux; else 0)."""
-    try:
-        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
-            return int(f.read().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return 0.0
+def _cpu_waits() -> dict[str, int]:
+    """Nanoseconds each thread of this process has spent runnable but waiting for a CPU
+    (Linux; elsewhere nothing, and nothing is discounted)."""
+    waits = {}
+    for task in Path("/proc/self/task").glob("*"):
+        try:
+            waits[task.name] = int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return waits
 
 
-async def _max_lag_during(runner: Runner) -> tuple[float, str]:
-    """Max lag of a ticker sleeping TICK in a loop while ``runner`` runs a flow.
+def _longest_cpu_wait(before: dict[str, int], after: dict[str, int]) -> float:
+    # The loop's thread waiting for a CPU, or a worker waiting for one while it holds
+    # the GIL, is the machine's load, not the engine. A thread blocked on the GIL is
+    # not runnable, so a worker that really holds the GIL running shows no wait here.
+    return max((after[t] - before[t] for t in before.keys() & after.keys()), default=0) / 1e9
 
-    Time the OS kept the loop's thread waiting for a CPU (other processes on a
-    loaded machine) is not the engine's doing and is left out; time it waited for
-    the GIL or ran code on the loop is counted.
+
+async def _max_lag_during(
+    runner: Runner, *others: Runner, **params: Any
+) -> tuple[float, list[str]]:
+    """Max lag of a ticker sleeping TICK in a loop while ``runner`` (given ``params``) and
+    ``others`` run on the same loop.
+
+    Each tick's lateness counts less the longest time any thread of the process
+    waited for a CPU meanwhile (other processes on a loaded machine).
     """
     lags: list[float] = []
     done = anyio.Event()
+    statuses: list[str] = []
 
     async def ticker() -> None:
         while not done.is_set():
-            start, waited = time.perf_counter(), _waiting_for_a_cpu()
+            start, waits = time.perf_counter(), _cpu_waits()
             await anyio.sleep(TICK)
             elapsed = time.perf_counter() - start
-            lags.append(elapsed - TICK - (_waiting_for_a_cpu() - waited))
+            lags.append(elapsed - TICK - _longest_cpu_wait(waits, _cpu_waits()))
+
+    async def run(runner: Runner, params: dict[str, Any]) -> None:
+        statuses.append((await runner.async_run(**params)).status)
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(ticker)
-        result = await runner.async_run()
+        async with anyio.create_task_group() as runs:
+            runs.start_soon(run, runner, params)
+            for other in others:
+                runs.start_soon(run, other, {})
         done.set()
-    return max(lags), result.status
+    return max(lags), statuses
 
 
-async def test_loop_stays_responsive_while_300_mb_are_persisted(tmp_path: Path) -> None:
-    # The blocking we guard against is systematic: it shows in every attempt. A
-    # slow attempt on a loaded machine can still be the OS (a worker holding the GIL
-    # while it waits for a CPU), so the best of a few fresh attempts (fresh stores:
-    # no deduplication) is taken.
+async def _best_max_lag(tmp_path: Path, flow: type[FlowSpec], **params: Any) -> list[float]:
+    """Max loop lags of fresh attempts (fresh stores: no deduplication), each while
+    ``flow`` and a flow of small tasks share the loop; stops at the first under MAX_LAG.
+
+    Blocking the loop is systematic: it shows in every attempt, at the same place.
+    Noise (a worker descheduled with the GIL in hand) is not: the best attempt is the
+    engine's figure.
+    """
     lags = []
     for attempt in range(ATTEMPTS):
-        runner = Runner(BigArtifactFlow, datastore_root=tmp_path / f"store{attempt}")
-        lag, status = await _max_lag_during(runner)
-        assert status == "successful"
+        big = Runner(flow, datastore_root=tmp_path / f"store{attempt}")
+        small = Runner(SmallFlow, datastore_root=tmp_path / f"small{attempt}")
+        lag, statuses = await _max_lag_during(big, small, **params)
+        assert statuses == ["successful", "successful"]
         lags.append(lag)
         if lag < MAX_LAG:
             break
     print(f"max loop lag per attempt: {', '.join(f'{lag * 1000:.1f} ms' for lag in lags)}")
+    return lags
+
+
+async def test_loop_stays_responsive_while_300_mb_are_persisted(tmp_path: Path) -> None:
+    lags = await _best_max_lag(tmp_path, BigArtifactFlow)
     assert min(lags) < MAX_LAG, f"max loop lag per attempt (s): {lags}"
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize("kind", ["bytes", "str", "tuple"])
+async def test_loop_stays_responsive_while_300_mb_of_bytes_like_values_go_by(
+    tmp_path: Path, kind: str
+) -> None:
+    big_values()  # built before the clock starts: making them is the test's own work
+    lags = await _best_max_lag(tmp_path, BigValueFlow, kind=kind)
+    assert min(lags) < MAX_LAG, f"max loop lag per attempt (s): {lags}"
+
+
+async def test_bytes_like_values_are_stored_as_raw_buffers(tmp_path: Path) -> None:
+    big_values()
+    for kind in ("bytes", "str", "tuple"):
+        result = await Runner(BigValueFlow, datastore_root=tmp_path / kind).async_run(kind=kind)
+        start, end = result.run["start"].task, result.run["end"].task
+        assert start is not None and end is not None
+        assert start["big"].encoding == "bytes/1"
+        assert end.data.length == len(BIG_VALUES[kind])
 
 
 async def test_the_big_artifact_is_stored_whole(tmp_path: Path) -> None:

@@ -271,20 +271,54 @@ class DataArtifact(ClientObject):
 
 
 class Artifacts(list[DataArtifact]):
-    """A task's artifacts: iterate them, or reach one by name (``artifacts.x``)."""
+    """A task's artifacts: iterate them, or reach one by name (``artifacts.x``, ``artifacts["x"]``).
+
+    An artifact's name wins over the list's methods, as in Metaflow (whose container is a
+    named tuple): with an artifact named ``count``, ``artifacts.count`` is that artifact.
+    """
+
+    def __getattribute__(self, name: str) -> Any:
+        if not name.startswith("_"):
+            found = _named(self, name)
+            if found is not None:
+                return found
+        return super().__getattribute__(name)
 
     def __getattr__(self, name: str) -> DataArtifact:
-        for artifact in self:
-            if artifact.id == name:
-                return artifact
         raise AttributeError(f"no artifact named '{name}'")
+
+    def __getitem__(self, key: Any) -> Any:
+        if not isinstance(key, str):
+            return super().__getitem__(key)
+        found = _named(self, key)
+        if found is None:
+            raise KeyError(f"no artifact named '{key}'")
+        return found
+
+
+def _named(artifacts: list[DataArtifact], name: str) -> DataArtifact | None:
+    for artifact in list.__iter__(artifacts):
+        if artifact.id == name:
+            return artifact
+    return None
 
 
 class MetaflowData:
-    """Attribute access to a task's artifact values: ``data.dataset``."""
+    """Artifact values by attribute or by item: ``data.dataset``, ``data["dataset"]``.
+
+    An artifact's name wins over this object's one method: with an artifact named
+    ``aget``, ``data.aget`` is its value (read it asynchronously with
+    ``await task["aget"].aload()``). Names that are not identifiers, or start with ``_``,
+    are reached the same way: ``data["_x"]``, ``data._x``.
+    """
 
     def __init__(self, task: Task) -> None:
         object.__setattr__(self, "_task", task)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "aget" and name in object.__getattribute__(self, "_task"):
+            return object.__getattribute__(self, "_task")[name].data
+        return object.__getattribute__(self, name)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -292,6 +326,12 @@ class MetaflowData:
         task: Task = self._task
         if name not in task:
             raise AttributeError(f"task {task.pathspec} has no artifact '{name}'")
+        return task[name].data
+
+    def __getitem__(self, name: str) -> Any:
+        task: Task = self._task
+        if name not in task:
+            raise KeyError(f"task {task.pathspec} has no artifact '{name}'")
         return task[name].data
 
     async def aget(self, name: str) -> Any:

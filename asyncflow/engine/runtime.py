@@ -21,7 +21,7 @@ from ..current import enter_run, leave_run
 from ..decorators import IsolatedSpec, find_spec
 from ..events import Listener, RunFinished, RunStarted
 from ..exceptions import LintError
-from ..flowspec import PARALLEL_VAR, FlowSpec, ForeachFrame
+from ..flowspec import PARALLEL_VAR, FlowSpec, ForeachFrame, class_constant_values
 from ..graph import FlowGraph
 from ..lint import lint
 from ..parameters import resolve_parameters
@@ -205,10 +205,8 @@ class Engine:
     async def _drive(self, run: RunContext, params: dict[str, Any]) -> RunResult:
         try:
             run.emit(RunStarted(run.record.pathspec))
-            if run.resume is not None:
-                run.param_refs = dict(run.resume.param_refs)
-            else:
-                run.param_refs = await anyio.to_thread.run_sync(self._persist_params, params)
+            fresh = params if run.resume is None else {}
+            run.param_refs = await anyio.to_thread.run_sync(self._persist_params, run, fresh)
             async with self._executors(run):
                 await _Scheduler(run).run()
         except TaskError as err:
@@ -294,11 +292,15 @@ class Engine:
                 if owned is not None:
                     await owned.aclose()
 
-    def _persist_params(self, params: dict[str, Any]) -> dict[str, ArtifactRef]:
-        return {
+    def _persist_params(self, run: RunContext, params: dict[str, Any]) -> dict[str, ArtifactRef]:
+        """Refs of the parameters (a resumed run's origin ones) and of the class constants,
+        which every task has as artifacts, as in Metaflow."""
+        values = {**class_constant_values(run.flow_cls), **params}
+        refs = {
             name: self.datastore.persist(name, value, step="_parameters")
-            for name, value in params.items()
+            for name, value in values.items()
         }
+        return refs | (run.resume.param_refs if run.resume is not None else {})
 
     async def _finish(
         self, run: RunContext, status: str, err: TaskError | None = None, reason: str | None = None

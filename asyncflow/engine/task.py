@@ -28,6 +28,7 @@ from ..exceptions import (
 )
 from ..flowspec import PARALLEL_VAR, FlowSpec, ForeachFrame, describe_transition
 from ..graph import StepNode
+from ..parameters import is_parameter
 from ..projects import from_tags
 from ..store import ArtifactRef, TaskRecord
 from ..wording import a_type, plural
@@ -131,7 +132,7 @@ def task_context(
         namespace=run.namespace,
         username=run.record.user,
         tags=frozenset(run.record.tags + run.record.system_tags),
-        parameter_names=tuple(sorted(run.param_refs)),
+        parameter_names=tuple(sorted(n for n in run.param_refs if is_parameter(run.flow_cls, n))),
         project=from_tags(run.flow_name, run.record.system_tags),
         parallel=parallel_info(run.graph[step], frames, task_id),
     )

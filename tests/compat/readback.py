@@ -137,7 +137,7 @@ def artifacts() -> dict[str, Any]:
         "array": [data.a_array.tolist(), str(data.a_array.dtype)],
         "frame": data.a_frame.to_dict(orient="list"),
         "start_frame": start.a_frame.to_dict(orient="list"),
-        "constant_is_artifact": "SCALE" in data,
+        "constant": data.SCALE if "SCALE" in data else None,
     }
 
 

@@ -193,7 +193,7 @@ def test_artifacts_of_many_types(runs: dict[str, Any]) -> None:
     assert art["array"] == [[[0, 3, 6], [9, 12, 15]], "int64"]
     assert art["frame"] == {"name": ["p", "q"], "value": [4.5, 7.5]}
     assert art["start_frame"] == {"name": ["p", "q"], "value": [1.5, 2.5]}
-    assert art["constant_is_artifact"] is False  # class attributes are not artifacts
+    assert art["constant"] == 3  # class constants are artifacts of every task, as in Metaflow
 
 
 def test_namespaces_and_listing_flows(runs: dict[str, Any]) -> None:

@@ -42,6 +42,7 @@ def _frames() -> list[pd.DataFrame]:
         pd.DataFrame({"td": pd.to_timedelta([1, 2], unit="s"), "b": [True, False]}),
         pd.DataFrame({"o": [b"x", None]}, dtype=object),
         pd.DataFrame({3: [1.0]}),
+        pd.DataFrame({"v": [1, 2, 3]}, index=pd.RangeIndex(4, 10, 2, name="row")),
     ]
 
 

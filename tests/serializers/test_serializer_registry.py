@@ -74,14 +74,21 @@ def round_trip(registry: Registry, value: Any) -> Any:
 
 def test_builtins_are_tried_in_priority_order_with_cloudpickle_last() -> None:
     encodings = [s.encoding for s in Registry(plugins=False).serializers]
-    assert encodings == ["msgpack/1", "numpy/1", "arrow-ipc/1", "cloudpickle/1"]
+    assert encodings == ["bytes/1", "msgpack/1", "numpy/1", "arrow-ipc/1", "cloudpickle/1"]
 
 
 def test_registered_serializers_are_sorted_by_priority() -> None:
     registry = Registry(plugins=False)
     registry.register(Recorder())
     encodings = [s.encoding for s in registry.serializers]
-    assert encodings == ["msgpack/1", "numpy/1", "arrow-ipc/1", "recorder/1", "cloudpickle/1"]
+    assert encodings == [
+        "bytes/1",
+        "msgpack/1",
+        "numpy/1",
+        "arrow-ipc/1",
+        "recorder/1",
+        "cloudpickle/1",
+    ]
 
 
 def test_encoded_metadata_adds_type_and_size() -> None:
