@@ -29,7 +29,15 @@ from .events import (
 )
 from .logs import real_stream
 
-__all__ = ["BAR_WIDTH", "LinePrinter", "LiveView", "StepProgress", "describe", "make_display"]
+__all__ = [
+    "BAR_WIDTH",
+    "QUIET_FOREACH",
+    "LinePrinter",
+    "LiveView",
+    "StepProgress",
+    "describe",
+    "make_display",
+]
 
 
 def _prefix(pathspec: str) -> str:
@@ -66,15 +74,27 @@ def describe(event: Event, *, lifecycle: bool = True) -> list[str]:
     return []
 
 
+#: A foreach of more splits than this prints no start and finish line per task.
+QUIET_FOREACH = 100
+
+
 class LinePrinter:
-    """Prints each event as timestamped lines; safe to call from any thread."""
+    """Prints each event as timestamped lines; safe to call from any thread.
+
+    The tasks of a foreach larger than :data:`QUIET_FOREACH` print no start and
+    finish lines: a line each time another tenth of them has finished stands for
+    those. Their output, retries and failures print as usual.
+    """
 
     def __init__(self, out: TextIO | None = None) -> None:
         self._out = out
         self._lock = threading.Lock()
+        self._quiet: dict[str, tuple[str, ...]] = {}  # running quiet task -> its fan-out
+        self._fanouts: dict[tuple[str, ...], list[int]] = {}  # fan-out -> [finished, total]
 
     def __call__(self, event: Event) -> None:
-        lines = describe(event)
+        with self._lock:
+            lines = self._lines(event)
         if not lines:
             return
         out = self._out or real_stream(sys.stdout)
@@ -82,6 +102,45 @@ class LinePrinter:
         with self._lock:
             out.write("".join(f"{stamp} {line}\n" for line in lines))
             out.flush()
+
+    def _lines(self, event: Event) -> list[str]:
+        match event:
+            case TaskStarted(pathspec=p, foreach=frames) if _quiet(frames):
+                fanout = (*p.split("/")[1:3], *(str(i) for i, _ in frames[:-1]))
+                self._quiet[p] = fanout
+                if fanout in self._fanouts:
+                    return []
+                total = frames[-1][1]
+                self._fanouts[fanout] = [0, total]
+                return [f"[{'/'.join(fanout[:2])}] {total:,} tasks starting{_inside(fanout)}; "
+                        "a line for each tenth finished."]  # fmt: skip
+            case TaskFinished(pathspec=p) if p in self._quiet:
+                return self._progress(self._quiet.pop(p))
+            case TaskFailed(pathspec=p) if p in self._quiet:
+                del self._quiet[p]
+        return describe(event)
+
+    def _progress(self, fanout: tuple[str, ...]) -> list[str]:
+        """A line when another tenth of a quiet foreach's tasks has finished."""
+        counts = self._fanouts[fanout]
+        counts[0] += 1
+        finished, total = counts
+        if finished == total:
+            del self._fanouts[fanout]
+        if finished * 10 // total == (finished - 1) * 10 // total:
+            return []
+        where = "/".join(fanout[:2])
+        return [f"[{where}] {finished:,} of {total:,} tasks finished{_inside(fanout)}."]
+
+
+def _quiet(frames: tuple[tuple[int, int], ...]) -> bool:
+    """Whether a task at ``frames`` belongs to a foreach too large for a line per task."""
+    return bool(frames) and frames[-1][1] > QUIET_FOREACH
+
+
+def _inside(fanout: tuple[str, ...]) -> str:
+    """`` (inside foreach items 3, 1)`` for a fan-out nested in others."""
+    return f" (inside foreach items {', '.join(fanout[2:])})" if fanout[2:] else ""
 
 
 @dataclass

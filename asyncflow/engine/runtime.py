@@ -7,7 +7,7 @@ import functools
 import os
 import platform
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -258,6 +258,8 @@ class Engine:
                     await owned.aclose()
 
     def _persist_params(self, params: dict[str, Any]) -> dict[str, ArtifactRef]:
+        # Serializer plugins are found here, off the loop: tiny values persist on it later.
+        self.datastore.registry.serializers  # noqa: B018
         return {
             name: self.datastore.persist(name, value, step="_parameters")
             for name, value in params.items()
@@ -338,8 +340,30 @@ class _Scheduler:
                 self._launch(tg, TaskInput(out, (result,), result.frames))
 
     def _fan_out(self, tg: TaskGroup, result: TaskResult, child: str) -> None:
+        """Run the foreach's tasks from a few feeders that each take the next item when
+        their task is done: 100,000 items never make 100,000 coroutines at once."""
         node = self.run_ctx.graph[result.step]
         items = result.foreach_items or []
-        for index, item in enumerate(items):
-            frame = ForeachFrame(node.name, node.foreach_param or "", index, len(items), item)
-            self._launch(tg, TaskInput(child, (result,), (*result.frames, frame)))
+        frames = (
+            (*result.frames, ForeachFrame(node.name, node.foreach_param or "", i, len(items), item))
+            for i, item in enumerate(items)
+        )
+        for _ in range(min(len(items), _feeders(self.run_ctx.task_limiter.total_tokens))):
+            tg.start_soon(self._feed, tg, frames, result, child)
+
+    async def _feed(
+        self,
+        tg: TaskGroup,
+        frames: Iterator[tuple[ForeachFrame, ...]],
+        result: TaskResult,
+        child: str,
+    ) -> None:
+        for task_frames in frames:  # shared by the feeders: each item is taken once
+            if self.failure is not None:
+                return
+            await self._task(tg, TaskInput(child, (result,), task_frames))
+
+
+def _feeders(max_workers: float) -> int:
+    """How many tasks of one foreach run at once: one per worker the run allows."""
+    return max(int(max_workers), 1)
