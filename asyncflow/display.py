@@ -34,6 +34,7 @@ from .logs import real_stream
 
 __all__ = [
     "BAR_WIDTH",
+    "QUIET_FOREACH",
     "LinePrinter",
     "LiveView",
     "StepProgress",
@@ -77,6 +78,10 @@ def describe(event: Event, *, lifecycle: bool = True) -> list[str]:
     return []
 
 
+#: A foreach of more splits than this prints no start and finish line per task.
+QUIET_FOREACH = 100
+
+
 class _Output:
     """Writes to ``out`` (default: the real stdout) until its reader goes away.
 
@@ -115,13 +120,18 @@ def _discard_writes(out: TextIO) -> None:
 class LinePrinter:
     """Prints each event as timestamped lines; safe to call from any thread.
 
-    ``quiet`` prints only failed and retried tasks' tracebacks.
+    ``quiet`` prints only failed and retried tasks' tracebacks. The tasks of a foreach
+    larger than :data:`QUIET_FOREACH` print no start and finish lines: a line each time
+    another tenth of them has finished stands for those. Their output, retries and
+    failures print as usual.
     """
 
     def __init__(self, out: TextIO | None = None, *, quiet: bool = False) -> None:
         self._output = _Output(out)
         self._quiet = quiet
         self._lock = threading.Lock()
+        self._counted: dict[str, tuple[str, ...]] = {}  # running counted task -> its fan-out
+        self._fanouts: dict[tuple[str, ...], list[int]] = {}  # fan-out -> [finished, total]
 
     @property
     def closed(self) -> bool:
@@ -131,12 +141,52 @@ class LinePrinter:
     def __call__(self, event: Event) -> None:
         if self._quiet and not isinstance(event, TaskFailed | TaskRetrying):
             return
-        lines = describe(event)
+        with self._lock:
+            lines = self._lines(event)
         if not lines:
             return
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
         with self._lock:
             self._output.write("".join(f"{stamp} {line}\n" for line in lines))
+
+    def _lines(self, event: Event) -> list[str]:
+        match event:
+            case TaskStarted(pathspec=p, foreach=frames) if _counted(frames):
+                fanout = (*p.split("/")[1:3], *(str(i) for i, _ in frames[:-1]))
+                self._counted[p] = fanout
+                if fanout in self._fanouts:
+                    return []
+                total = frames[-1][1]
+                self._fanouts[fanout] = [0, total]
+                return [f"[{'/'.join(fanout[:2])}] {total:,} tasks starting{_inside(fanout)}; "
+                        "a line for each tenth finished."]  # fmt: skip
+            case TaskFinished(pathspec=p) if p in self._counted:
+                return self._progress(self._counted.pop(p))
+            case TaskFailed(pathspec=p) if p in self._counted:
+                del self._counted[p]
+        return describe(event)
+
+    def _progress(self, fanout: tuple[str, ...]) -> list[str]:
+        """A line when another tenth of a quiet foreach's tasks has finished."""
+        counts = self._fanouts[fanout]
+        counts[0] += 1
+        finished, total = counts
+        if finished == total:
+            del self._fanouts[fanout]
+        if finished * 10 // total == (finished - 1) * 10 // total:
+            return []
+        where = "/".join(fanout[:2])
+        return [f"[{where}] {finished:,} of {total:,} tasks finished{_inside(fanout)}."]
+
+
+def _counted(frames: tuple[tuple[int, int], ...]) -> bool:
+    """Whether a task at ``frames`` belongs to a foreach too large for a line per task."""
+    return bool(frames) and frames[-1][1] > QUIET_FOREACH
+
+
+def _inside(fanout: tuple[str, ...]) -> str:
+    """`` (inside foreach items 3, 1)`` for a fan-out nested in others."""
+    return f" (inside foreach items {', '.join(fanout[2:])})" if fanout[2:] else ""
 
 
 @dataclass

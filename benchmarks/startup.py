@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import metaflow_env
 from .harness import REPO
 
 FANOUT = """
@@ -55,11 +56,36 @@ def cpu_of(argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None) ->
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+_MF_ENV = {**os.environ, **metaflow_env.env_for({})}
+
+
+def _metaflow_cases(work: Path, flow: str) -> dict[str, list[str]]:
+    """Metaflow's tutorial run and small read, if its environment is installed."""
+    mf = metaflow_env.VENV / "bin" / "python"
+    if not mf.exists():
+        print("(Metaflow not installed: python -m benchmarks --only overhead installs it)")
+        return {}
+    script = work / "mf_artifact_flow.py"
+    script.write_text(Path(flow).read_text().replace("from asyncflow ", "from metaflow "))
+    run = [str(mf), str(script), "--no-pylint", "--quiet", "run"]
+    subprocess.run(run, cwd=work, env=_MF_ENV, check=True, capture_output=True)
+    read = ("from metaflow import Flow, namespace; namespace(None); "
+            "Flow('ArtifactFlow').latest_run.data.dataset")  # fmt: skip
+    return {"Metaflow: read a small artifact (fresh process)": [str(mf), "-c", read],
+            "Metaflow: tutorial flow, whole process": run}  # fmt: skip
+
+
 def main(argv: list[str]) -> None:
     """Measure and print the table."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.startup")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--tasks", default="1000,10000")
+    p.add_argument(
+        "--no-metaflow",
+        dest="metaflow",
+        action="store_false",
+        help="skip Metaflow (else measured when benchmarks/.venv-metaflow exists)",
+    )
     a = p.parse_args(argv)
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,10 +102,12 @@ def main(argv: list[str]) -> None:
             "read a small artifact (fresh process)": [py, "-c", read],
             "tutorial flow, whole process": [py, flow, "run"],
         }
+        cases.update(_metaflow_cases(work, flow) if a.metaflow else {})
         samples: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(a.repeats):
             for name, args in cases.items():
-                samples[name].append(cpu_of(args, work, env))
+                case_env = env if not name.startswith("Metaflow") else _MF_ENV
+                samples[name].append(cpu_of(args, work, case_env))
         base = statistics.median(samples["python -c pass"])
         print("| process | median CPU | x `python -c pass` |\n|---|---:|---:|")
         for name, values in samples.items():

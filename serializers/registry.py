@@ -87,6 +87,9 @@ class Registry:
 
     def get(self, encoding: str) -> Serializer | None:
         """The serializer registered for ``encoding``, if any."""
+        found = self._by_encoding.get(encoding)
+        if found is not None:  # a plugin never replaces an encoding: no need to scan for one
+            return found
         self._load_plugins()
         return self._by_encoding.get(encoding)
 

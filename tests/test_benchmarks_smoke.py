@@ -94,3 +94,19 @@ def test_trust_costs_measure_verification_and_ipc_validation_side_by_side(
     assert [line.split("|")[1].strip() for line in lines[2:5]] == list(trust_costs.KINDS)
     assert [line.split("|")[1].strip() for line in lines[8:]] == list(trust_costs.ARROW_KINDS)
     assert all(line.endswith("x |") for line in lines[8:])  # a ratio in the same run
+
+
+def test_scale_benchmark_runs_and_lists_every_task() -> None:
+    from benchmarks import scale
+
+    rows = scale.main(["--tasks", "3", "--repeats", "1"])
+    assert [row["tasks"] for row in rows] == [3]
+    assert rows[0]["peak_mb"] > 0 and rows[0]["list_s"] > 0
+
+
+def test_persist_speed_benchmark_compares_with_the_raw_write() -> None:
+    from benchmarks import persist_speed
+
+    rows = persist_speed.main(["--size-mb", "2", "--repeats", "1"])
+    assert [row["fsync"] for row in rows] == [0.0, 1.0]
+    assert all(row["raw_s"] > 0 and row["ratio"] > 0 for row in rows)

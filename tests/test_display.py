@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from asyncflow.display import LinePrinter, LiveView, duration, make_display
+from asyncflow.display import QUIET_FOREACH, LinePrinter, LiveView, duration, make_display
 from asyncflow.events import (
     ArtifactStored,
     RunFinished,
@@ -226,3 +226,59 @@ def test_ctrl_c_on_a_terminal_shows_cancelled_tasks_then_resume_shows_clones(
     assert code == 0, output
     lines = [_untimed(line) for line in screen(output)]
     assert "start  1 cloned" in lines
+
+
+def _plain_lines(events: list[object]) -> list[str]:
+    out = io.StringIO()
+    printer = LinePrinter(out)
+    for event in events:
+        printer(event)  # type: ignore[arg-type]
+    return [line.split(" ", 2)[2] for line in out.getvalue().splitlines()]
+
+
+def test_line_printer_prints_every_task_of_a_small_foreach() -> None:
+    n = QUIET_FOREACH
+    events: list[object] = []
+    for i in range(n):
+        events += [TaskStarted(f"{R}/work/{i}", ((i, n),)), TaskFinished(f"{R}/work/{i}")]
+    lines = _plain_lines(events)
+    assert len(lines) == 2 * n
+    assert lines[:2] == ["[7/work/0] Task is starting.", "[7/work/0] Task finished successfully."]
+
+
+def test_line_printer_counts_a_large_foreach_in_tenths_and_keeps_output_and_failures() -> None:
+    n = 1000
+    events: list[object] = [TaskStarted(f"{R}/start/1"), TaskFinished(f"{R}/start/1")]
+    for i in range(n):
+        events.append(TaskStarted(f"{R}/work/{i}", ((i, n),)))
+        if i == 5:
+            events.append(TaskOutput(f"{R}/work/{i}", "stdout", "hello from five"))
+        if i == 7:
+            events.append(TaskFailed(f"{R}/work/{i}", "ValueError: x", "ValueError: x\n"))
+        else:
+            events.append(TaskFinished(f"{R}/work/{i}"))
+    lines = _plain_lines(events)
+    assert lines[:3] == [
+        "[7/start/1] Task is starting.",
+        "[7/start/1] Task finished successfully.",
+        "[7/work] 1,000 tasks starting; a line for each tenth finished.",
+    ]
+    assert "[7/work/5] hello from five" in lines
+    assert "[7/work/7] ValueError: x" in lines and "[7/work/7] Task failed." in lines
+    progress = [line for line in lines if " of 1,000 tasks finished" in line]
+    assert progress == [f"[7/work] {k * 100:,} of 1,000 tasks finished." for k in range(1, 10)]
+    assert not any("work/" in line and "Task is starting" in line for line in lines)
+
+
+def test_line_printer_names_the_outer_item_of_a_nested_large_foreach() -> None:
+    n = 200
+    events: list[object] = []
+    for outer in range(2):
+        for i in range(n):
+            p = f"{R}/inner/{outer * n + i}"
+            events += [TaskStarted(p, ((outer, 2), (i, n))), TaskFinished(p)]
+    lines = _plain_lines(events)
+    starting = "[7/inner] 200 tasks starting (inside foreach items 1); a line for each tenth"
+    assert f"{starting} finished." in lines
+    assert "[7/inner] 200 of 200 tasks finished (inside foreach items 0)." in lines
+    assert len(lines) == 2 * (1 + 10)

@@ -113,6 +113,42 @@ def test_write_streams_and_hashes_across_chunks(tmp_path: Path) -> None:
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
+def test_large_write_hashes_each_chunk_in_a_second_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import blake3
+
+    from asyncflow.store import blobs as blobs_module
+
+    threads: list[tuple[str, int]] = []
+    real = blake3.blake3
+
+    class Recording:
+        def __init__(self, **options: object) -> None:
+            self._inner = real(**options)  # type: ignore[arg-type]
+
+        def update(self, data: memoryview) -> None:
+            threads.append((threading.current_thread().name, memoryview(data).nbytes))
+            self._inner.update(data)
+
+        def hexdigest(self) -> str:
+            return str(self._inner.hexdigest())
+
+    monkeypatch.setattr(blake3, "blake3", Recording)
+    store = LocalBlobStore(tmp_path)
+    large = bytes(range(256)) * (blobs_module.OVERLAP_THRESHOLD // 256) + b"tail"
+    key = store.write([memoryview(large)[:5], memoryview(large)[5:]])
+    assert key == real(large).hexdigest()
+    assert store.path(key).read_bytes() == large
+    assert all(name.startswith("asyncflow-hash") for name, _ in threads)
+    assert max(size for _, size in threads) <= blobs_module.CHUNK  # chunk by chunk
+    threads.clear()
+    store.write([b"small" * 1000])  # below the threshold: hashed here, no thread started
+    assert threads == [(threading.current_thread().name, 5000)]
+
+
 def test_write_of_an_existing_key_keeps_the_file_and_refreshes_its_mtime(tmp_path: Path) -> None:
     import os
 

@@ -8,7 +8,7 @@ import os
 import platform
 import socket
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -295,6 +295,8 @@ class Engine:
     def _persist_params(self, run: RunContext, params: dict[str, Any]) -> dict[str, ArtifactRef]:
         """Refs of the parameters (a resumed run's origin ones) and of the class constants,
         which every task has as artifacts, as in Metaflow."""
+        # Serializer plugins are found here, off the loop: tiny values persist on it later.
+        self.datastore.registry.serializers  # noqa: B018
         values = {**class_constant_values(run.flow_cls), **params}
         refs = {
             name: self.datastore.persist(name, value, step="_parameters")
@@ -381,14 +383,32 @@ class _Scheduler:
                 self._launch(tg, TaskInput(out, (result,), result.frames))
 
     def _fan_out(self, tg: TaskGroup, result: TaskResult, child: str) -> None:
+        """Run the foreach's tasks from a few feeders that each take the next item when
+        their task is done: 100,000 items never make 100,000 coroutines at once."""
         node = self.run_ctx.graph[result.step]
         items = result.foreach_items or []
         if node.parallel_foreach:
             tg.start_soon(self._gang, tg, result, child, len(items))
             return
-        for index, item in enumerate(items):
-            frame = ForeachFrame(node.name, node.foreach_param or "", index, len(items), item)
-            self._launch(tg, TaskInput(child, (result,), (*result.frames, frame)))
+        frames = (
+            (*result.frames, ForeachFrame(node.name, node.foreach_param or "", i, len(items), item))
+            for i, item in enumerate(items)
+        )
+        for _ in range(min(len(items), _feeders(self.run_ctx.task_limiter.total_tokens))):
+            tg.start_soon(self._feed, tg, frames, result, child)
+
+    async def _feed(
+        self,
+        tg: TaskGroup,
+        frames: Iterator[tuple[ForeachFrame, ...]],
+        result: TaskResult,
+        child: str,
+    ) -> None:
+        for task_frames in frames:  # shared by the feeders: each item is taken once
+            if self.failure is not None:
+                return
+            await self._task(tg, TaskInput(child, (result,), task_frames))
+
 
     async def _gang(self, tg: TaskGroup, result: TaskResult, child: str, size: int) -> None:
         """The ``size`` tasks of a ``@parallel`` step, all at once under one slot of
@@ -424,3 +444,8 @@ class _Scheduler:
             if self.failure is None:
                 self.failure = err
             gang.cancel_scope.cancel()
+
+
+def _feeders(max_workers: float) -> int:
+    """How many tasks of one foreach run at once: one per worker the run allows."""
+    return max(int(max_workers), 1)

@@ -16,7 +16,7 @@ import anyio
 
 from serializers import UnserializableError
 
-from ..artifacts import TaskArtifacts
+from ..artifacts import TaskArtifacts, is_immutable
 from ..current import Parallel, TaskContext
 from ..decorators import CatchSpec, TimeoutSpec, find_spec
 from ..events import ArtifactStored
@@ -48,6 +48,7 @@ __all__ = [
     "is_gang_worker",
     "join_args",
     "parallel_info",
+    "persists_cheaply",
     "stored_event",
     "task_context",
     "user_traceback",
@@ -197,7 +198,37 @@ async def execute(
                 node.func, flow, *args, limiter=run.thread_limiter, abandon_on_cancel=True
             )
     _clear_catch_var(node, flow)
+    if persists_cheaply(node, flow):
+        return finish(run, node, flow)
     return await anyio.to_thread.run_sync(finish, run, node, flow, limiter=run.thread_limiter)
+
+
+#: Strings and bytes up to this length persist on the event loop (see persists_cheaply).
+TINY_LENGTH = 512
+_TINY_INTS = (-(2**63), 2**64)  # what msgpack encodes itself (larger ints go to pickle)
+
+
+def persists_cheaply(node: StepNode, flow: FlowSpec) -> bool:
+    """Whether the task's artifacts are all so small (None, bools, numbers, short strings)
+    that encoding them on the event loop costs less than a hop to a worker thread."""
+    artifacts = flow._artifacts
+    if artifacts is None or node.type == "foreach":  # a foreach's items may be many
+        return False
+    values = flow.__dict__
+    if not all(_tiny(values.get(name)) for name in artifacts.assigned):
+        return False
+    # a mutable value read and kept is re-encoded to see whether it changed
+    kept = artifacts.loaded - artifacts.assigned
+    return all(name not in values or is_immutable(values[name]) for name in kept)
+
+
+def _tiny(value: Any) -> bool:
+    kind = type(value)
+    if value is None or kind is bool or kind is float:
+        return True
+    if kind is int:
+        return bool(_TINY_INTS[0] <= value < _TINY_INTS[1])
+    return (kind is str or kind is bytes) and len(value) <= TINY_LENGTH
 
 
 def _clear_catch_var(node: StepNode, flow: FlowSpec) -> None:

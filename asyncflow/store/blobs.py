@@ -32,6 +32,7 @@ from .modes import blob_mode, make_subdir
 __all__ = [
     "CHUNK",
     "MMAP_THRESHOLD",
+    "OVERLAP_THRESHOLD",
     "PARALLEL_HASH_THRESHOLD",
     "BlobInfo",
     "BlobStore",
@@ -44,6 +45,9 @@ MMAP_THRESHOLD = 1 << 20
 
 #: Above this many bytes the hash uses all cores (BLAKE3 is parallel by design).
 PARALLEL_HASH_THRESHOLD = 8 << 20
+
+#: From this many bytes a blob's chunks are hashed in a second thread while written.
+OVERLAP_THRESHOLD = 16 << 20
 
 #: Writes hash and write this much at a time, so each chunk is hashed while still in cache.
 CHUNK = 4 << 20
@@ -163,14 +167,13 @@ class LocalBlobStore:
         called under the shared lock, in the same moment the blob is stored.
         """
         total = sum(memoryview(b).nbytes for b in buffers)
-        hasher = _hasher(total)
-        with self._temp_file("blob") as (f, tmp):
+        with self._temp_file("blob") as (f, tmp), _chunk_hasher(total) as hash_while:
             for buf in buffers:
                 for chunk in _chunks(memoryview(buf).cast("B")):
-                    hasher.update(chunk)
-                    _write_all(f, chunk)
+                    with hash_while(chunk):
+                        _write_all(f, chunk)
                     fault_point("blob-write")
-            key = str(hasher.hexdigest())
+            key = hash_while.hexdigest()
             self._finish(f, tmp, key, claim)
         return key
 
@@ -370,6 +373,53 @@ def _remove_dead_temp(path: Path, cutoff: float) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+class _ChunkHasher:
+    """Hashes each chunk while it is written: ``with hash_while(chunk): write(chunk)``.
+
+    From :data:`OVERLAP_THRESHOLD` bytes the hash runs in a second thread (BLAKE3
+    releases the GIL), on the same chunk as the write, so it is still in cache and a
+    large write costs about the write alone; below it, in this thread, first.
+    """
+
+    def __init__(self, total: int) -> None:
+        self._overlap = total >= OVERLAP_THRESHOLD
+        # one hashing thread beside the writing one, rather than all cores against it
+        self._hasher = blake3.blake3() if self._overlap else _hasher(total)
+        self._pool: Any = None
+        if self._overlap:
+            from concurrent.futures import ThreadPoolExecutor  # large writes only
+
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="asyncflow-hash")
+
+    @contextlib.contextmanager
+    def __call__(self, chunk: memoryview) -> Iterator[None]:
+        if self._pool is None:
+            self._hasher.update(chunk)
+            yield
+            return
+        hashed = self._pool.submit(self._hasher.update, chunk)
+        try:
+            yield
+        finally:
+            hashed.result()  # never more than one chunk ahead, never left running
+
+    def hexdigest(self) -> str:
+        return str(self._hasher.hexdigest())
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
+
+@contextlib.contextmanager
+def _chunk_hasher(total: int) -> Iterator[_ChunkHasher]:
+    hasher = _ChunkHasher(total)
+    try:
+        yield hasher
+    finally:
+        hasher.close()
 
 
 def _chunks(view: memoryview) -> Iterator[memoryview]:
