@@ -8,7 +8,8 @@ The tree, so callers can catch at the level they need::
     │   ├── FlowFileError              a flow file that is missing or defines no single flow
     │   └── ParameterError             a bad Parameter definition or value (CLI exit code 2)
     ├── InvalidTransitionError         a step called self.next(...) differently from its source
-    │   └── RepeatedNextError          a step called self.next(...) more than once
+    │   ├── RepeatedNextError          a step called self.next(...) more than once
+    │   └── SwitchError                a switch's condition is missing or matches no case
     ├── StepTimeoutError               an attempt of a step ran past its @timeout
     ├── StepExitError                  a step called sys.exit(); the attempt fails
     ├── ForeachError                   a foreach artifact that is missing, not iterable, empty
@@ -66,6 +67,7 @@ __all__ = [
     "StaleAttemptError",
     "StepExitError",
     "StepTimeoutError",
+    "SwitchError",
     "TagError",
     "UnhandledInMergeArtifactsError",
     "WorkerDiedError",
@@ -165,6 +167,14 @@ class RepeatedNextError(InvalidTransitionError):
             f"step '{step}' called self.next() twice: self.next({', '.join(first)}), then "
             f"self.next({', '.join(second)}); call it once, as the step's last statement",
         )
+
+
+class SwitchError(InvalidTransitionError):
+    """A switch, ``self.next({...}, condition="var")``, could not choose its case."""
+
+    def __init__(self, step: str, problem: str) -> None:
+        self.step, self.expected, self.actual = step, [], None
+        AsyncflowException.__init__(self, f"step '{step}': {problem}")
 
 
 class StepTimeoutError(AsyncflowException):

@@ -218,7 +218,7 @@ async def _remote_attempt(
     run.emit(TaskFinished(task.pathspec))
     return TaskResult(
         task.node.name, task.task_id, task.pathspec, outcome.artifacts, task.inp.frames,
-        outcome.foreach_items,
+        outcome.foreach_items, outcome.chosen, task.inp.iteration,
     )  # fmt: skip
 
 
@@ -237,19 +237,18 @@ async def _settle(
     if isinstance(outcome, Exception):
         formatted = user_traceback(outcome)
         raise AttemptFailed(outcome, formatted, done.logs(formatted))
-    refs, items = outcome
-    return await _succeed(run, task, attempt, refs, items, done.logs(), done.cards)
+    return await _succeed(run, task, attempt, outcome, done.logs(), done.cards)
 
 
 async def _succeed(
     run: RunContext,
     task: _Task,
     attempt: int,
-    refs: dict[str, ArtifactRef],
-    items: list[Any] | None,
+    outcome: Outcome,
     logs: dict[str, str],
     cards: TaskCards | None = None,
 ) -> TaskResult:
+    refs, items, chosen = outcome
     record = task.record(run, attempt, "successful")
     try:
         await commit(run, record, list(refs.values()), logs)
@@ -260,7 +259,10 @@ async def _succeed(
     if cards is not None:  # rendered from the committed task, before anyone is told of it
         await finish_cards(run, cards, record)
     run.emit(TaskFinished(task.pathspec))
-    return TaskResult(task.node.name, task.task_id, task.pathspec, refs, task.inp.frames, items)
+    return TaskResult(
+        task.node.name, task.task_id, task.pathspec, refs, task.inp.frames, items, chosen,
+        task.inp.iteration,
+    )  # fmt: skip
 
 
 async def _retry_later(run: RunContext, task: _Task, attempt: int, failed: AttemptFailed) -> None:

@@ -18,6 +18,8 @@ class TaskInput:
     step: str
     parents: tuple[TaskResult, ...]
     frames: tuple[ForeachFrame, ...] = ()
+    #: How many times a switch looped back into this step before this task (recursion).
+    iteration: int = 0
 
 
 @dataclass(frozen=True)
@@ -30,3 +32,6 @@ class TaskResult:
     artifacts: dict[str, ArtifactRef]
     frames: tuple[ForeachFrame, ...] = ()
     foreach_items: list[Any] | None = field(default=None, repr=False)
+    #: The step a switch chose to run next (None when the step is no switch).
+    chosen: str | None = None
+    iteration: int = 0

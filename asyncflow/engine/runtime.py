@@ -329,13 +329,15 @@ class _Scheduler:
         if node.type == "foreach":
             self._fan_out(tg, result, node.out_funcs[0])
             return
-        for out in node.out_funcs:
+        outs = [result.chosen] if node.is_switch and result.chosen else node.out_funcs
+        for out in outs:
             if self.run_ctx.graph[out].type == "join":
                 ready = self.joins.arrive(out, result)
                 if ready is not None:
                     self._launch(tg, ready)
             else:
-                self._launch(tg, TaskInput(out, (result,), result.frames))
+                again = result.iteration + 1 if out == result.step else 0
+                self._launch(tg, TaskInput(out, (result,), result.frames, again))
 
     def _fan_out(self, tg: TaskGroup, result: TaskResult, child: str) -> None:
         node = self.run_ctx.graph[result.step]

@@ -77,4 +77,4 @@ async def _run(spec: TaskSpec, listener: Callable[[Event], None]) -> AttemptOutc
         formatted = as_launched(spec.code, failed.formatted)
         logs = {name: as_launched(spec.code, text) for name, text in failed.logs.items()}
         return AttemptOutcome.failed(failed.exception, formatted, logs, [])
-    return AttemptOutcome(without_data(result.artifacts), result.foreach_items)
+    return AttemptOutcome(without_data(result.artifacts), result.foreach_items, result.chosen)
