@@ -164,11 +164,15 @@ class FlowSpec:
     def _switch_case(self, steps: tuple[Any, ...], condition: str | None) -> str:
         """The step a switch goes to: the case the condition artifact's value selects."""
         if len(steps) != 1 or not isinstance(steps[0], dict) or not steps[0]:
-            raise SwitchError(self._step, "condition= goes with one non-empty dictionary "
-                              "of cases: self.next({'a': self.x, ...}, condition='var')")  # fmt: skip
+            raise SwitchError(
+                self._step, "condition= goes with one non-empty dictionary of cases: "
+                "self.next({'a': self.x, ...}, condition='var')",
+            )  # fmt: skip
         if not isinstance(condition, str):
-            raise SwitchError(self._step, "a dictionary in self.next() needs condition= "
-                              "naming the artifact that chooses the case")  # fmt: skip
+            raise SwitchError(
+                self._step, "a dictionary in self.next() needs condition= naming the "
+                "artifact that chooses the case",
+            )  # fmt: skip
         cases = steps[0]
         try:
             value = getattr(self, condition)

@@ -260,7 +260,9 @@ def _read_next_call(node: StepNode, call: ast.Call) -> str | None:
         elif kw.arg == "foreach":
             problem = "foreach= must be a string literal naming an artifact"
         elif kw.arg == "condition":
-            problem = "condition= goes with one dictionary of cases: self.next({...}, condition=...)"
+            problem = (
+                "condition= goes with one dictionary of cases: self.next({...}, condition=...)"
+            )
         else:
             problem = f"self.next() got an unknown keyword argument '{kw.arg}'"
     if problem is None and not node.out_funcs:

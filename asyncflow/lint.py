@@ -3,8 +3,8 @@
 The rules are Metaflow's (reserved and malformed step names, start and end,
 step signatures, ``self.next`` present, last and well formed, known targets,
 no cycles but a switch going back to its own step, no orphans, balanced splits and
-joins, no foreach or switch straight into a join); every finding is reported, not only the first, and each message names
-the step and the line it is about.
+joins, no foreach or switch straight into a join); every finding is reported, not
+only the first, and each message names the step and the line it is about.
 """
 
 from __future__ import annotations

@@ -40,7 +40,14 @@ def test_the_graph_knows_a_switch_its_cases_and_its_loop() -> None:
     assert loop.condition == "again"
     assert loop.switch_cases == {"True": "loop", "False": "done"}
     assert loop.successors() == ["done"]
-    assert [n.name for n in graph.sorted_nodes()] == ["start", "each", "loop", "done", "join", "end"]
+    assert [n.name for n in graph.sorted_nodes()] == [
+        "start",
+        "each",
+        "loop",
+        "done",
+        "join",
+        "end",
+    ]
     assert ("loop", "loop", "again = True") in graph.edges()
     assert '"loop" -> "done" [label="again = False"];' in to_dot(graph)
     assert "step_loop -->|again = True| step_loop" in to_mermaid(graph)
@@ -63,7 +70,7 @@ async def test_a_join_after_a_switch_in_a_branch_waits_for_one_task_per_branch(
     run = Run(result.pathspec)
     assert "one" not in run
     join = run["join"].task
-    assert join is not None and join.data.seen == ["right", "two"]
+    assert join is not None and join.data.all_seen == ["right", "two"]
 
 
 async def test_a_switch_loops_on_its_own_step_inside_a_foreach(store_root: Path) -> None:
@@ -140,8 +147,7 @@ async def test_a_switch_step_that_calls_a_plain_next_fails(store_root: Path) -> 
     result = await Engine().run(_PlainNextInSwitchFlow)
     assert isinstance(result.exception, InvalidTransitionError)
     assert str(result.exception) == (
-        "step 'start' called self.next(a) but its source says "
-        "self.next({a, b}, condition='kind')"
+        "step 'start' called self.next(a) but its source says self.next({a, b}, condition='kind')"
     )
 
 
@@ -179,9 +185,7 @@ def _start(result: RunResult) -> str:
 def test_show_describes_a_switch(tmp_path: Path) -> None:
     flow_file = REPO / "tests" / "flows" / "switches.py"
     script = tmp_path / "route.py"
-    script.write_text(
-        flow_file.read_text() + "\n\nif __name__ == '__main__':\n    RouteFlow()\n"
-    )
+    script.write_text(flow_file.read_text() + "\n\nif __name__ == '__main__':\n    RouteFlow()\n")
     proc = run_python(str(script), "show", root=tmp_path / "store", check=True)
     assert "=> fast, slow, off (switch on 'mode': fast -> fast, slow -> slow, off -> off)" in (
         proc.stdout

@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -31,7 +31,7 @@ from ..exceptions import AsyncflowException, StepExitError
 from ..flowspec import FlowSpec
 from ..graph import StepNode
 from ..logs import TaskCapture, start_capture, stop_capture
-from ..store import ArtifactRef, TaskRecord
+from ..store import TaskRecord
 from .cards import finish_cards, open_cards
 from .context import RunContext
 from .records import TaskInput, TaskResult

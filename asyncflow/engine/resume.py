@@ -90,9 +90,7 @@ def _iterations(tasks: list[TaskRecord]) -> dict[int, int]:
 def _switch_choices(graph: FlowGraph, tasks: list[TaskRecord]) -> dict[int, str]:
     """The step each switch task of the origin went to, read from its children."""
     switches = {t.task_id for t in tasks if t.step in graph.nodes and graph[t.step].is_switch}
-    return {
-        parent: task.step for task in tasks for parent in task.parents if parent in switches
-    }
+    return {parent: task.step for task in tasks for parent in task.parents if parent in switches}
 
 
 def _origin_run(datastore: Datastore, flow: str, run_id: int | None) -> RunRecord:
@@ -145,7 +143,9 @@ async def clone_task(run: RunContext, inp: TaskInput, origin: TaskRecord) -> Tas
     return TaskResult(node.name, task_id, pathspec, refs, inp.frames, items, chosen, inp.iteration)
 
 
-def _chosen(run: RunContext, node: StepNode, origin: TaskRecord, refs: dict[str, ArtifactRef]) -> str:
+def _chosen(
+    run: RunContext, node: StepNode, origin: TaskRecord, refs: dict[str, ArtifactRef]
+) -> str:
     """The case a cloned switch task takes: the one its origin took, or, if the origin
     run stopped before that step started, the case its condition artifact names."""
     assert run.resume is not None and node.condition is not None

@@ -73,9 +73,9 @@ class AttemptOutcome:
     """How one attempt ended on a worker.
 
     On success ``artifacts`` are the task's committed references, ``foreach_items``
-    its fan-out and ``chosen`` the case a switch took. On failure ``error`` is the pickled exception (or a
-    :class:`RemoteTaskError` naming it), ``traceback`` its text and ``logs`` what it
-    printed. ``events`` are the attempt's output and artifact events, when the
+    its fan-out and ``chosen`` the case a switch took. On failure ``error`` is the
+    pickled exception (or a :class:`RemoteTaskError` naming it), ``traceback`` its text
+    and ``logs`` what it printed. ``events`` are the attempt's output and artifact events, when the
     executor could not deliver them live.
     """
 

@@ -67,7 +67,7 @@ class BranchSwitchFlow(FlowSpec):
 
     @step
     def join(self, inputs):
-        self.seen = sorted(inp.seen for inp in inputs)
+        self.all_seen = sorted(inp.seen for inp in inputs)
         self.next(self.end)
 
     @step
