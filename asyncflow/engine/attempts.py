@@ -27,7 +27,7 @@ from ..decorators import (
     find_spec,
 )
 from ..events import TaskFailed, TaskFinished, TaskOutput, TaskRetrying, TaskStarted
-from ..exceptions import AsyncflowException, StepExitError
+from ..exceptions import AsyncflowException, StepExitError, StepTimeoutError
 from ..flowspec import FlowSpec
 from ..graph import StepNode
 from ..logs import TaskCapture, start_capture, stop_capture
@@ -196,7 +196,36 @@ async def _attempt(run: RunContext, task: _Task, attempt: int) -> TaskResult:
                 run, node, current_attempt.flow, join_args(run, node, task.inp), task.policy.timeout
             )
         )
+        if isinstance(outcome, Exception) and _caught_here(task, attempt, outcome):
+            outcome = await _catch_in_attempt(run, task, current_attempt, outcome)
     return await _settle(run, task, attempt, current_attempt, outcome)
+
+
+def _caught_here(task: _Task, attempt: int, exc: Exception) -> bool:
+    """Whether ``@catch`` recovers this failed attempt itself, keeping what the step set
+    before it raised (its last attempt; not a timeout, whose body may still be running)."""
+    return (
+        task.policy.catch is not None
+        and attempt == task.policy.retries
+        and not isinstance(exc, StepTimeoutError)
+    )
+
+
+async def _catch_in_attempt(
+    run: RunContext, task: _Task, done: _Attempt, exc: Exception
+) -> Outcome | Exception:
+    """Metaflow's ``@catch``: the failed attempt commits as it stands, with the exception
+    in ``var``, and the flow goes on; if even that fails, the extra fallback attempt runs."""
+    catch = task.policy.catch
+    assert catch is not None
+    formatted = user_traceback(exc)
+    if catch.print_exception:
+        done.capture.write(
+            "stderr", f"@catch caught an exception from {task.pathspec}:\n{formatted}"
+        )
+    failed = AttemptFailed(exc, formatted, {})
+    recovered = await _guard(_recover(run, task.node, done.flow, catch, failed))
+    return exc if isinstance(recovered, Exception) else recovered
 
 
 async def _remote_attempt(
