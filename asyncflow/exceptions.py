@@ -22,6 +22,7 @@ The tree, so callers can catch at the level they need::
     │   ├── UnhandledInMergeArtifactsError  inputs disagree on artifacts the join did not set
     │   └── MissingInMergeArtifactsError    include= names artifacts no input has
     ├── NotFoundError                  an unknown flow, run, step, task or artifact
+    │                                  (also a KeyError: ``task["x"]``, as in Metaflow)
     ├── PathspecError                  text that is not a pathspec (CLI exit code 2)
     ├── NamespaceMismatchError         a run outside the client's current namespace
     ├── TagError                       a tag that cannot be added or removed
@@ -269,14 +270,21 @@ class MissingInMergeArtifactsError(MergeArtifactsError):
         )
 
 
-class NotFoundError(AsyncflowException):
-    """An unknown flow, run, step, task or artifact; ``pathspec`` names it."""
+class NotFoundError(AsyncflowException, KeyError):
+    """An unknown flow, run, step, task or artifact; ``pathspec`` names it.
+
+    Also a ``KeyError``, which is what Metaflow's client raises for ``task["x"]``,
+    ``run["step"]`` and ``flow["run_id"]`` when there is no such item.
+    """
 
     headline = "Not found"
 
     def __init__(self, kind: str, pathspec: str, hint: str = "") -> None:
         self.kind, self.pathspec = kind, pathspec
         super().__init__(f"{kind} '{pathspec}' does not exist{hint}")
+
+    def __str__(self) -> str:  # KeyError's own would quote the message
+        return self.message
 
 
 #: What the parts of a pathspec are, in order; a pathspec may stop after any of them.

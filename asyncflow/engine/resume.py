@@ -133,7 +133,7 @@ async def clone_task(run: RunContext, inp: TaskInput, origin: TaskRecord) -> Tas
     record = TaskRecord(
         run.flow_name, run.record.run_id, node.name, task_id, "successful", origin.attempt,
         time.time(), time.time(), [f.to_record() for f in inp.frames],
-        [p.task_id for p in inp.parents],
+        [p.task_id for p in inp.parents], origin_task_id=origin.task_id,
     )  # fmt: skip
     refs, items = await anyio.to_thread.run_sync(
         _clone, run, origin, record, node.foreach_param, limiter=run.thread_limiter
