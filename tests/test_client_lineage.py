@@ -42,7 +42,9 @@ async def test_each_object_knows_its_parent(store_root: Path) -> None:
     assert [s.id for s in run["join"].parent_steps] == ["process"]
     assert [s.id for s in run["process"].child_steps] == ["join"]
     assert sorted(task.parent_task_pathspecs) == sorted(t.pathspec for t in run["process"])
-    assert run["start"].task.child_task_pathspecs == [t.pathspec for t in run["process"]]
+    start = run["start"].task
+    assert start is not None
+    assert start.child_task_pathspecs == [t.pathspec for t in run["process"]]
 
 
 async def test_a_missing_item_is_a_key_error_naming_it(store_root: Path) -> None:
