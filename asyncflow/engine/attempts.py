@@ -218,7 +218,7 @@ async def _catch_in_attempt(
     in ``var``, and the flow goes on; if even that fails, the extra fallback attempt runs."""
     catch = task.policy.catch
     assert catch is not None
-    formatted = user_traceback(exc)
+    formatted = run.as_launched(user_traceback(exc))
     if catch.print_exception:
         done.capture.write(
             "stderr", f"@catch caught an exception from {task.pathspec}:\n{formatted}"

@@ -45,6 +45,8 @@ class RunContext:
     executors: RunExecutors | None = None
     #: On a worker: commit only the attempt the engine fenced (see ``fence_attempt``).
     fenced: bool = False
+    #: On a worker: a traceback's paths as the flow was launched (not the code package's).
+    as_launched: Callable[[str], str] = str
     _task_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     #: Finished tasks commit in groups (see engine/commits.py).
     commits: GroupCommit = field(default_factory=GroupCommit)
