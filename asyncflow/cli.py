@@ -370,6 +370,9 @@ def _describe_next(node: StepNode) -> str:
         return f"=> {node.out_funcs[0]} (a @parallel gang of num_parallel tasks)"
     if node.type == "foreach":
         return f"=> {node.out_funcs[0]} (foreach over '{node.foreach_param}')"
+    if node.is_switch:
+        cases = ", ".join(f"{case} -> {out}" for case, out in node.switch_cases.items())
+        return f"=> {', '.join(node.out_funcs)} (switch on '{node.condition}': {cases})"
     return f"=> {', '.join(node.out_funcs)}"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import pickle
 import reprlib
 import sys
 from collections.abc import Callable, Iterable
@@ -182,7 +183,7 @@ def task_lines(task: Task) -> list[str]:
     lines += [f"    {describe_artifact(a, None)}" for a in task.artifacts]
     if task.exception:
         lines.append("    exception:")
-        lines += [f"        {line}" for line in task.exception.rstrip().splitlines()]
+        lines += [f"        {line}" for line in task.exception.stacktrace.rstrip().splitlines()]
     return lines
 
 
@@ -255,17 +256,39 @@ def _tasks(flow: str, pathspec: str, root: StoreURLs) -> list[Task]:
     help="Characters of each value to print.",
 )
 @click.option("--include", default="", help="Comma-separated artifact names to show (default all).")
+@click.option(
+    "--private",
+    is_flag=True,
+    help="Accepted for Metaflow's command line; asyncflow stores no private artifacts.",
+)
+@click.option(
+    "--file",
+    "out_file",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the values to this file, pickled as {task pathspec: {name: value}}, "
+    "instead of printing them (as Metaflow's dump --file does).",
+)
 @no_pickle_option
 @click.pass_obj
 @handle_errors
-def dump(obj: Any, pathspec: str, max_value_size: int, include: str) -> None:
+def dump(
+    obj: Any, pathspec: str, max_value_size: int, include: str, private: bool, out_file: str | None
+) -> None:
     """Print the artifacts of a task (run_id/step/task_id) or of every task of a step."""
     wanted = {name for name in include.split(",") if name}
-    for task in _tasks(obj.flow_cls.__name__, pathspec, obj.root):
-        click.echo(f"Artifacts of {task.pathspec}:")
-        for artifact in task.artifacts:
-            if not wanted or artifact.id in wanted:
-                click.echo(f"    {describe_artifact(artifact, max_value_size)}")
+    tasks = _tasks(obj.flow_cls.__name__, pathspec, obj.root)
+    chosen = {t.pathspec: [a for a in t.artifacts if not wanted or a.id in wanted] for t in tasks}
+    if out_file is not None:
+        values = {ps: {a.id: a.data for a in artifacts} for ps, artifacts in chosen.items()}
+        with open(out_file, "wb") as out:
+            pickle.dump(values, out, protocol=pickle.HIGHEST_PROTOCOL)
+        click.echo(f"Artifacts of {plural(len(values), 'task')} written to {out_file}", err=True)
+        return
+    for task_pathspec, artifacts in chosen.items():
+        click.echo(f"Artifacts of {task_pathspec}:")
+        for artifact in artifacts:
+            click.echo(f"    {describe_artifact(artifact, max_value_size)}")
 
 
 @click.command()
@@ -278,7 +301,8 @@ def dump(obj: Any, pathspec: str, max_value_size: int, include: str) -> None:
 def logs(obj: Any, pathspec: str, streams: str | None, attempt: int | None) -> None:
     """Print the output of a task (run_id/step/task_id) or of every task of a step.
 
-    stdout goes to stdout and stderr to stderr; several tasks are headed by their pathspec.
+    stdout goes to stdout and stderr to stderr; one stream asked for (``--stderr``)
+    goes to stdout, as Metaflow prints it. Several tasks are headed by their pathspec.
     """
     tasks = _tasks(obj.flow_cls.__name__, pathspec, obj.root)
     for task in tasks:
@@ -289,7 +313,7 @@ def logs(obj: Any, pathspec: str, streams: str | None, attempt: int | None) -> N
         if streams in (None, "stdout"):
             click.echo(task.stdout, nl=False)
         if streams in (None, "stderr"):
-            click.echo(task.stderr, nl=False, err=True)
+            click.echo(task.stderr, nl=False, err=streams is None)
 
 
 @click.group()
@@ -340,13 +364,28 @@ def tag_replace(obj: Any, run_id: str, old: str, new: str) -> None:
 
 @tag.command("list")
 @click.option("--run-id", default=None, help="One run (default: every run of the flow).")
+@click.option(
+    "--flat",
+    is_flag=True,
+    help="One tag a line after a heading, on stderr, as Metaflow's tag list --flat prints.",
+)
+@click.option("--hide-system-tags", is_flag=True, help="Only the user tags.")
 @click.pass_obj
 @handle_errors
-def tag_list(obj: Any, run_id: str | None) -> None:
+def tag_list(obj: Any, run_id: str | None, flat: bool, hide_system_tags: bool) -> None:
     """List the user and system tags of runs, newest first."""
     runs = [_run(obj, run_id)] if run_id else Flow(obj.flow_cls.__name__, root=obj.root).runs()
+    if flat:
+        tags = {t for run in runs for t in run.user_tags}
+        if not hide_system_tags:
+            tags |= {t for run in runs for t in run.system_tags}
+        click.echo(f"Tags of {plural(len(runs), 'run')}:", err=True)
+        for name in sorted(tags):
+            click.echo(name, err=True)
+        return
     for run in runs:
-        echo_lines(_tag_lines(run))
+        lines = _tag_lines(run)
+        echo_lines(lines[:2] if hide_system_tags else lines)
 
 
 def _tag_lines(run: Run) -> list[str]:

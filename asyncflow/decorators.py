@@ -4,6 +4,7 @@ record a spec onto ``func.decorators``. The engine reads the specs and does the 
 from __future__ import annotations
 
 import ast
+import builtins
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -345,6 +346,26 @@ class ExceptionWrapper(Exception):
         self.type = f"{type(exc).__module__}.{type(exc).__name__}"
         self.exception = str(exc)
         self.stacktrace = stacktrace or "".join(traceback.format_exception(exc))
+
+    @classmethod
+    def from_traceback(cls, text: str) -> ExceptionWrapper:
+        """The wrapper of an exception known only by its formatted traceback (a failed
+        task's record): the type and message come from its last exception line."""
+        wrapper = cls()
+        lines = text.rstrip("\n").splitlines()
+        # the exception's own lines follow the frames (indented) of its last traceback
+        heads = [i for i, line in enumerate(lines) if line.startswith("Traceback (")]
+        start = heads[-1] + 1 if heads else 0
+        while start < len(lines) and lines[start][:1].isspace():
+            start += 1
+        head, _, message = "\n".join(lines[start:]).partition(": ")
+        name = head.strip() or "builtins.Exception"
+        builtin = "." not in name and isinstance(getattr(builtins, name, None), type)
+        wrapper.type = (
+            f"builtins.{name}" if builtin else name if "." in name else f"__main__.{name}"
+        )
+        wrapper.exception, wrapper.stacktrace = message, text
+        return wrapper
 
     def __getstate__(self) -> dict[str, str]:
         return {"type": self.type, "exception": self.exception, "stacktrace": self.stacktrace}

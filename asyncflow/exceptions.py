@@ -8,7 +8,8 @@ The tree, so callers can catch at the level they need::
     │   ├── FlowFileError              a flow file that is missing or defines no single flow
     │   └── ParameterError             a bad Parameter definition or value (CLI exit code 2)
     ├── InvalidTransitionError         a step called self.next(...) differently from its source
-    │   └── RepeatedNextError          a step called self.next(...) more than once
+    │   ├── RepeatedNextError          a step called self.next(...) more than once
+    │   └── SwitchError                a switch's condition is missing or matches no case
     ├── StepTimeoutError               an attempt of a step ran past its @timeout
     ├── StepExitError                  a step called sys.exit(); the attempt fails
     ├── ForeachError                   a foreach artifact that is missing, not iterable, empty
@@ -22,6 +23,7 @@ The tree, so callers can catch at the level they need::
     │   ├── UnhandledInMergeArtifactsError  inputs disagree on artifacts the join did not set
     │   └── MissingInMergeArtifactsError    include= names artifacts no input has
     ├── NotFoundError                  an unknown flow, run, step, task or artifact
+    │                                  (also a KeyError: ``task["x"]``, as in Metaflow)
     ├── PathspecError                  text that is not a pathspec (CLI exit code 2)
     ├── NamespaceMismatchError         a run outside the client's current namespace
     ├── TagError                       a tag that cannot be added or removed
@@ -67,6 +69,7 @@ __all__ = [
     "StaleAttemptError",
     "StepExitError",
     "StepTimeoutError",
+    "SwitchError",
     "TagError",
     "UnhandledInMergeArtifactsError",
     "WorkerDiedError",
@@ -168,6 +171,14 @@ class RepeatedNextError(InvalidTransitionError):
         )
 
 
+class SwitchError(InvalidTransitionError):
+    """A switch, ``self.next({...}, condition="var")``, could not choose its case."""
+
+    def __init__(self, step: str, problem: str) -> None:
+        self.step, self.expected, self.actual = step, [], None
+        AsyncflowException.__init__(self, f"step '{step}': {problem}")
+
+
 class StepTimeoutError(AsyncflowException):
     """An attempt of a step ran longer than its ``@timeout``; it counts as a failure."""
 
@@ -261,14 +272,21 @@ class MissingInMergeArtifactsError(MergeArtifactsError):
         )
 
 
-class NotFoundError(AsyncflowException):
-    """An unknown flow, run, step, task or artifact; ``pathspec`` names it."""
+class NotFoundError(AsyncflowException, KeyError):
+    """An unknown flow, run, step, task or artifact; ``pathspec`` names it.
+
+    Also a ``KeyError``, which is what Metaflow's client raises for ``task["x"]``,
+    ``run["step"]`` and ``flow["run_id"]`` when there is no such item.
+    """
 
     headline = "Not found"
 
     def __init__(self, kind: str, pathspec: str, hint: str = "") -> None:
         self.kind, self.pathspec = kind, pathspec
         super().__init__(f"{kind} '{pathspec}' does not exist{hint}")
+
+    def __str__(self) -> str:  # KeyError's own would quote the message
+        return self.message
 
 
 #: What the parts of a pathspec are, in order; a pathspec may stop after any of them.

@@ -14,6 +14,7 @@ from .exceptions import (
     ParameterReadOnlyError,
     RepeatedNextError,
     ReservedArtifactError,
+    SwitchError,
     UnhandledInMergeArtifactsError,
 )
 from .parameters import is_parameter
@@ -81,6 +82,8 @@ class FlowSpec:
 
     _artifacts: TaskArtifacts | None = None
     _transition: tuple[tuple[str, ...], str | None] | None = None
+    #: The ``condition=`` of the switch this task's ``self.next`` made, if it made one.
+    _switched_on: str | None = None
     _foreach_frames: tuple[ForeachFrame, ...] = ()
     _is_join: bool = False
     _num_parallel: int | None = None
@@ -144,13 +147,21 @@ class FlowSpec:
 
     def next(
         self,
-        *steps: Callable[..., Any],
+        *steps: Callable[..., Any] | dict[Any, Callable[..., Any]],
         foreach: str | None = None,
         num_parallel: int | None = None,
+        condition: str | None = None,
     ) -> None:
         """Say which step(s) run after this one; ``foreach`` names a list artifact to fan
-        out, ``num_parallel`` starts that many tasks of a ``@parallel`` step at once."""
-        names = tuple(getattr(s, "__name__", repr(s)) for s in steps)
+        out, ``num_parallel`` starts that many tasks of a ``@parallel`` step at once.
+
+        A switch, ``self.next({"a": self.x, "b": self.y}, condition="var")``, runs only
+        the step whose key equals the value of artifact ``var`` at this call.
+        """
+        if condition is not None or (steps and isinstance(steps[0], dict)):
+            names: tuple[str, ...] = (self._switch_case(steps, condition),)
+        else:
+            names = tuple(getattr(s, "__name__", repr(s)) for s in steps)
         if self._transition is not None:
             raise RepeatedNextError(
                 self._step,
@@ -159,6 +170,37 @@ class FlowSpec:
             )
         object.__setattr__(self, "_transition", (names, foreach))
         object.__setattr__(self, "_num_parallel", num_parallel)
+        if condition is not None:
+            object.__setattr__(self, "_switched_on", condition)
+
+    def _switch_case(self, steps: tuple[Any, ...], condition: str | None) -> str:
+        """The step a switch goes to: the case the condition artifact's value selects."""
+        if len(steps) != 1 or not isinstance(steps[0], dict) or not steps[0]:
+            raise SwitchError(
+                self._step, "condition= goes with one non-empty dictionary of cases: "
+                "self.next({'a': self.x, ...}, condition='var')",
+            )  # fmt: skip
+        if not isinstance(condition, str):
+            raise SwitchError(
+                self._step, "a dictionary in self.next() needs condition= naming the "
+                "artifact that chooses the case",
+            )  # fmt: skip
+        cases = steps[0]
+        try:
+            value = getattr(self, condition)
+        except AttributeError:
+            raise SwitchError(
+                self._step, f"the switch's condition self.{condition} was never set; "
+                f"set it in this step or an earlier one",
+            ) from None  # fmt: skip
+        try:
+            chosen = cases[value]
+        except (KeyError, TypeError):
+            raise SwitchError(
+                self._step, f"the switch's condition self.{condition} is {value!r}, which is "
+                f"none of its cases ({', '.join(repr(k) for k in cases)})",
+            ) from None  # fmt: skip
+        return str(getattr(chosen, "__name__", repr(chosen)))
 
     @property
     def input(self) -> Any:

@@ -38,6 +38,9 @@ class StepNode:
     num_args: int
     out_funcs: list[str] = field(default_factory=list)
     foreach_param: str | None = None
+    #: A switch's ``condition=`` artifact and its cases (the key as written -> step).
+    condition: str | None = None
+    switch_cases: dict[str, str] = field(default_factory=dict)
     has_next: bool = False
     next_lineno: int | None = None
     next_problem: str | None = None
@@ -48,6 +51,8 @@ class StepNode:
     type: str = "linear"
     in_funcs: list[str] = field(default_factory=list)
     split_parents: list[str] = field(default_factory=list)
+    #: The branch of the innermost open split this step lies on (its first step).
+    split_branch: str | None = None
     matching_join: str | None = None
     doc: str = ""
     #: Names the step's source reads as ``self.<name>`` (the engine prefetches them).
@@ -58,6 +63,15 @@ class StepNode:
     parallel_foreach: bool = False
     #: Lines of the step's source that assign ``self.<name>``, by name (for messages).
     writes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    @property
+    def is_switch(self) -> bool:
+        """Whether the step ends with a switch: ``self.next({...}, condition="var")``."""
+        return self.type == "split-switch"
+
+    def successors(self) -> list[str]:
+        """Where the step may go, without a switch's edge back to itself."""
+        return [out for out in self.out_funcs if not (self.is_switch and out == self.name)]
 
     @property
     def location(self) -> str:
@@ -107,7 +121,7 @@ class FlowGraph:
         """Steps in topological order from ``start``, ties by line; unreached steps last."""
         reached = self.reachable_from("start")
         waiting = {
-            name: len({src for src in self.nodes[name].in_funcs if src in reached})
+            name: len({src for src in self.nodes[name].in_funcs if src in reached and src != name})
             for name in reached
         }
         ready = [self.nodes[n] for n in reached if waiting[n] == 0]
@@ -116,7 +130,7 @@ class FlowGraph:
             ready.sort(key=_by_line)
             node = ready.pop(0)
             order.append(node)
-            for out in dict.fromkeys(node.out_funcs):
+            for out in dict.fromkeys(node.successors()):
                 if out in waiting:
                     waiting[out] -= 1
                     if waiting[out] == 0:
@@ -136,14 +150,28 @@ class FlowGraph:
                 todo.extend(out for out in self.nodes[name].out_funcs if out in self.nodes)
         return seen
 
+    def join_branch(self, join: str, parent: str) -> str | None:
+        """The branch of the split ``join`` closes that ``parent`` lies on (the join itself
+        when the split goes straight into it); a switch's cases share their branch."""
+        node = self.nodes[parent]
+        return join if node.matching_join == join else node.split_branch
+
     def edges(self) -> list[tuple[str, str, str | None]]:
-        """``(from, to, foreach variable or None)`` for every transition to a known step."""
+        """``(from, to, label or None)`` for every transition to a known step; the label
+        is ``foreach <var>`` or, for a switch, ``<condition> = <case>``."""
         return [
-            (node.name, out, node.foreach_param)
+            (node.name, out, label)
             for node in self.sorted_nodes()
-            for out in node.out_funcs
+            for out, label in _labelled_edges(node)
             if out in self.nodes
         ]
+
+
+def _labelled_edges(node: StepNode) -> list[tuple[str, str | None]]:
+    if node.is_switch:
+        return [(out, f"{node.condition} = {case}") for case, out in node.switch_cases.items()]
+    label = f"foreach {node.foreach_param}" if node.foreach_param is not None else None
+    return [(out, label) for out in node.out_funcs]
 
 
 # CPython 3.11 can fail ("AST constructor recursion depth mismatch") when two threads
@@ -225,10 +253,13 @@ def _read_transition(
     if node.name == "end":
         # lint reports the call; the graph keeps end a sink so nothing else trips on it
         node.out_funcs, node.foreach_param = [], None
+        node.condition, node.switch_cases = None, {}
 
 
 def _read_next_call(node: StepNode, call: ast.Call) -> str | None:
     """Fill ``out_funcs``/``foreach_param`` from ``self.next(...)``; the problem, if any."""
+    if call.args and isinstance(call.args[0], ast.Dict):
+        return _read_switch(node, call)
     problem: str | None = None
     for arg in call.args:
         if isinstance(arg, ast.Attribute) and _is_self_attr(arg):
@@ -244,6 +275,10 @@ def _read_next_call(node: StepNode, call: ast.Call) -> str | None:
             problem = "foreach= must be a string literal naming an artifact"
         elif kw.arg == "num_parallel":
             node.parallel_foreach = True
+        elif kw.arg == "condition":
+            problem = (
+                "condition= goes with one dictionary of cases: self.next({...}, condition=...)"
+            )
         else:
             problem = f"self.next() got an unknown keyword argument '{kw.arg}'"
     if problem is None and not node.out_funcs:
@@ -255,6 +290,48 @@ def _read_next_call(node: StepNode, call: ast.Call) -> str | None:
     if problem is None and node.parallel_foreach and node.foreach_param is not None:
         problem = "self.next() takes foreach= or num_parallel=, not both"
     return problem
+
+
+def _read_switch(node: StepNode, call: ast.Call) -> str | None:
+    """A switch, ``self.next({"a": self.x, ...}, condition="var")``, as Metaflow 2.19 has it."""
+    cases = call.args[0]
+    assert isinstance(cases, ast.Dict)
+    condition = next((kw.value for kw in call.keywords if kw.arg == "condition"), None)
+    others = [kw.arg for kw in call.keywords if kw.arg != "condition"]
+    if others:
+        return f"a switch takes only condition=, not {others[0]}="
+    if len(call.args) != 1:
+        return "a switch names its steps in one dictionary: self.next({...}, condition=...)"
+    if condition is None:
+        return "a dictionary in self.next() needs condition='<artifact>' to choose the case"
+    if not (isinstance(condition, ast.Constant) and isinstance(condition.value, str)):
+        return "condition= must be a string literal naming an artifact"
+    for key, value in zip(cases.keys, cases.values, strict=True):
+        label = _case_label(key)
+        if label is None:
+            return "a switch case must be a literal (a string or a number) or self.config.<key>"
+        if not (isinstance(value, ast.Attribute) and _is_self_attr(value)):
+            return "every case of a switch must go to a step, written self.<step_name>"
+        node.switch_cases[label] = value.attr
+    node.condition = condition.value
+    node.out_funcs = list(dict.fromkeys(node.switch_cases.values()))
+    if len(node.out_funcs) < 2:
+        return "a switch must go to at least two different steps"
+    return None
+
+
+def _case_label(key: ast.expr | None) -> str | None:
+    """A case key as written, or None if it is not one Metaflow allows."""
+    if isinstance(key, ast.Constant) and isinstance(key.value, str | int | float | bool):
+        return str(key.value)
+    if (
+        isinstance(key, ast.Attribute)
+        and isinstance(key.value, ast.Attribute)
+        and isinstance(key.value.value, ast.Name)
+        and key.value.value.id == "self"
+    ):
+        return f"config:{key.value.attr}.{key.attr}"
+    return None
 
 
 def self_reads(fdef: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
@@ -303,6 +380,8 @@ def _node_type(node: StepNode) -> str:
         return "end"
     if node.foreach_param is not None or node.parallel_foreach:
         return "foreach"
+    if node.condition is not None:
+        return "split-switch"
     if len(node.out_funcs) > 1:
         return "split"
     if node.num_args == 2:
@@ -313,24 +392,28 @@ def _node_type(node: StepNode) -> str:
 
 
 def _assign_split_parents(graph: FlowGraph) -> None:
-    """Walk from start, keeping the stack of open splits, as Metaflow does."""
+    """Walk from start, keeping the stack of open splits (and the branch taken out of
+    each), as Metaflow does; a switch opens no split: only one of its cases runs."""
     seen: set[str] = set()
 
-    def walk(name: str, parents: list[str]) -> None:
+    def walk(name: str, parents: list[str], branches: list[str]) -> None:
         if name not in graph.nodes or name in seen:
             return
         seen.add(name)
         node = graph.nodes[name]
         if node.num_args == 2 and parents:
             graph.nodes[parents[-1]].matching_join = name
-            parents = parents[:-1]
+            parents, branches = parents[:-1], branches[:-1]
         node.split_parents = parents
-        if node.type in ("split", "foreach"):
-            parents = [*parents, name]
+        node.split_branch = branches[-1] if branches else None
+        opens = node.type in ("split", "foreach")
         for out in node.out_funcs:
-            walk(out, parents)
+            if opens:
+                walk(out, [*parents, name], [*branches, out])
+            else:
+                walk(out, parents, branches)
 
-    walk("start", [])
+    walk("start", [], [])
 
 
 def to_dot(graph: FlowGraph) -> str:
@@ -339,8 +422,8 @@ def to_dot(graph: FlowGraph) -> str:
     for node in graph.sorted_nodes():
         shape = " [shape=ellipse]" if node.name in ("start", "end") else ""
         lines.append(f'  "{node.name}"{shape};')
-    for src, dst, foreach in graph.edges():
-        label = f' [label="foreach {foreach}"]' if foreach else ""
+    for src, dst, text in graph.edges():
+        label = f" [label={_dot_quote(text)}]" if text else ""
         lines.append(f'  "{src}" -> "{dst}"{label};')
     lines.append("}")
     return "\n".join(lines)
@@ -352,7 +435,15 @@ def to_mermaid(graph: FlowGraph) -> str:
     for node in graph.sorted_nodes():
         shape = "([{}])" if node.name in ("start", "end") else "[{}]"
         lines.append(f"    step_{node.name}{shape.format(node.name)}")
-    for src, dst, foreach in graph.edges():
-        arrow = f"-->|foreach {foreach}|" if foreach else "-->"
+    for src, dst, text in graph.edges():
+        arrow = f"-->|{_mermaid_quote(text)}|" if text else "-->"
         lines.append(f"    step_{src} {arrow} step_{dst}")
     return "\n".join(lines)
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _mermaid_quote(text: str) -> str:
+    return text.replace('"', "#quot;").replace("|", "#124;")

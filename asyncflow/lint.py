@@ -2,9 +2,9 @@
 
 The rules are Metaflow's (reserved and malformed step names, start and end,
 step signatures, ``self.next`` present, last and well formed, known targets,
-no cycles, no orphans, balanced splits and joins, no foreach straight into a
-join); every finding is reported, not only the first, and each message names
-the step and the line it is about.
+no cycles but a switch going back to its own step, no orphans, balanced splits and
+joins, no foreach or switch straight into a join); every finding is reported, not
+only the first, and each message names the step and the line it is about.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ __all__ = [
     "check_start_and_end",
     "check_step_decorators",
     "check_step_names",
+    "check_switch_into_join",
     "check_transitions",
     "lint",
 ]
@@ -54,6 +55,7 @@ def lint(graph: FlowGraph) -> list[str]:
     if not cycles:
         findings += _unique(check_split_join_balance(graph))
         findings += list(check_foreach_into_join(graph))
+        findings += list(check_switch_into_join(graph))
     return findings
 
 
@@ -105,7 +107,7 @@ def check_signatures(graph: FlowGraph) -> Iterator[str]:
             yield (
                 f"{where}: the end step cannot be a join (it takes 'inputs'); add a join before it"
             )
-        elif node.num_args == 2 and node.type in ("split", "foreach"):
+        elif node.num_args == 2 and node.type in ("split", "foreach", "split-switch"):
             yield (
                 f"{where}: a step cannot both join (it takes 'inputs') and split; "
                 "split in a separate step after the join"
@@ -165,7 +167,7 @@ def _cycles(graph: FlowGraph) -> Iterator[list[str]]:
 
     def visit(name: str) -> Iterator[list[str]]:
         stack.append(name)
-        for out in graph[name].out_funcs:
+        for out in graph[name].successors():  # a switch may loop on its own step
             if out in stack:
                 yield [*stack[stack.index(out) :], out]
             elif out in graph and out not in done:
@@ -235,7 +237,9 @@ def _unjoined_at_end(graph: FlowGraph, end: StepNode, split: str, came_from: str
 
 def _join_findings(graph: FlowGraph, node: StepNode, split: str) -> Iterator[str]:
     roots = graph[split].out_funcs
-    if len(node.in_funcs) != len(roots):
+    # steps a switch chooses between lie on one branch: count branches, not steps
+    branches = {graph.join_branch(node.name, p) for p in node.in_funcs if p in graph}
+    if branches != set(roots):
         yield (
             f"{_at(node)}: this join is reached from {len(node.in_funcs)} step(s) "
             f"({', '.join(node.in_funcs)}) but the split at step '{split}' opened "
@@ -262,14 +266,34 @@ def check_foreach_into_join(graph: FlowGraph) -> Iterator[str]:
                 )
 
 
-def check_step_decorators(graph: FlowGraph) -> Iterator[str]:
-    """Lint rule: ``@catch`` cannot recover a foreach step (Metaflow refuses it too)."""
+def check_switch_into_join(graph: FlowGraph) -> Iterator[str]:
+    """A switch's case cannot be a join step (Metaflow refuses it too)."""
     for node in graph.sorted_nodes():
-        if node.type == "foreach" and find_spec(node.func, CatchSpec) is not None:
+        for out in node.successors() if node.is_switch else ():
+            if out in graph and graph[out].num_args == 2:
+                yield (
+                    f"{_at(node, node.next_lineno)}: a case of the switch goes straight into "
+                    f"join step '{out}'; add a step between them on that path"
+                )
+
+
+def check_step_decorators(graph: FlowGraph) -> Iterator[str]:
+    """Lint rule: ``@catch`` cannot recover a foreach or a switch step (Metaflow refuses
+    them too)."""
+    for node in graph.sorted_nodes():
+        if find_spec(node.func, CatchSpec) is None:
+            continue
+        if node.type == "foreach":
             yield (
                 f"step '{node.name}' ({node.location}): @catch is not supported on a foreach "
                 "step, whose fan-out needs the list it failed to make; move the work that "
                 "may fail into another step"
+            )
+        elif node.is_switch:
+            yield (
+                f"step '{node.name}' ({node.location}): @catch is not supported on a switch "
+                "step, which cannot choose a case once it failed; move the work that may "
+                "fail into another step"
             )
 
 

@@ -108,7 +108,7 @@ def test_a_failed_write_fails_the_run_clearly_and_shows_nothing_half_done(
     else:
         big = run["big"].task
         assert big is not None and not big.successful and [a.id for a in big] == []
-        assert big.exception is not None and message in big.exception
+        assert big.exception is not None and message in big.exception.stacktrace
         assert list(Datastore(store_root).blobs.keys()) == []
     _check_store(store_root)
     _resume_and_check(store_root, "CrashFlow/1")

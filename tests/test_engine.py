@@ -74,7 +74,12 @@ async def test_failure_keeps_completed_tasks_and_names_the_task(store_root: Path
     assert start is not None and start.data.before == "committed"
     failed = run["explode"].task
     assert failed is not None and not failed.successful
-    assert failed.exception is not None and "ValueError: the answer is not 42" in failed.exception
+    assert failed.exception is not None
+    assert (failed.exception.type, failed.exception.exception) == (
+        "builtins.ValueError",
+        "the answer is not 42",
+    )
+    assert "ValueError: the answer is not 42" in failed.exception.stacktrace
     assert "partial" not in failed
     assert run.data is None
 

@@ -156,6 +156,41 @@ CASES: list[tuple[type[FlowSpec], list[str]]] = [
             "(into a, b) is not joined; add a join step before end",
         ],
     ),
+    (
+        lint_cases.SwitchKeyNotLiteralFlow,
+        [
+            f"{at('start', 'switch-key')}: a switch case must be a literal (a string or a "
+            "number) or self.config.<key>"
+        ],
+    ),
+    (
+        lint_cases.SwitchWithoutConditionFlow,
+        [
+            f"{at('start', 'switch-nocond')}: a dictionary in self.next() needs "
+            "condition='<artifact>' to choose the case"
+        ],
+    ),
+    (
+        lint_cases.SwitchIntoJoinFlow,
+        [
+            f"{at('a', 'switch-join')}: a case of the switch goes straight into join step "
+            "'join'; add a step between them on that path"
+        ],
+    ),
+    (
+        lint_cases.SwitchLongLoopFlow,
+        [
+            f"{at('b', 'switch-loop')}: the flow loops: a -> b -> a; break the loop in the "
+            "self.next() calls"
+        ],
+    ),
+    (
+        lint_cases.CatchOnSwitchFlow,
+        [
+            f"{at('start', 'switch-catch')}: @catch is not supported on a switch step, which "
+            "cannot choose a case once it failed; move the work that may fail into another step"
+        ],
+    ),
 ]
 
 

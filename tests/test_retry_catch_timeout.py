@@ -127,7 +127,11 @@ async def test_retries_spent_fail_the_run_with_the_last_error(store_root: Path) 
     assert doomed is not None and not doomed.successful
     assert doomed.current_attempt == 1
     assert doomed.exception is not None
-    assert doomed.exception.endswith("RuntimeError: no luck on attempt 1\n")
+    assert doomed.exception.stacktrace.endswith("RuntimeError: no luck on attempt 1\n")
+    assert (doomed.exception.type, doomed.exception.exception) == (
+        "builtins.RuntimeError",
+        "no luck on attempt 1",
+    )
     assert Task(doomed.pathspec, attempt=0).stderr.endswith("RuntimeError: no luck on attempt 0\n")
 
 
@@ -167,7 +171,7 @@ async def test_catch_lets_the_flow_go_on_with_the_exception(store_root: Path) ->
     run = Run(result.pathspec)
     boom = run["boom"].task
     assert boom is not None and boom.successful
-    assert boom.current_attempt == 2  # two real attempts, then the @catch fallback
+    assert boom.current_attempt == 1  # the last of two attempts failed, and @catch kept it
     error = boom.data.error
     assert isinstance(error, ExceptionWrapper)
     assert (error.type, error.exception) == ("builtins.KeyError", "'missing'")
@@ -175,9 +179,14 @@ async def test_catch_lets_the_flow_go_on_with_the_exception(store_root: Path) ->
     assert error.stacktrace.endswith("KeyError: 'missing'\n")
     assert '{"present": 1}["missing"]' in error.stacktrace
     assert pickle.loads(pickle.dumps(error)) == error
-    assert "discarded" not in boom
+    # what the caught attempt set before it raised is kept, as in Metaflow
+    assert boom.data.before == "set by attempt 1, before the failure"
     assert boom.data.kept == "from start"
     assert boom.stderr.startswith(f"@catch caught an exception from {boom.pathspec}:\n")
+    assert boom.stderr.endswith("KeyError: 'missing'\n")
+    assert Task(boom.pathspec, attempt=0).stderr.endswith("KeyError: 'missing'\n")
+    assert boom.metadata_dict["attempt"] == "1"
+    assert [m.value for m in boom.metadata if m.name == "attempt"] == ["0", "1"]
     assert run.data is not None and run.data.summary == "from start; caught builtins.KeyError"
 
 
@@ -185,10 +194,10 @@ async def test_catch_without_var_or_printing_just_goes_on(store_root: Path) -> N
     result = await Engine().run(QuietCatchFlow)
     assert result.successful
     boom = Run(result.pathspec)["boom"].task
-    assert boom is not None and boom.current_attempt == 1
+    assert boom is not None and boom.current_attempt == 0  # caught in its only attempt
     assert boom.stderr == ""
     assert [a.id for a in boom.artifacts] == []
-    assert Task(boom.pathspec, attempt=0).stderr.endswith("OSError: disk on fire\n")
+    assert boom.exception is None  # handled: the task did not fail
 
 
 async def test_an_async_step_is_cancelled_at_its_deadline_and_retried(store_root: Path) -> None:

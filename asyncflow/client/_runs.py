@@ -69,6 +69,11 @@ class Flow(ClientObject):
         self._store = store
         self.id = self.pathspec = name
 
+    @property
+    def parent(self) -> None:
+        """A flow has no parent (Metaflow's ``parent`` of a flow is None)."""
+        return None
+
     def runs(self, *tags: str) -> list[Run]:
         """Runs in the current namespace having every one of ``tags``, newest first."""
         return self._runs(tags)
@@ -151,6 +156,11 @@ class Run(ClientObject):
         assert record is not None
         self._record = record
         return record
+
+    @property
+    def parent(self) -> Flow:
+        """The flow this run belongs to."""
+        return Flow._create(self._record.flow, self._store)
 
     @property
     def successful(self) -> bool:
@@ -327,6 +337,38 @@ class Step(ClientObject):
     def _tasks(self) -> list[TaskRecord]:
         record = self._run._record
         return self._run._store.metadata.list_tasks(record.flow, record.run_id, self.id)
+
+    @property
+    def parent(self) -> Run:
+        """The run this step belongs to."""
+        return self._run
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """For a step of a resumed run, ``Flow/origin_run_id/step``; else None."""
+        origin = self._run.origin_pathspec
+        return f"{origin}/{self.id}" if origin is not None else None
+
+    @property
+    def parent_steps(self) -> list[Step]:
+        """The steps whose tasks this step's tasks ran after (itself, for a loop)."""
+        records = self._run_tasks()
+        wanted = {p for r in records if r.step == self.id for p in r.parents}
+        return self._steps(r.step for r in records if r.task_id in wanted)
+
+    @property
+    def child_steps(self) -> list[Step]:
+        """The steps whose tasks ran after this step's tasks (itself, for a loop)."""
+        records = self._run_tasks()
+        mine = {r.task_id for r in records if r.step == self.id}
+        return self._steps(r.step for r in records if mine.intersection(r.parents))
+
+    def _run_tasks(self) -> list[TaskRecord]:
+        record = self._run._record
+        return self._run._store.metadata.list_tasks(record.flow, record.run_id)
+
+    def _steps(self, names: Iterable[str]) -> list[Step]:
+        return [Step._create(self._run, name) for name in dict.fromkeys(names)]
 
     def tasks(self) -> list[Task]:
         """Every committed task of this step, in task id order."""

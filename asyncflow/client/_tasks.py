@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..decorators import ExceptionWrapper
 from ..exceptions import NotFoundError
 from ..store import ArtifactRef, Datastore, StoreLocation, TaskRecord
 from ..store.ranged import CHUNKS_FIELD
@@ -20,7 +21,20 @@ from ._lookup import (
     timestamp,
 )
 
-__all__ = ["Artifacts", "DataArtifact", "MetaflowData", "Task"]
+if TYPE_CHECKING:
+    from ._runs import Step
+
+__all__ = ["Artifacts", "DataArtifact", "Metadata", "MetaflowData", "Task"]
+
+
+class Metadata(NamedTuple):
+    """One metadata entry of a task, as Metaflow's client gives it (``task.metadata``)."""
+
+    name: str
+    value: str
+    created_at: int
+    type: str
+    task: Task
 
 
 class Task(ClientObject):
@@ -113,9 +127,69 @@ class Task(ClientObject):
         return timestamp(self._record.finished_at)
 
     @property
-    def exception(self) -> str | None:
-        """The traceback of a failed task."""
-        return self._record.exception
+    def exception(self) -> ExceptionWrapper | None:
+        """What failed the task, as Metaflow gives it: an exception object with ``.type``
+        (``module.ClassName``), ``.exception`` (the message) and ``.stacktrace`` (the
+        traceback text, also its ``str()``); None for a task that did not fail."""
+        text = self._record.exception
+        return ExceptionWrapper.from_traceback(text) if text is not None else None
+
+    @property
+    def parent(self) -> Step:
+        """The step this task belongs to."""
+        from ._runs import Run, Step
+
+        record = self._store.metadata.get_run(self._record.flow, self._record.run_id)
+        assert record is not None  # a task's run is never deleted before it
+        return Step._create(Run._from_record(record, self._store), self._record.step)
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """For a task a resumed run cloned, the pathspec of the task it copies; else None."""
+        origin = self._record.origin_task_id
+        if origin is None:
+            return None
+        run = self._store.metadata.get_run(self._record.flow, self._record.run_id)
+        assert run is not None and run.origin_run_id is not None
+        return f"{run.flow}/{run.origin_run_id}/{self._record.step}/{origin}"
+
+    @property
+    def metadata(self) -> list[Metadata]:
+        """The task's metadata entries, Metaflow's names: ``attempt`` (one per attempt),
+        ``attempt_ok``, ``python_version``, and in a resumed run ``origin-run-id`` (every
+        task) and ``origin-task-id`` (a cloned task)."""
+        r = self._record
+        run = self._store.metadata.get_run(r.flow, r.run_id)
+        assert run is not None
+        started, ended = int(r.started_at * 1000), int((r.finished_at or r.started_at) * 1000)
+        entries = [("attempt", str(n), started, "attempt") for n in range(r.attempt + 1)]
+        if r.finished_at is not None:
+            entries.append(("attempt_ok", str(self.successful), ended, "internal_attempt_status"))
+        version = next((t.split(":", 1)[1] for t in run.system_tags
+                        if t.startswith("python_version:")), None)  # fmt: skip
+        if version is not None:
+            entries.append(("python_version", version, started, "python_version"))
+        if run.origin_run_id is not None:
+            entries.append(("origin-run-id", str(run.origin_run_id), started, "origin-run-id"))
+        if r.origin_task_id is not None:
+            entries.append(("origin-task-id", str(r.origin_task_id), started, "origin-task-id"))
+        return [Metadata(name, value, at, kind, self) for name, value, at, kind in entries]
+
+    @property
+    def metadata_dict(self) -> dict[str, str]:
+        """The newest value of each metadata entry, by name."""
+        return {m.name: m.value for m in sorted(self.metadata, key=lambda m: m.created_at)}
+
+    def loglines(self, stream: str, as_unicode: bool = True) -> Iterator[tuple[datetime, Any]]:
+        """``(time, line)`` for each line the task wrote to ``stream`` (stdout or stderr).
+
+        asyncflow keeps no time per line: every line carries the time the task ended.
+        """
+        if stream not in ("stdout", "stderr"):
+            raise ValueError(f"stream must be 'stdout' or 'stderr', not {stream!r}")
+        when = self.finished_at or self.created_at
+        for line in getattr(self, stream).splitlines():
+            yield when, line if as_unicode else line.encode()
 
     @property
     def index(self) -> int | None:
@@ -147,6 +221,16 @@ class Task(ClientObject):
 
     def _run_tasks(self) -> list[TaskRecord]:
         return self._store.metadata.list_tasks(self._record.flow, self._record.run_id)
+
+    @property
+    def parent_task_pathspecs(self) -> list[str]:
+        """The pathspecs of :attr:`parent_tasks`."""
+        return [task.pathspec for task in self.parent_tasks]
+
+    @property
+    def child_task_pathspecs(self) -> list[str]:
+        """The pathspecs of :attr:`child_tasks`."""
+        return [task.pathspec for task in self.child_tasks]
 
     @property
     def parent_tasks(self) -> list[Task]:

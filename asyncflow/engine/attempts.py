@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -27,11 +27,11 @@ from ..decorators import (
     find_spec,
 )
 from ..events import TaskFailed, TaskFinished, TaskOutput, TaskRetrying, TaskStarted
-from ..exceptions import AsyncflowException, StepExitError
+from ..exceptions import AsyncflowException, StepExitError, StepTimeoutError
 from ..flowspec import FlowSpec
 from ..graph import StepNode
 from ..logs import TaskCapture, start_capture, stop_capture
-from ..store import ArtifactRef, TaskRecord
+from ..store import TaskRecord
 from .cards import finish_cards, open_cards
 from .context import RunContext
 from .environ import task_environment
@@ -198,7 +198,36 @@ async def _attempt(run: RunContext, task: _Task, attempt: int) -> TaskResult:
         return await _remote_attempt(run, task, attempt, executor)
     with _Attempt(run, task, attempt) as current_attempt:
         outcome = await _guard(_in_environment(run, task, current_attempt))
+        if isinstance(outcome, Exception) and _caught_here(task, attempt, outcome):
+            outcome = await _catch_in_attempt(run, task, current_attempt, outcome)
     return await _settle(run, task, attempt, current_attempt, outcome)
+
+
+def _caught_here(task: _Task, attempt: int, exc: Exception) -> bool:
+    """Whether ``@catch`` recovers this failed attempt itself, keeping what the step set
+    before it raised (its last attempt; not a timeout, whose body may still be running)."""
+    return (
+        task.policy.catch is not None
+        and attempt == task.policy.retries
+        and not isinstance(exc, StepTimeoutError)
+    )
+
+
+async def _catch_in_attempt(
+    run: RunContext, task: _Task, done: _Attempt, exc: Exception
+) -> Outcome | Exception:
+    """Metaflow's ``@catch``: the failed attempt commits as it stands, with the exception
+    in ``var``, and the flow goes on; if even that fails, the extra fallback attempt runs."""
+    catch = task.policy.catch
+    assert catch is not None
+    formatted = run.as_launched(user_traceback(exc))
+    if catch.print_exception:
+        done.capture.write(
+            "stderr", f"@catch caught an exception from {task.pathspec}:\n{formatted}"
+        )
+    failed = AttemptFailed(exc, formatted, {})
+    recovered = await _guard(_recover(run, task.node, done.flow, catch, failed))
+    return exc if isinstance(recovered, Exception) else recovered
 
 
 async def _in_environment(run: RunContext, task: _Task, current_attempt: _Attempt) -> Outcome:
@@ -229,7 +258,7 @@ async def _remote_attempt(
     run.emit(TaskFinished(task.pathspec))
     return TaskResult(
         task.node.name, task.task_id, task.pathspec, outcome.artifacts, task.inp.frames,
-        outcome.foreach_items,
+        outcome.foreach_items, outcome.chosen, task.inp.iteration,
     )  # fmt: skip
 
 
@@ -248,19 +277,18 @@ async def _settle(
     if isinstance(outcome, Exception):
         formatted = user_traceback(outcome, task.node)
         raise AttemptFailed(outcome, formatted, done.logs(formatted))
-    refs, items = outcome
-    return await _succeed(run, task, attempt, refs, items, done.logs(), done.cards)
+    return await _succeed(run, task, attempt, outcome, done.logs(), done.cards)
 
 
 async def _succeed(
     run: RunContext,
     task: _Task,
     attempt: int,
-    refs: dict[str, ArtifactRef],
-    items: list[Any] | None,
+    outcome: Outcome,
     logs: dict[str, str],
     cards: TaskCards | None = None,
 ) -> TaskResult:
+    refs, items, chosen = outcome
     record = task.record(run, attempt, "successful")
     try:
         await commit(run, record, list(refs.values()), logs)
@@ -271,7 +299,10 @@ async def _succeed(
     if cards is not None:  # rendered from the committed task, before anyone is told of it
         await finish_cards(run, cards, record)
     run.emit(TaskFinished(task.pathspec))
-    return TaskResult(task.node.name, task.task_id, task.pathspec, refs, task.inp.frames, items)
+    return TaskResult(
+        task.node.name, task.task_id, task.pathspec, refs, task.inp.frames, items, chosen,
+        task.inp.iteration,
+    )  # fmt: skip
 
 
 async def _retry_later(run: RunContext, task: _Task, attempt: int, failed: AttemptFailed) -> None:

@@ -47,6 +47,8 @@ class RunContext:
     fenced: bool = False
     #: The run's configs by name and attribute, read back on first use (engine/environ.py).
     configs: dict[str, Any] | None = None
+    #: On a worker: a traceback's paths as the flow was launched (not the code package's).
+    as_launched: Callable[[str], str] = str
     _task_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     #: Finished tasks commit in groups (see engine/commits.py).
     commits: GroupCommit = field(default_factory=GroupCommit)

@@ -26,6 +26,9 @@ class JoinBarriers:
         }
         self._open: dict[tuple[object, ...], _Barrier] = {}
 
+    def _branches(self, join: str, in_funcs: list[str]) -> list[str | None]:
+        return list(dict.fromkeys(self._graph.join_branch(join, name) for name in in_funcs))
+
     def arrive(self, join: str, result: TaskResult) -> TaskInput | None:
         """Record ``result`` reaching ``join``; the join's input when it is complete."""
         node = self._graph[join]
@@ -34,8 +37,11 @@ class JoinBarriers:
         if split is not None and split.type == "foreach":
             outer, position, expected = frames[:-1], frames[-1].index, frames[-1].num_splits
         else:
-            outer, expected = frames, len(node.in_funcs)
-            position = node.in_funcs.index(result.step)
+            # one arrival per branch of the split: the steps a switch chooses between
+            # lie on one branch, and only one of them runs
+            branches = self._branches(join, node.in_funcs)
+            outer, expected = frames, len(branches)
+            position = branches.index(self._graph.join_branch(join, result.step))
         key = (join, *((f.step, f.index) for f in outer))
         barrier = self._open.setdefault(key, _Barrier(expected))
         barrier.arrived[position] = result

@@ -20,6 +20,8 @@ class TaskInput:
     frames: tuple[ForeachFrame, ...] = ()
     #: The task's id when the scheduler chose it (the tasks of a ``@parallel`` gang).
     task_id: int | None = None
+    #: How many times a switch looped back into this step before this task (recursion).
+    iteration: int = 0
 
 
 @dataclass(frozen=True)
@@ -32,3 +34,6 @@ class TaskResult:
     artifacts: dict[str, ArtifactRef]
     frames: tuple[ForeachFrame, ...] = ()
     foreach_items: list[Any] | None = field(default=None, repr=False)
+    #: The step a switch chose to run next (None when the step is no switch).
+    chosen: str | None = None
+    iteration: int = 0

@@ -3,7 +3,8 @@
 Which tasks are cloned follows Metaflow: every task of the origin run that
 succeeded is reused, except in the step the user resumes from and every step
 downstream of it, which run again. Failed and never-run tasks always run.
-A foreach task is matched to its origin by its foreach indices. Cloning writes
+A foreach task is matched to its origin by its foreach indices, a task of a step a
+switch loops back into also by how many times it looped. Cloning writes
 new task rows that point at the origin's blob keys: no artifact is copied.
 """
 
@@ -19,14 +20,14 @@ from ..cards.storage import copy_cards
 from ..events import TaskCloned
 from ..exceptions import NotFoundError, ResumeError
 from ..flowspec import PARALLEL_VAR
-from ..graph import FlowGraph
+from ..graph import FlowGraph, StepNode
 from ..store import ArtifactRef, Datastore, RunRecord, TaskRecord
 from .context import RunContext
 from .records import TaskInput, TaskResult
 
 __all__ = ["ResumePlan", "TaskKey", "clone_task", "plan_resume"]
 
-TaskKey = tuple[str, tuple[int, ...]]
+TaskKey = tuple[str, tuple[int, ...], int]
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,14 @@ class ResumePlan:
     rerun: frozenset[str]
     clones: dict[TaskKey, TaskRecord]
     param_refs: dict[str, ArtifactRef]
+    #: The step each cloned switch task chose in the origin run, by origin task id.
+    chosen: dict[int, str]
 
     def clone_of(self, inp: TaskInput) -> TaskRecord | None:
         """The origin task to clone for ``inp``, or None if it must run."""
         if inp.step in self.rerun:
             return None
-        return self.clones.get((inp.step, tuple(f.index for f in inp.frames)))
+        return self.clones.get((inp.step, tuple(f.index for f in inp.frames), inp.iteration))
 
 
 def plan_resume(
@@ -57,8 +60,9 @@ def plan_resume(
                           f"(its steps: {valid})")  # fmt: skip
     meta = datastore.metadata
     tasks = meta.list_tasks(origin.flow, origin.run_id)
+    iterations = _iterations(tasks)
     clones = {
-        (t.step, tuple(int(f["index"]) for f in t.foreach_stack)): t
+        (t.step, tuple(int(f["index"]) for f in t.foreach_stack), iterations[t.task_id]): t
         for t in tasks
         if t.status == "successful" and t.step in graph.nodes
     }
@@ -68,7 +72,26 @@ def plan_resume(
         frozenset(graph.reachable_from(step)) if step else frozenset(),
         clones,
         _origin_params(datastore, origin, tasks),
+        _switch_choices(graph, tasks),
     )
+
+
+def _iterations(tasks: list[TaskRecord]) -> dict[int, int]:
+    """For each task, how many tasks of its own step precede it as its direct parents
+    (a switch looping back into its step), as the engine counts ``TaskInput.iteration``."""
+    by_id = {t.task_id: t for t in tasks}
+    counts: dict[int, int] = {}
+    for task in sorted(tasks, key=lambda t: t.task_id):  # parents have smaller ids
+        parent = by_id.get(task.parents[0]) if len(task.parents) == 1 else None
+        looped = parent is not None and parent.step == task.step
+        counts[task.task_id] = counts.get(task.parents[0], 0) + 1 if looped else 0
+    return counts
+
+
+def _switch_choices(graph: FlowGraph, tasks: list[TaskRecord]) -> dict[int, str]:
+    """The step each switch task of the origin went to, read from its children."""
+    switches = {t.task_id for t in tasks if t.step in graph.nodes and graph[t.step].is_switch}
+    return {parent: task.step for task in tasks for parent in task.parents if parent in switches}
 
 
 def _origin_run(datastore: Datastore, flow: str, run_id: int | None) -> RunRecord:
@@ -111,7 +134,7 @@ async def clone_task(run: RunContext, inp: TaskInput, origin: TaskRecord) -> Tas
     record = TaskRecord(
         run.flow_name, run.record.run_id, node.name, task_id, "successful", origin.attempt,
         time.time(), time.time(), [f.to_record() for f in inp.frames],
-        [p.task_id for p in inp.parents],
+        [p.task_id for p in inp.parents], origin_task_id=origin.task_id,
     )  # fmt: skip
     refs, items = await anyio.to_thread.run_sync(
         _clone,
@@ -121,8 +144,28 @@ async def clone_task(run: RunContext, inp: TaskInput, origin: TaskRecord) -> Tas
         PARALLEL_VAR if node.parallel_foreach else node.foreach_param,
         limiter=run.thread_limiter,
     )
+    chosen = _chosen(run, node, origin, refs) if node.is_switch else None
     run.emit(TaskCloned(pathspec, origin.pathspec))
-    return TaskResult(node.name, task_id, pathspec, refs, inp.frames, items)
+    return TaskResult(node.name, task_id, pathspec, refs, inp.frames, items, chosen, inp.iteration)
+
+
+def _chosen(
+    run: RunContext, node: StepNode, origin: TaskRecord, refs: dict[str, ArtifactRef]
+) -> str:
+    """The case a cloned switch task takes: the one its origin took, or, if the origin
+    run stopped before that step started, the case its condition artifact names."""
+    assert run.resume is not None and node.condition is not None
+    taken = run.resume.chosen.get(origin.task_id)
+    if taken is not None:
+        return taken
+    value = run.datastore.load(refs[node.condition], pathspec=origin.pathspec)
+    for label, step in node.switch_cases.items():
+        if label == str(value):
+            return step
+    raise ResumeError(
+        f"cannot resume {origin.pathspec}: its switch condition {node.condition!r} is "
+        f"{value!r}, which is none of its cases ({', '.join(node.switch_cases)})"
+    )
 
 
 def _clone(

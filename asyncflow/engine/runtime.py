@@ -374,13 +374,15 @@ class _Scheduler:
         if node.type == "foreach":
             self._fan_out(tg, result, node.out_funcs[0])
             return
-        for out in node.out_funcs:
+        outs = [result.chosen] if node.is_switch and result.chosen else node.out_funcs
+        for out in outs:
             if self.run_ctx.graph[out].type == "join":
                 ready = self.joins.arrive(out, result)
                 if ready is not None:
                     self._launch(tg, ready)
             else:
-                self._launch(tg, TaskInput(out, (result,), result.frames))
+                again = result.iteration + 1 if out == result.step else 0
+                self._launch(tg, TaskInput(out, (result,), result.frames, again))
 
     def _fan_out(self, tg: TaskGroup, result: TaskResult, child: str) -> None:
         """Run the foreach's tasks from a few feeders that each take the next item when
@@ -408,7 +410,6 @@ class _Scheduler:
             if self.failure is not None:
                 return
             await self._task(tg, TaskInput(child, (result,), task_frames))
-
 
     async def _gang(self, tg: TaskGroup, result: TaskResult, child: str, size: int) -> None:
         """The ``size`` tasks of a ``@parallel`` step, all at once under one slot of

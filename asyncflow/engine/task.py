@@ -74,7 +74,8 @@ class Inputs(list[FlowSpec]):
         raise AttributeError(f"no input comes from step '{step}'")
 
 
-Outcome = tuple[dict[str, ArtifactRef], list[Any] | None]
+#: What a successful body leaves: its artifacts, a foreach's items, a switch's chosen step.
+Outcome = tuple[dict[str, ArtifactRef], list[Any] | None, str | None]
 
 
 def inherited_refs(run: RunContext, node: StepNode, inp: TaskInput) -> dict[str, ArtifactRef]:
@@ -250,9 +251,7 @@ def _deadline(node: StepNode, limit: TimeoutSpec | None) -> Iterator[None]:
         raise StepTimeoutError(node.name, limit.describe())
 
 
-def finish(
-    run: RunContext, node: StepNode, flow: FlowSpec
-) -> tuple[dict[str, ArtifactRef], list[Any] | None]:
+def finish(run: RunContext, node: StepNode, flow: FlowSpec) -> Outcome:
     """Check the transition, then persist (runs in a worker thread)."""
     _check_transition(node, flow)
     assert flow._artifacts is not None
@@ -263,7 +262,8 @@ def finish(
         flow._artifacts.assigned.add(PARALLEL_VAR)  # kept, so that resume fans out again
     elif node.type == "foreach":
         items = _foreach_items(run, node, flow)
-    return flow._artifacts.persist(values), items
+    chosen = flow._transition[0][0] if node.is_switch and flow._transition else None
+    return flow._artifacts.persist(values), items, chosen
 
 
 def _parallel_items(node: StepNode, flow: FlowSpec) -> list[int]:
@@ -283,9 +283,23 @@ def _check_transition(node: StepNode, flow: FlowSpec) -> None:
         if flow._transition is not None:
             raise AsyncflowException("the end step must not call self.next()")
         return
+    if node.is_switch:
+        _check_switch(node, flow)
+        return
     expected = describe_transition(tuple(node.out_funcs), node.foreach_param)
     actual = None if flow._transition is None else describe_transition(*flow._transition)
     if expected != actual:
+        raise InvalidTransitionError(node.name, expected, actual)
+
+
+def _check_switch(node: StepNode, flow: FlowSpec) -> None:
+    expected = [f"{{{', '.join(node.switch_cases)}}}", f"condition={node.condition!r}"]
+    transition = flow._transition
+    if transition is None or flow._switched_on is None:
+        actual = None if transition is None else describe_transition(*transition)
+        raise InvalidTransitionError(node.name, expected, actual)
+    if flow._switched_on != node.condition or transition[0][0] not in node.out_funcs:
+        actual = [transition[0][0], f"condition={flow._switched_on!r}"]
         raise InvalidTransitionError(node.name, expected, actual)
 
 

@@ -72,15 +72,17 @@ class TaskSpec:
 class AttemptOutcome:
     """How one attempt ended on a worker.
 
-    On success ``artifacts`` are the task's committed references and ``foreach_items``
-    its fan-out. On failure ``error`` is the pickled exception (or a
-    :class:`RemoteTaskError` naming it), ``traceback`` its text and ``logs`` what it
-    printed. ``events`` are the attempt's output and artifact events, when the
+    On success ``artifacts`` are the task's committed references, ``foreach_items``
+    its fan-out and ``chosen`` the case a switch took. On failure ``error`` is the
+    pickled exception (or a :class:`RemoteTaskError` naming it), ``traceback`` its text
+    and ``logs`` what it printed. ``events`` are the attempt's output and artifact events, when the
     executor could not deliver them live.
     """
 
     artifacts: dict[str, ArtifactRef] = field(default_factory=dict)
     foreach_items: list[Any] | None = None
+    #: The step a switch chose.
+    chosen: str | None = None
     error: bytes | None = None
     traceback: str = ""
     logs: dict[str, str] = field(default_factory=dict)
@@ -121,4 +123,4 @@ def spec_input(inp: TaskInput) -> TaskInput:
         TaskResult(p.step, p.task_id, p.pathspec, without_data(p.artifacts), p.frames)
         for p in inp.parents
     )
-    return TaskInput(inp.step, parents, inp.frames)
+    return TaskInput(inp.step, parents, inp.frames, inp.iteration)

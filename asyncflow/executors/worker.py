@@ -10,6 +10,7 @@ still counts on this attempt.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import threading
 from collections.abc import Callable
@@ -70,6 +71,7 @@ async def _run(spec: TaskSpec, listener: Callable[[Event], None]) -> AttemptOutc
         flow_cls=flow_cls, graph=graph, datastore=store, record=spec.run, listeners=[listener],
         thread_limiter=limiter, task_limiter=limiter, max_num_splits=spec.max_num_splits,
         namespace=spec.namespace, param_refs=spec.param_refs, fenced=True,
+        as_launched=functools.partial(as_launched, spec.code),
     )  # fmt: skip
     try:
         result = await one_attempt(run, spec.inp, spec.task_id, spec.attempt, spec.started)
@@ -77,4 +79,4 @@ async def _run(spec: TaskSpec, listener: Callable[[Event], None]) -> AttemptOutc
         formatted = as_launched(spec.code, failed.formatted)
         logs = {name: as_launched(spec.code, text) for name, text in failed.logs.items()}
         return AttemptOutcome.failed(failed.exception, formatted, logs, [])
-    return AttemptOutcome(without_data(result.artifacts), result.foreach_items)
+    return AttemptOutcome(without_data(result.artifacts), result.foreach_items, result.chosen)

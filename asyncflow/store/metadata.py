@@ -33,7 +33,7 @@ _RUN_COLUMNS = (
 )
 _TASK_COLUMNS = (
     "flow, run_id, step, task_id, status, attempt, started_at, finished_at, foreach_stack, "
-    "parents, exception"
+    "parents, exception, origin_task_id"
 )
 _HAS_TAG = (
     " AND (? IN (SELECT value FROM json_each(tags))"
@@ -770,10 +770,10 @@ def _insert_task(
         [(a.key, a.data) for a in artifacts if a.inline and a.data is not None],
     )
     cur.execute(
-            f"INSERT OR REPLACE INTO tasks ({_TASK_COLUMNS}) VALUES ({_marks(11)})",
+            f"INSERT OR REPLACE INTO tasks ({_TASK_COLUMNS}) VALUES ({_marks(12)})",
             (task.flow, task.run_id, task.step, task.task_id, task.status, task.attempt,
              task.started_at, task.finished_at, _dump(task.foreach_stack),
-             _dump(task.parents), task.exception),
+             _dump(task.parents), task.exception, task.origin_task_id),
         )  # fmt: skip
     cur.executemany(
             f"INSERT OR REPLACE INTO artifacts (flow, run_id, task_id, {_ARTIFACT_COLUMNS}) "
@@ -859,7 +859,7 @@ def _run(row: tuple[Any, ...]) -> RunRecord:
 def _task(row: tuple[Any, ...]) -> TaskRecord:
     return TaskRecord(
         row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], json.loads(row[8]),
-        json.loads(row[9]), row[10],
+        json.loads(row[9]), row[10], row[11],
     )  # fmt: skip
 
 

@@ -51,7 +51,7 @@ _RUN_COLUMNS = (
 )
 _TASK_COLUMNS = (
     "flow, run_id, step, task_id, status, attempt, started_at, finished_at, foreach_stack, "
-    "parents, exception"
+    "parents, exception, origin_task_id"
 )
 _ARTIFACT_COLUMNS = "name, key, encoding, size, type, metadata, inline"
 _CARD_COLUMNS = "flow, run_id, step, task_id, hash, type, card_id, key, size, created_at, runtime"
@@ -544,7 +544,7 @@ class _Heartbeat:
 
 
 _TASK_UPSERT = (
-    f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({', '.join(['%s'] * 11)}) "
+    f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({', '.join(['%s'] * 12)}) "
     "ON CONFLICT (run_id, task_id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in _TASK_COLUMNS.split(", "))
 )
@@ -572,7 +572,7 @@ def _insert_tasks(cur: psycopg.Cursor[Any], batch: Sequence[TaskCommit], fenced:
             _TASK_UPSERT,
             (task.flow, task.run_id, task.step, task.task_id, task.status, task.attempt,
              task.started_at, task.finished_at, _dump(task.foreach_stack), _dump(task.parents),
-             task.exception),
+             task.exception, task.origin_task_id),
         )  # fmt: skip
         for a in refs:
             cur.execute(
@@ -640,6 +640,7 @@ def _task(row: tuple[Any, ...]) -> TaskRecord:
     return TaskRecord(
         row[0], int(row[1]), row[2], int(row[3]), row[4], row[5], row[6], row[7],
         json.loads(row[8]), json.loads(row[9]), row[10],
+        None if row[11] is None else int(row[11]),
     )  # fmt: skip
 
 

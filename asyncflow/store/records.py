@@ -77,6 +77,8 @@ class TaskRecord:
     foreach_stack: list[dict[str, Any]] = field(default_factory=list)
     parents: list[int] = field(default_factory=list)
     exception: str | None = None
+    #: For a task a resumed run cloned: the id of the task it copies in the origin run.
+    origin_task_id: int | None = None
 
     @property
     def pathspec(self) -> str:

@@ -109,6 +109,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX cards_by_key ON cards(key);
     """,
+    # 5: which task of the origin run a resumed run's task copies (None: it ran).
+    """
+    ALTER TABLE tasks ADD COLUMN origin_task_id INTEGER;
+    """,
 ]
 
 

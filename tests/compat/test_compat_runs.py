@@ -166,7 +166,7 @@ def test_retry_catch_timeout_current_and_logs(runs: dict[str, Any]) -> None:
     assert robust["doomed_error_exception"] == "this step always fails"
     assert robust["doomed_error"].startswith("Traceback (most recent call last):")
     assert robust["doomed_error"].endswith("ValueError: this step always fails\n")
-    assert robust["doomed_attempt"] == 2  # two attempts, then the @catch fallback
+    assert robust["doomed_attempt"] == 1  # two attempts; @catch keeps the last, as Metaflow
     assert robust["slow_caught"] is True
     assert robust["slow_error_type"] == "asyncflow.exceptions.StepTimeoutError"
     assert robust["start_error_is_none"] is True  # @catch sets its var to None on success

@@ -4,7 +4,7 @@
 # mypy: ignore-errors
 from __future__ import annotations
 
-from asyncflow import FlowSpec, step
+from asyncflow import FlowSpec, catch, step
 
 
 class ReservedNameFlow(FlowSpec):
@@ -301,5 +301,99 @@ class EndWithoutStepFlow(FlowSpec):
     def start(self):
         self.next(self.end)  # L:end-no-decorator
 
+    def end(self):
+        pass
+
+
+KEY = "a"
+
+
+class SwitchKeyNotLiteralFlow(FlowSpec):
+    @step
+    def start(self):
+        self.kind = "a"
+        self.next({KEY: self.a, "b": self.end}, condition="kind")  # L:switch-key
+
+    @step
+    def a(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class SwitchWithoutConditionFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next({"a": self.a, "b": self.end})  # L:switch-nocond
+
+    @step
+    def a(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class SwitchIntoJoinFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.kind = "x"
+        self.next({"x": self.join, "y": self.c}, condition="kind")  # L:switch-join
+
+    @step
+    def c(self):
+        self.next(self.join)
+
+    @step
+    def b(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class SwitchLongLoopFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.a)
+
+    @step
+    def a(self):
+        self.next(self.b)
+
+    @step
+    def b(self):
+        self.again = True
+        self.next({True: self.a, False: self.end}, condition="again")  # L:switch-loop
+
+    @step
+    def end(self):
+        pass
+
+
+class CatchOnSwitchFlow(FlowSpec):
+    @catch(var="oops")
+    @step
+    def start(self):  # L:switch-catch
+        self.kind = "a"
+        self.next({"a": self.a, "b": self.end}, condition="kind")
+
+    @step
+    def a(self):
+        self.next(self.end)
+
+    @step
     def end(self):
         pass

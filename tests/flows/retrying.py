@@ -96,7 +96,7 @@ class CatchFlow(FlowSpec):
     @retry(times=1, minutes_between_retries=0)
     @step
     def boom(self):
-        self.discarded = "set before the failure"
+        self.before = f"set by attempt {current.retry_count}, before the failure"
         {"present": 1}["missing"]
         self.next(self.end)
 
