@@ -17,10 +17,10 @@ from ..exceptions import DatastoreError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
 from .leases import Leases
-from .records import ArtifactRef, CardRecord, RunRecord, StepStats, TaskRecord
+from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStats, TaskRecord
 from .schema import migrate
 
-__all__ = ["MetadataStore", "SQLiteMetadataStore", "TaskCommit", "step_stats_of"]
+__all__ = ["MetadataStore", "SQLiteMetadataStore", "TaskCommit", "attempt_of", "step_stats_of"]
 
 #: One finished task to commit: its record, its artifacts and its logs.
 TaskCommit = tuple[TaskRecord, Sequence[ArtifactRef], dict[str, str] | None]
@@ -38,6 +38,7 @@ _HAS_TAG = (
     " OR ? IN (SELECT value FROM json_each(system_tags)))"
 )
 _ARTIFACT_COLUMNS = "name, key, encoding, size, type, metadata, inline"
+_ATTEMPT_COLUMNS = "task_id, attempt, status, started_at, finished_at"
 _CARD_COLUMNS = "flow, run_id, step, task_id, hash, type, card_id, key, size, created_at, runtime"
 
 
@@ -55,8 +56,17 @@ class MetadataStore(Protocol):
         tags: Sequence[str],
         system_tags: Sequence[str],
         origin_run_id: int | None = None,
+        graph: dict[str, Any] | None = None,
     ) -> RunRecord:
-        """Allocate a run id and record the run as running."""
+        """Allocate a run id and record the run as running, with the flow's ``graph``
+        (a JSON object, see :meth:`get_run_graph`) in the same transaction."""
+        ...
+
+    def get_run_graph(self, run_id: int) -> dict[str, Any] | None:
+        """The graph recorded as the run started, or None (runs of older versions).
+
+        ``{"steps": [{"name", "kind", "next": [step names], "foreach": var or null}]}``,
+        steps in the order they can run; the store keeps it as given."""
         ...
 
     def finish_run(
@@ -107,6 +117,15 @@ class MetadataStore(Protocol):
 
     def put_logs(self, run_id: int, task_id: int, attempt: int, logs: dict[str, str]) -> None:
         """Store the output of one attempt before its task commits."""
+        ...
+
+    def put_attempt(self, run_id: int, attempt: AttemptRecord, logs: dict[str, str]) -> None:
+        """Store an attempt that did not end its task (a failed one, retried), its times
+        and its output, at once. The attempt that ends the task is committed with it."""
+        ...
+
+    def list_attempts(self, run_id: int, task_ids: Sequence[int]) -> list[AttemptRecord]:
+        """The recorded attempts of these tasks, by task id then attempt."""
         ...
 
     def get_run(self, flow: str, run_id: int) -> RunRecord | None:
@@ -304,8 +323,10 @@ class SQLiteMetadataStore:
         tags: Sequence[str],
         system_tags: Sequence[str],
         origin_run_id: int | None = None,
+        graph: dict[str, Any] | None = None,
     ) -> RunRecord:
-        """Allocate a new run id (unique across processes) and record the run as running."""
+        """Allocate a new run id (unique across processes) and record the run as running,
+        with its ``graph`` if given."""
         now = time.time()
         with self._write() as cur:
             cur.execute("INSERT OR IGNORE INTO flows (name, created_at) VALUES (?, ?)", (flow, now))
@@ -316,11 +337,20 @@ class SQLiteMetadataStore:
                  origin_run_id),
             )  # fmt: skip
             run_id = cur.lastrowid
+            if graph is not None:
+                cur.execute(
+                    "INSERT INTO run_graphs (run_id, graph) VALUES (?, ?)", (run_id, _dump(graph))
+                )
         assert run_id is not None
         return RunRecord(
             flow, run_id, "running", user, list(tags), list(system_tags), params, now,
             origin_run_id=origin_run_id,
         )  # fmt: skip
+
+    def get_run_graph(self, run_id: int) -> dict[str, Any] | None:
+        """The graph recorded as the run started, or None."""
+        rows = self._read("SELECT graph FROM run_graphs WHERE run_id=?", (run_id,))
+        return _graph(rows[0][0]) if rows else None
 
     def set_run_owner(self, run_id: int, host: str, pid: int) -> None:
         """Record the process (host and pid) that runs ``run_id``."""
@@ -499,6 +529,23 @@ class SQLiteMetadataStore:
         with self._write() as cur:
             _insert_logs(cur, run_id, task_id, attempt, logs)
 
+    def put_attempt(self, run_id: int, attempt: AttemptRecord, logs: dict[str, str]) -> None:
+        """Store an attempt that did not end its task, its times and output, at once."""
+        with self._write() as cur:
+            _insert_logs(cur, run_id, attempt.task_id, attempt.attempt, logs)
+            _insert_attempt(cur, run_id, attempt)
+
+    def list_attempts(self, run_id: int, task_ids: Sequence[int]) -> list[AttemptRecord]:
+        """The recorded attempts of these tasks, by task id then attempt."""
+        if not task_ids:
+            return []
+        rows = self._read(
+            f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE run_id=? "
+            f"AND task_id IN ({_marks(len(task_ids))}) ORDER BY task_id, attempt",
+            [run_id, *task_ids],
+        )
+        return [AttemptRecord(*r) for r in rows]
+
     def fence_attempt(self, run_id: int, task_id: int, attempt: int) -> None:
         """Record ``attempt`` as the only attempt of the task allowed to commit from now on."""
         with self._write() as cur:
@@ -634,7 +681,26 @@ def _insert_task(
             [(task.flow, task.run_id, task.task_id, a.name, a.key, a.encoding, a.size, a.type,
               _dump(a.metadata), int(a.inline)) for a in artifacts],
         )  # fmt: skip
+    _insert_attempt(cur, task.run_id, attempt_of(task))
     fault_point("commit-task")
+
+
+def attempt_of(task: TaskRecord) -> AttemptRecord:
+    """The attempt that ends ``task``, as committed with it."""
+    started = task.started_at if task.attempt_started_at is None else task.attempt_started_at
+    return AttemptRecord(task.task_id, task.attempt, task.status, started, task.finished_at)
+
+
+def _insert_attempt(cur: sqlite3.Cursor, run_id: int, a: AttemptRecord) -> None:
+    cur.execute(
+        f"INSERT OR REPLACE INTO attempts (run_id, {_ATTEMPT_COLUMNS}) VALUES ({_marks(6)})",
+        (run_id, a.task_id, a.attempt, a.status, a.started_at, a.finished_at),
+    )
+
+
+def _graph(text: str) -> dict[str, Any] | None:
+    value = json.loads(text)
+    return value if isinstance(value, dict) else None
 
 
 def _insert_logs(

@@ -128,6 +128,22 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX cards_by_key ON cards(key);
     """,
+    # 4: each attempt of a task and its times; the flow's graph, recorded as a run starts.
+    """
+    CREATE TABLE attempts (
+        run_id BIGINT NOT NULL,
+        task_id BIGINT NOT NULL,
+        attempt INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        started_at DOUBLE PRECISION NOT NULL,
+        finished_at DOUBLE PRECISION,
+        PRIMARY KEY (run_id, task_id, attempt)
+    );
+    CREATE TABLE run_graphs (
+        run_id BIGINT PRIMARY KEY REFERENCES runs(run_id),
+        graph TEXT NOT NULL
+    );
+    """,
 ]
 
 
