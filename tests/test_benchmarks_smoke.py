@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks.payloads import KINDS
 from benchmarks.profile import summarize
 from tests.conftest import REPO
@@ -79,3 +81,16 @@ def test_profile_summary_counts_own_and_total_samples() -> None:
         "total samples (frame on the stack), asyncflow and serializers frames:",
         "       4 100.0%  persist (asyncflow/store/datastore.py:9)",
     ]
+
+
+def test_ui_benchmark_measures_every_page_beside_the_baseline(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmarks import ui
+
+    ui.main(["--runs", "60", "--tasks", "450", "--repeats", "1"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| page | median ms | x baseline |" and len(rows) == 10
+    assert rows[1].startswith("| baseline: a trivial Starlette route |")
+    assert rows[1].endswith("| 1.0 |")
+    assert any(r.startswith("| run (450-task foreach), timeline page 1 |") for r in rows)

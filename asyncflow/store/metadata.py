@@ -38,6 +38,14 @@ _HAS_TAG = (
     " OR ? IN (SELECT value FROM json_each(system_tags)))"
 )
 _ARTIFACT_COLUMNS = "name, key, encoding, size, type, metadata, inline"
+#: ``(parent step, step)`` of a run's tasks. CROSS JOIN fixes the loop order, so each
+#: parent is found by primary key (SQLite's planner otherwise scans the run's tasks once
+#: per parent: quadratic in a foreach).
+STEP_EDGES = (
+    "SELECT DISTINCT p.step, t.step FROM tasks t CROSS JOIN json_each(t.parents) j "
+    "CROSS JOIN tasks p ON p.run_id = t.run_id AND p.task_id = j.value "
+    "WHERE t.flow=? AND t.run_id=?"
+)
 _ATTEMPT_COLUMNS = "task_id, attempt, status, started_at, finished_at"
 _CARD_COLUMNS = "flow, run_id, step, task_id, hash, type, card_id, key, size, created_at, runtime"
 
@@ -485,12 +493,7 @@ class SQLiteMetadataStore:
             "max(foreach_stack != '[]') FROM tasks WHERE flow=? AND run_id=? GROUP BY step, status",
             (flow, run_id),
         )
-        edges = self._read(
-            "SELECT DISTINCT p.step, t.step FROM tasks t, json_each(t.parents) j "
-            "JOIN tasks p ON p.run_id = t.run_id AND p.task_id = j.value "
-            "WHERE t.flow=? AND t.run_id=?",
-            (flow, run_id),
-        )
+        edges = self._read(STEP_EDGES, (flow, run_id))
         return step_stats_of(groups, edges)
 
     def get_task(self, flow: str, run_id: int, step: str, task_id: int) -> TaskRecord | None:
