@@ -12,6 +12,7 @@ page would cost at least).
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import tempfile
 import time
@@ -87,9 +88,12 @@ def measure(root: Path, big: int, runs: int, tasks: int, repeats: int) -> dict[s
     with TestClient(app) as client:
         for path in targets.values():  # warm: the store opened, the app's first import
             client.get(path).raise_for_status()
-        for _ in range(repeats):
-            for label, path in targets.items():
+        order = list(targets.items())
+        for round_ in range(repeats):  # a shuffled order each round: no page always first
+            random.Random(round_).shuffle(order)
+            for label, path in order:
                 samples[label].append(_timed(_getter(client, path)))
+        for _ in range(repeats):  # apart: its garbage must not land on a page's time
             samples[every_task].append(_timed(lambda: meta.list_tasks(FLOW, big)))
     return samples
 

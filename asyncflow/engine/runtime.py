@@ -213,7 +213,7 @@ class Engine:
         with anyio.CancelScope(shield=True):
             record = await anyio.to_thread.run_sync(
                 meta.create_run, graph.name, user, _jsonable(params), tags, system_tags,
-                origin_run_id, graph_record(graph),
+                origin_run_id, _graph_record(graph),
             )  # fmt: skip
             await anyio.to_thread.run_sync(
                 meta.set_run_owner, record.run_id, socket.gethostname(), os.getpid()
@@ -279,7 +279,7 @@ class Engine:
         )  # fmt: skip
 
 
-def graph_record(graph: FlowGraph) -> dict[str, Any]:
+def _graph_record(graph: FlowGraph) -> dict[str, Any]:
     """The flow's graph as the store records it with a run: each step's name, kind
     (``start``, ``linear``, ``split``, ``foreach``, ``join``, ``end``, ...), the steps it
     can go to and its foreach variable; steps in the order they can run."""

@@ -20,7 +20,14 @@ from .leases import Leases
 from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStats, TaskRecord
 from .schema import migrate
 
-__all__ = ["MetadataStore", "SQLiteMetadataStore", "TaskCommit", "attempt_of", "step_stats_of"]
+__all__ = [
+    "STEP_EDGES",
+    "MetadataStore",
+    "SQLiteMetadataStore",
+    "TaskCommit",
+    "attempt_of",
+    "step_stats_of",
+]
 
 #: One finished task to commit: its record, its artifacts and its logs.
 TaskCommit = tuple[TaskRecord, Sequence[ArtifactRef], dict[str, str] | None]
