@@ -110,3 +110,16 @@ def test_persist_speed_benchmark_compares_with_the_raw_write() -> None:
     rows = persist_speed.main(["--size-mb", "2", "--repeats", "1"])
     assert [row["fsync"] for row in rows] == [0.0, 1.0]
     assert all(row["raw_s"] > 0 and row["ratio"] > 0 for row in rows)
+
+
+def test_ui_benchmark_measures_every_page_beside_the_baseline(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmarks import ui
+
+    ui.main(["--runs", "60", "--tasks", "450", "--repeats", "1"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| page | median ms | x baseline |" and len(rows) == 10
+    assert rows[1].startswith("| baseline: a trivial Starlette route |")
+    assert rows[1].endswith("| 1.0 |")
+    assert any(r.startswith("| run (450-task foreach), timeline page 1 |") for r in rows)

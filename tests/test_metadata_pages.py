@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from asyncflow.store import MetadataStore, SQLiteMetadataStore, TaskRecord
+from asyncflow.store import AttemptRecord, MetadataStore, SQLiteMetadataStore, TaskRecord
 
 from .servers import Postgres
 
@@ -131,3 +131,68 @@ def test_step_stats_sum_up_a_foreach_without_fetching_its_tasks(
     assert start.parent_steps == frozenset()
     assert fan.parent_steps == {"start"} and join.parent_steps == {"fan"}
     assert meta.step_stats("P", run + 1000) == []
+
+
+def test_each_attempt_is_kept_with_its_times(meta: MetadataStore) -> None:
+    run = meta.create_run("P", "ann", {}, [], []).run_id
+    failed = AttemptRecord(1, 0, "failed", 10.0, 11.0)
+    meta.put_attempt(run, failed, {"stdout": "first", "stderr": "boom"})
+    task = TaskRecord("P", run, "start", 1, "successful", 1, 10.0, 14.0, attempt_started_at=12.5)
+    meta.commit_task(task, [], {"stdout": "second"})
+    meta.commit_task(TaskRecord("P", run, "end", 2, "successful", 0, 15.0, 16.0), [])
+    assert meta.list_attempts(run, [1, 2, 99]) == [
+        failed,
+        AttemptRecord(1, 1, "successful", 12.5, 14.0),
+        AttemptRecord(2, 0, "successful", 15.0, 16.0),  # no attempt start: the task's start
+    ]
+    assert meta.list_attempts(run, [2]) == [AttemptRecord(2, 0, "successful", 15.0, 16.0)]
+    assert meta.list_attempts(run, []) == []
+    assert meta.get_logs("P", run, 1, "stderr", attempt=0) == "boom"
+    assert meta.get_logs("P", run, 1, "stdout") == "second"
+
+
+def test_a_run_keeps_the_graph_it_started_with(meta: MetadataStore) -> None:
+    graph = {"steps": [{"name": "start", "kind": "foreach", "next": ["fan"], "foreach": "xs"},
+                       {"name": "fan", "kind": "linear", "next": ["end"], "foreach": None},
+                       {"name": "end", "kind": "end", "next": [], "foreach": None}]}  # fmt: skip
+    with_graph = meta.create_run("P", "ann", {}, [], [], graph=graph).run_id
+    without = meta.create_run("P", "ann", {}, [], []).run_id
+    assert meta.get_run_graph(with_graph) == graph
+    assert meta.get_run_graph(without) is None
+
+
+def test_a_postgres_schema_of_the_version_before_migrates_to_attempts_and_graphs(
+    postgres_server: Postgres,
+) -> None:
+    import psycopg
+
+    from asyncflow.store.postgres import PostgresMetadataStore
+    from asyncflow.store.postgres_schema import MIGRATIONS, migrate
+
+    url = postgres_server.fresh_url()
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        assert migrate(cur, target=len(MIGRATIONS) - 1) == len(MIGRATIONS) - 1
+        cur.execute("INSERT INTO flows VALUES ('F', 1.0)")
+        cur.execute(
+            'INSERT INTO runs (flow, status, "user", tags, system_tags, params, created_at) '
+            "VALUES ('F', 'successful', 'ann', '[]', '[]', '{}', 2.0)"
+        )
+    store = PostgresMetadataStore(url)
+    try:
+        assert store._read("SELECT max(version) FROM schema_version")[0][0] == len(MIGRATIONS)
+        assert store.get_run_graph(1) is None and store.list_attempts(1, [1]) == []
+        assert store.get_run("F", 1) is not None
+    finally:
+        store.close()
+
+
+def test_step_edges_find_each_parent_by_key_not_by_scanning(tmp_path: Path) -> None:
+    """SQLite's plan for the step edges: every parent looked up by primary key."""
+    from asyncflow.store.metadata import STEP_EDGES
+
+    meta = SQLiteMetadataStore(tmp_path / "meta.db")
+    run = _fan_run(meta, 3)
+    plan = " ".join(str(row[-1]) for row in meta._read("EXPLAIN QUERY PLAN " + STEP_EDGES,
+                                                       ("P", run)))  # fmt: skip
+    assert "SEARCH p USING INDEX sqlite_autoindex_tasks_1 (run_id=? AND task_id=?)" in plan
+    meta.close()

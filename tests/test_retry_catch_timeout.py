@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import threading
 from pathlib import Path
@@ -108,6 +109,23 @@ async def test_retry_runs_again_until_success_and_keeps_every_attempt(store_root
     assert [e for e in events if isinstance(e, TaskFinished | TaskFailed)][1] == TaskFinished(
         flaky.pathspec
     )
+
+
+async def test_each_attempt_is_recorded_with_its_status_and_times(store_root: Path) -> None:
+    run = Run((await Engine().run(FlakyFlow)).pathspec)
+    attempts = run["flaky"].task.attempts  # type: ignore[union-attr]
+    assert [(a.number, a.status) for a in attempts] == [
+        (0, "failed"), (1, "failed"), (2, "successful")
+    ]  # fmt: skip
+    for earlier, later in itertools.pairwise(attempts):
+        assert earlier.finished_at is not None and earlier.started_at <= earlier.finished_at
+        assert earlier.finished_at <= later.started_at
+    task = run["flaky"].task
+    assert task is not None and attempts[0].started_at == task.created_at
+    assert attempts[-1].finished_at == task.finished_at
+    caught = Run((await Engine().run(CatchFlow)).pathspec)["boom"].task
+    assert caught is not None
+    assert [a.status for a in caught.attempts] == ["failed", "failed", "successful"]
 
 
 async def test_an_attempt_that_does_not_exist_is_not_found(store_root: Path) -> None:

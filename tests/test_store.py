@@ -247,6 +247,7 @@ def test_a_database_at_schema_1_migrates_to_the_latest(tmp_path: Path) -> None:
     assert run is not None
     assert (run.status, run.user, run.tags, run.params) == ("successful", "ann", ["t"], {"a": 1})
     assert store.create_run("F", "bob", {}, [], []).run_id == 2
+    assert store.list_attempts(1, [1]) == [] and store.get_run_graph(1) is None
 
 
 def test_many_threads_commit_to_one_store_at_once(tmp_path: Path) -> None:

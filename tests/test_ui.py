@@ -76,6 +76,48 @@ def test_run_page_shows_graph_timeline_params_and_failure(
     assert 'data-step="explode" data-status="failed"' in failed.replace("\n", "")
 
 
+def test_a_retried_task_shows_a_bar_per_attempt(client: TestClient, filled: FilledStore) -> None:
+    page = client.get(f"/flows/BrokenFlow/{filled.broken}").text
+    flaky = get_datastore(filled.root).metadata.list_tasks("BrokenFlow", filled.broken, "flaky")[0]
+    row = re.search(rf'<g class="tl-row">(?:(?!</g>).)*data-label="flaky/{flaky.task_id}".*?</g>',
+                    page, re.S)  # fmt: skip
+    assert row is not None
+    bars = re.findall(r'class="tl-attempt" data-attempt="(\d)" data-status="(\w+)"', row.group(0))
+    assert bars == [("0", "failed"), ("1", "successful")]
+    xs = [float(x) for x in re.findall(r'<rect x="([\d.]+)"[^>]*class="bar attempt', row.group(0))]
+    assert xs[0] <= xs[1]  # the failed attempt first
+    assert "#attempt-0" in row.group(0) and "attempt 0: failed" in row.group(0)
+    task = client.get(f"/flows/BrokenFlow/{filled.broken}/flaky/{flaky.task_id}").text
+    assert 'id="attempt-0"' in task and "— failed, started" in task
+
+
+def test_a_malformed_recorded_graph_is_ignored_where_it_is_malformed() -> None:
+    from asyncflow.ui._queries import StepSummary, planned_steps
+
+    ran = [StepSummary("start")]
+    assert planned_steps({"steps": "nonsense"}, ran) == ran
+    assert planned_steps(None, ran) == ran
+    hostile = {"steps": [{"name": 3}, "x", {"name": "a", "next": "zz"}, {"name": "a"},
+                         {"name": "b", "next": ["a", "ghost"]}]}  # fmt: skip
+    steps = planned_steps(hostile, ran)
+    assert [(s.name, s.status, s.parents) for s in steps] == [
+        ("a", "pending", {"b"}), ("b", "pending", set()), ("start", "pending", set())
+    ]  # fmt: skip
+
+
+def test_steps_that_have_not_run_are_drawn_greyed(client: TestClient, filled: FilledStore) -> None:
+    failed = client.get(f"/flows/BrokenFlow/{filled.broken}").text
+    nodes = re.findall(r'data-step="(\w+)" data-status="(\w+)" data-kind="(\w+)"', failed)
+    assert nodes == [("start", "successful", "start"), ("flaky", "successful", "linear"),
+                     ("explode", "failed", "linear"), ("end", "pending", "end")]  # fmt: skip
+    end = re.search(r'<a class="step" data-step="end".*?</a>', failed, re.S)
+    assert end is not None and "href" not in end.group(0) and "not run" in end.group(0)
+    assert failed.count('class="edge"') == 3  # explode -> end drawn too
+    assert 'class="tl-step" data-status="pending"' not in failed  # no bar for what never ran
+    hostile = client.get(f"/flows/BrowsedFlow/{filled.hostile}").text  # recorded no graph
+    assert re.findall(r'data-step="(\w+)"', hostile) == ["start"]
+
+
 def test_task_page_shows_each_attempts_output_and_artifacts(
     client: TestClient, filled: FilledStore
 ) -> None:

@@ -7,7 +7,10 @@ which is how docs/images/ is made).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -46,11 +49,19 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> FilledStore:
 
 @pytest.fixture(scope="module")
 def server(filled: FilledStore) -> Iterator[str]:
-    """`asyncflow ui` on a free port, stopped by its PID."""
+    """`asyncflow ui` over the filled store on a free port."""
+    with _serving(["--root", str(filled.root)], REPO, dict(os.environ)) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def _serving(args: list[str], cwd: Path, env: dict[str, str]) -> Iterator[str]:
+    """`asyncflow ui ARGS` run in ``cwd`` on a free port, stopped by its PID."""
     port = _free_port()
     cmd = [sys.executable, "-c", "from asyncflow.console import main; main()", "ui",
-           "--root", str(filled.root), "--port", str(port)]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True)
+           *args, "--port", str(port)]  # fmt: skip
+    env = {**env, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with socket.socket() as s:
@@ -59,13 +70,15 @@ def server(filled: FilledStore) -> Iterator[str]:
         if proc.poll() is not None:
             pytest.fail(f"asyncflow ui exited: {proc.stderr.read() if proc.stderr else ''}")
         time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +156,13 @@ def test_failed_run_and_hostile_names_in_the_browser(
     page.goto(f"{server}/flows/BrokenFlow/{filled.broken}")
     assert "ValueError: the <b>answer</b> is not 42" in page.inner_text("pre.traceback")
     assert page.locator('svg.graph a[data-status="failed"]').get_attribute("data-step") == "explode"
+    assert page.locator('svg.graph a[data-status="pending"]').get_attribute("data-step") == "end"
+    flaky = page.locator('svg.timeline g.tl-row:has(a.tl-task[data-label^="flaky/"]) a.tl-attempt')
+    assert flaky.evaluate_all("as => as.map(a => a.dataset.status)") == ["failed", "successful"]
+    boxes = flaky.locator("rect").evaluate_all(
+        "rs => rs.map(r => [r.getBBox().x, r.getBBox().width])"
+    )
+    assert boxes[0][0] + boxes[0][1] <= boxes[1][0] + 0.5 and min(w for _, w in boxes) >= 2
     _shoot(page, tmp_path, "failed-run")
     page.goto(f"{server}/flows/BrowsedFlow/{filled.hostile}/start/1")
     assert page.locator("a.artifact").inner_text() == "<script>alert('name')</script>"
@@ -172,14 +192,54 @@ def test_a_running_run_changes_state_without_reloading_by_hand(
         page = browser.new_page()  # type: ignore[attr-defined]
         page.goto(f"{server}/flows/GatedFlow/{run_id}")
         assert page.locator(".live-status .badge").inner_text() == "running"
-        assert page.locator("svg.graph a.step").count() == 1  # only start has committed
+        steps = page.locator("svg.graph a.step")
+        assert steps.evaluate_all("ns => ns.map(n => n.dataset.status)") == [
+            "successful",
+            "pending",
+            "pending",
+        ]  # only start has committed; the rest of the graph is drawn greyed
         _shoot(page, tmp_path, "live-running")
         gate.touch()
         page.wait_for_selector('.live-status .badge[data-status="successful"]', timeout=30_000)
-        assert page.locator("svg.graph a.step").count() == 3
+        assert page.locator('svg.graph a.step[data-status="successful"]').count() == 3
         assert page.locator("svg.timeline a.tl-task").count() == 3
         _shoot(page, tmp_path, "live-finished")
         page.close()
     finally:
         gate.touch()
         proc.wait(60)
+
+
+def test_the_readmes_tutorial_store_in_the_browser(browser: object, tmp_path: Path) -> None:
+    """README's first flow run as README says, then `asyncflow ui` where it ran (the store
+    found as the client finds it): the run, its graph, timeline, logs and artifacts."""
+    readme = (REPO / "README.md").read_text()
+    code = re.search(r'```python title="artifact_flow.py"\n(.*?)```', readme, re.S)
+    assert code is not None
+    (tmp_path / "artifact_flow.py").write_text(code.group(1))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCFLOW_")}
+    env["HOME"] = str(tmp_path)
+    run_env = {**env, "PYTHONPATH": str(REPO)}
+    subprocess.run([sys.executable, "artifact_flow.py", "run"], cwd=tmp_path, check=True,
+                   env=run_env, capture_output=True, timeout=300)  # fmt: skip
+    with _serving([], tmp_path, env) as address:
+        page = browser.new_page()  # type: ignore[attr-defined]
+        page.goto(address + "/")
+        page.click("a.flow:text-is('ArtifactFlow')")
+        page.click("a.run:text-is('1')")
+        statuses = page.locator("svg.graph a.step").evaluate_all(
+            "ns => ns.map(n => [n.dataset.step, n.dataset.status])"
+        )
+        assert statuses == [["start", "successful"], ["create_artifact", "successful"],
+                            ["end", "successful"]]  # fmt: skip
+        assert page.locator("svg.timeline a.tl-task").count() == 3
+        assert page.locator("svg.timeline a.tl-attempt").count() == 3
+        _shoot(page, tmp_path, "tutorial-run")
+        page.click('svg.graph a[data-step="end"]')
+        page.click("a.task")
+        assert page.inner_text("pre.stdout").strip() == "[[1, 2, 3], [4, 5, 6], [7, 8, 9]]"
+        assert page.locator("a.artifact").all_inner_texts() == ["dataset"]
+        page.click("a.artifact:text-is('dataset')")
+        assert json.loads(page.inner_text("pre.value")) == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+        _shoot(page, tmp_path, "tutorial-artifact")
+        page.close()

@@ -19,11 +19,12 @@ from ..tags import MAX_TAG_LENGTH
 from ._lookup import get_datastore, in_thread
 from ._namespaces import default_namespace, get_namespace, namespace
 from ._runs import Flow, Metaflow, Run, Step
-from ._tasks import Artifacts, DataArtifact, Metadata, MetaflowData, Task
+from ._tasks import Artifacts, Attempt, DataArtifact, Metadata, MetaflowData, Task
 
 __all__ = [
     "MAX_TAG_LENGTH",
     "Artifacts",
+    "Attempt",
     "DataArtifact",
     "Flow",
     "Metadata",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -24,7 +25,7 @@ from ._lookup import (
 if TYPE_CHECKING:
     from ._runs import Step
 
-__all__ = ["Artifacts", "DataArtifact", "Metadata", "MetaflowData", "Task"]
+__all__ = ["Artifacts", "Attempt", "DataArtifact", "Metadata", "MetaflowData", "Task"]
 
 
 class Metadata(NamedTuple):
@@ -35,6 +36,16 @@ class Metadata(NamedTuple):
     created_at: int
     type: str
     task: Task
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of a task: its number (from 0), how it ended, when it ran."""
+
+    number: int
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
 
 
 class Task(ClientObject):
@@ -206,6 +217,21 @@ class Task(ClientObject):
     def current_attempt(self) -> int:
         """The attempt that ended the task: 0 unless ``@retry`` or ``@catch`` ran it again."""
         return self._record.attempt
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        """Every attempt of the task, first to last, with its times (``@retry``'s failed
+        attempts included). A task stored before asyncflow kept attempt times shows one
+        attempt spanning the task."""
+        r = self._record
+        stored = self._store.metadata.list_attempts(r.run_id, [r.task_id])
+        if not stored:
+            return [Attempt(r.attempt, r.status, self.created_at, self.finished_at)]
+        return [
+            Attempt(a.attempt, a.status, datetime.fromtimestamp(a.started_at),
+                    timestamp(a.finished_at))
+            for a in stored
+        ]  # fmt: skip
 
     @property
     def stdout(self) -> str:

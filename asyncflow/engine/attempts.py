@@ -31,7 +31,7 @@ from ..exceptions import AsyncflowException, StepExitError, StepTimeoutError
 from ..flowspec import FlowSpec
 from ..graph import StepNode
 from ..logs import TaskCapture, start_capture, stop_capture
-from ..store import TaskRecord
+from ..store import AttemptRecord, TaskRecord
 from .cards import finish_cards, open_cards
 from .context import RunContext
 from .environ import task_environment
@@ -115,6 +115,11 @@ class _Task:
     pathspec: str
     policy: _Policy
     started: float
+    #: When the current attempt started (the first starts with the task).
+    attempt_started: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.attempt_started = self.attempt_started or self.started
 
     @classmethod
     def create(cls, run: RunContext, inp: TaskInput) -> _Task:
@@ -123,11 +128,15 @@ class _Task:
         pathspec = run.task_pathspec(node.name, task_id)
         return cls(node, inp, task_id, pathspec, _Policy.of(node), time.time())
 
+    def begin(self, attempt: int) -> None:
+        """Note when ``attempt`` starts (attempt 0 starts with the task)."""
+        self.attempt_started = time.time() if attempt else self.started
+
     def record(self, run: RunContext, attempt: int, status: str) -> TaskRecord:
         return TaskRecord(
             run.flow_name, run.record.run_id, self.node.name, self.task_id, status, attempt,
             self.started, time.time(), [f.to_record() for f in self.inp.frames],
-            [p.task_id for p in self.inp.parents],
+            [p.task_id for p in self.inp.parents], attempt_started_at=self.attempt_started,
         )  # fmt: skip
 
 
@@ -191,6 +200,7 @@ async def one_attempt(
 
 
 async def _attempt(run: RunContext, task: _Task, attempt: int) -> TaskResult:
+    task.begin(attempt)
     executors = run.executors
     if executors is not None and (executors.default is not None or task.policy.isolated):
         executor = await executors.for_step(task.policy.isolated)
@@ -321,10 +331,12 @@ _STORE_ERRORS = (AsyncflowException, OSError, sqlite3.Error)
 
 
 async def _keep_logs(run: RunContext, task: _Task, attempt: int, logs: dict[str, str]) -> None:
-    """Store a failed attempt's output; best effort, as the store may be what failed."""
+    """Store a failed attempt's times and output; best effort, as the store may be what
+    failed."""
+    record = AttemptRecord(task.task_id, attempt, "failed", task.attempt_started, time.time())
     with contextlib.suppress(*_STORE_ERRORS):
         await anyio.to_thread.run_sync(
-            run.datastore.metadata.put_logs, run.record.run_id, task.task_id, attempt, logs,
+            run.datastore.metadata.put_attempt, run.record.run_id, record, logs,
             limiter=run.thread_limiter,
         )  # fmt: skip
 
@@ -350,6 +362,7 @@ async def _fallback(
     run: RunContext, task: _Task, attempt: int, catch: CatchSpec, failed: AttemptFailed
 ) -> TaskResult:
     """Metaflow's ``@catch`` fallback: an extra attempt that only records the exception."""
+    task.begin(attempt)
     with _Attempt(run, task, attempt) as fallback:
         if catch.print_exception:
             fallback.capture.write(

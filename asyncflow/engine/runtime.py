@@ -248,7 +248,7 @@ class Engine:
         with anyio.CancelScope(shield=True):
             record = await anyio.to_thread.run_sync(
                 meta.create_run, graph.name, user, _jsonable(params), tags, system_tags,
-                origin_run_id,
+                origin_run_id, _graph_record(graph),
             )  # fmt: skip
             await anyio.to_thread.run_sync(
                 meta.set_run_owner, record.run_id, socket.gethostname(), os.getpid()
@@ -318,6 +318,23 @@ class Engine:
             err.exception if err else None, err.pathspec if err else None,
             err.formatted if err else None, self.datastore.urls,
         )  # fmt: skip
+
+
+def _graph_record(graph: FlowGraph) -> dict[str, Any]:
+    """The flow's graph as the store records it with a run: each step's name, kind
+    (``start``, ``linear``, ``split``, ``foreach``, ``join``, ``end``, ...), the steps it
+    can go to and its foreach variable; steps in the order they can run."""
+    return {
+        "steps": [
+            {
+                "name": node.name,
+                "kind": node.type,
+                "next": [out for out in node.out_funcs if out in graph],
+                "foreach": node.foreach_param,
+            }
+            for node in graph.sorted_nodes()
+        ]
+    }
 
 
 def _checked_graph(flow_cls: type[FlowSpec]) -> FlowGraph:

@@ -5,11 +5,19 @@ from __future__ import annotations
 from .blobs import BlobStore, LocalBlobStore, content_key
 from .datastore import Datastore, resolve_root
 from .metadata import MetadataStore, SQLiteMetadataStore
-from .records import ArtifactRef, CardRecord, RunRecord, StepStats, TaskRecord
+from .records import (
+    ArtifactRef,
+    AttemptRecord,
+    CardRecord,
+    RunRecord,
+    StepStats,
+    TaskRecord,
+)
 from .urls import StoreLocation, StoreURLs, resolve_urls
 
 __all__ = [
     "ArtifactRef",
+    "AttemptRecord",
     "BlobStore",
     "CardRecord",
     "Datastore",

@@ -19,10 +19,17 @@ from .faults import fault_point
 from .forks import reset_in_children
 from .leases import Leases
 from .modes import file_mode
-from .records import ArtifactRef, CardRecord, RunRecord, StepStats, TaskRecord
+from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStats, TaskRecord
 from .schema import MIGRATIONS, migrate
 
-__all__ = ["MetadataStore", "SQLiteMetadataStore", "TaskCommit", "step_stats_of"]
+__all__ = [
+    "STEP_EDGES",
+    "MetadataStore",
+    "SQLiteMetadataStore",
+    "TaskCommit",
+    "attempt_of",
+    "step_stats_of",
+]
 
 #: One finished task to commit: its record, its artifacts and its logs.
 TaskCommit = tuple[TaskRecord, Sequence[ArtifactRef], dict[str, str] | None]
@@ -40,6 +47,15 @@ _HAS_TAG = (
     " OR ? IN (SELECT value FROM json_each(system_tags)))"
 )
 _ARTIFACT_COLUMNS = "name, key, encoding, size, type, metadata, inline"
+#: ``(parent step, step)`` of a run's tasks. CROSS JOIN fixes the loop order, so each
+#: parent is found by primary key (SQLite's planner otherwise scans the run's tasks once
+#: per parent: quadratic in a foreach).
+STEP_EDGES = (
+    "SELECT DISTINCT p.step, t.step FROM tasks t CROSS JOIN json_each(t.parents) j "
+    "CROSS JOIN tasks p ON p.run_id = t.run_id AND p.task_id = j.value "
+    "WHERE t.flow=? AND t.run_id=?"
+)
+_ATTEMPT_COLUMNS = "task_id, attempt, status, started_at, finished_at"
 _CARD_COLUMNS = "flow, run_id, step, task_id, hash, type, card_id, key, size, created_at, runtime"
 
 
@@ -57,8 +73,17 @@ class MetadataStore(Protocol):
         tags: Sequence[str],
         system_tags: Sequence[str],
         origin_run_id: int | None = None,
+        graph: dict[str, Any] | None = None,
     ) -> RunRecord:
-        """Allocate a run id and record the run as running."""
+        """Allocate a run id and record the run as running, with the flow's ``graph``
+        (a JSON object, see :meth:`get_run_graph`) in the same transaction."""
+        ...
+
+    def get_run_graph(self, run_id: int) -> dict[str, Any] | None:
+        """The graph recorded as the run started, or None (runs of older versions).
+
+        ``{"steps": [{"name", "kind", "next": [step names], "foreach": var or null}]}``,
+        steps in the order they can run; the store keeps it as given."""
         ...
 
     def finish_run(
@@ -110,6 +135,15 @@ class MetadataStore(Protocol):
 
     def put_logs(self, run_id: int, task_id: int, attempt: int, logs: dict[str, str]) -> None:
         """Store the output of one attempt before its task commits."""
+        ...
+
+    def put_attempt(self, run_id: int, attempt: AttemptRecord, logs: dict[str, str]) -> None:
+        """Store an attempt that did not end its task (a failed one, retried), its times
+        and its output, at once. The attempt that ends the task is committed with it."""
+        ...
+
+    def list_attempts(self, run_id: int, task_ids: Sequence[int]) -> list[AttemptRecord]:
+        """The recorded attempts of these tasks, by task id then attempt."""
         ...
 
     def get_run(self, flow: str, run_id: int) -> RunRecord | None:
@@ -373,8 +407,10 @@ class SQLiteMetadataStore:
         tags: Sequence[str],
         system_tags: Sequence[str],
         origin_run_id: int | None = None,
+        graph: dict[str, Any] | None = None,
     ) -> RunRecord:
-        """Allocate a new run id (unique across processes) and record the run as running."""
+        """Allocate a new run id (unique across processes) and record the run as running,
+        with its ``graph`` if given."""
         now = time.time()
         with self._write() as cur:
             cur.execute("INSERT OR IGNORE INTO flows (name, created_at) VALUES (?, ?)", (flow, now))
@@ -385,11 +421,20 @@ class SQLiteMetadataStore:
                  origin_run_id),
             )  # fmt: skip
             run_id = cur.lastrowid
+            if graph is not None:
+                cur.execute(
+                    "INSERT INTO run_graphs (run_id, graph) VALUES (?, ?)", (run_id, _dump(graph))
+                )
         assert run_id is not None
         return RunRecord(
             flow, run_id, "running", user, list(tags), list(system_tags), params, now,
             origin_run_id=origin_run_id,
         )  # fmt: skip
+
+    def get_run_graph(self, run_id: int) -> dict[str, Any] | None:
+        """The graph recorded as the run started, or None."""
+        rows = self._read("SELECT graph FROM run_graphs WHERE run_id=?", (run_id,))
+        return _graph(rows[0][0]) if rows else None
 
     def set_run_owner(self, run_id: int, host: str, pid: int) -> None:
         """Record the process (host and pid) that runs ``run_id``."""
@@ -524,12 +569,7 @@ class SQLiteMetadataStore:
             "max(foreach_stack != '[]') FROM tasks WHERE flow=? AND run_id=? GROUP BY step, status",
             (flow, run_id),
         )
-        edges = self._read(
-            "SELECT DISTINCT p.step, t.step FROM tasks t, json_each(t.parents) j "
-            "JOIN tasks p ON p.run_id = t.run_id AND p.task_id = j.value "
-            "WHERE t.flow=? AND t.run_id=?",
-            (flow, run_id),
-        )
+        edges = self._read(STEP_EDGES, (flow, run_id))
         return step_stats_of(groups, edges)
 
     def get_task(self, flow: str, run_id: int, step: str, task_id: int) -> TaskRecord | None:
@@ -567,6 +607,23 @@ class SQLiteMetadataStore:
         """Store the output of one attempt (a retried one, before its task commits)."""
         with self._write() as cur:
             _insert_logs(cur, run_id, task_id, attempt, logs)
+
+    def put_attempt(self, run_id: int, attempt: AttemptRecord, logs: dict[str, str]) -> None:
+        """Store an attempt that did not end its task, its times and output, at once."""
+        with self._write() as cur:
+            _insert_logs(cur, run_id, attempt.task_id, attempt.attempt, logs)
+            _insert_attempt(cur, run_id, attempt)
+
+    def list_attempts(self, run_id: int, task_ids: Sequence[int]) -> list[AttemptRecord]:
+        """The recorded attempts of these tasks, by task id then attempt."""
+        if not task_ids:
+            return []
+        rows = self._read(
+            f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE run_id=? "
+            f"AND task_id IN ({_marks(len(task_ids))}) ORDER BY task_id, attempt",
+            [run_id, *task_ids],
+        )
+        return [AttemptRecord(*r) for r in rows]
 
     def fence_attempt(self, run_id: int, task_id: int, attempt: int) -> None:
         """Record ``attempt`` as the only attempt of the task allowed to commit from now on."""
@@ -781,7 +838,26 @@ def _insert_task(
             [(task.flow, task.run_id, task.task_id, a.name, a.key, a.encoding, a.size, a.type,
               _dump(a.metadata), int(a.inline)) for a in artifacts],
         )  # fmt: skip
+    _insert_attempt(cur, task.run_id, attempt_of(task))
     fault_point("commit-task")
+
+
+def attempt_of(task: TaskRecord) -> AttemptRecord:
+    """The attempt that ends ``task``, as committed with it."""
+    started = task.started_at if task.attempt_started_at is None else task.attempt_started_at
+    return AttemptRecord(task.task_id, task.attempt, task.status, started, task.finished_at)
+
+
+def _insert_attempt(cur: sqlite3.Cursor, run_id: int, a: AttemptRecord) -> None:
+    cur.execute(
+        f"INSERT OR REPLACE INTO attempts (run_id, {_ATTEMPT_COLUMNS}) VALUES ({_marks(6)})",
+        (run_id, a.task_id, a.attempt, a.status, a.started_at, a.finished_at),
+    )
+
+
+def _graph(text: str) -> dict[str, Any] | None:
+    value = json.loads(text)
+    return value if isinstance(value, dict) else None
 
 
 def _insert_logs(

@@ -30,9 +30,9 @@ from psycopg_pool import ConnectionPool
 from ..exceptions import DatastoreError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
-from .metadata import TaskCommit, step_stats_of
+from .metadata import TaskCommit, attempt_of, step_stats_of
 from .postgres_schema import migrate
-from .records import ArtifactRef, CardRecord, RunRecord, StepStats, TaskRecord
+from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStats, TaskRecord
 from .urls import _redacted
 
 __all__ = ["LEASE_SECONDS", "PostgresLeases", "PostgresMetadataStore"]
@@ -54,6 +54,7 @@ _TASK_COLUMNS = (
     "parents, exception, origin_task_id"
 )
 _ARTIFACT_COLUMNS = "name, key, encoding, size, type, metadata, inline"
+_ATTEMPT_COLUMNS = "task_id, attempt, status, started_at, finished_at"
 _CARD_COLUMNS = "flow, run_id, step, task_id, hash, type, card_id, key, size, created_at, runtime"
 _LOCK_ARGS = "%s::int4, hashtext(current_setting('search_path'))"
 
@@ -185,8 +186,10 @@ class PostgresMetadataStore:
         tags: Sequence[str],
         system_tags: Sequence[str],
         origin_run_id: int | None = None,
+        graph: dict[str, Any] | None = None,
     ) -> RunRecord:
-        """Allocate a new run id (unique across hosts) and record the run as running."""
+        """Allocate a new run id (unique across hosts) and record the run as running,
+        with its ``graph`` if given."""
         now = time.time()
         with self._tx() as cur:
             cur.execute(
@@ -199,11 +202,22 @@ class PostgresMetadataStore:
                 (flow, user, Jsonb(list(tags)), Jsonb(list(system_tags)), _dump(params), now,
                  origin_run_id),
             ).fetchone()  # fmt: skip
-        assert row is not None
+            assert row is not None
+            if graph is not None:
+                cur.execute(
+                    "INSERT INTO run_graphs (run_id, graph) VALUES (%s, %s)",
+                    (row[0], _dump(graph)),
+                )
         return RunRecord(
             flow, int(row[0]), "running", user, list(tags), list(system_tags), params, now,
             origin_run_id=origin_run_id,
         )  # fmt: skip
+
+    def get_run_graph(self, run_id: int) -> dict[str, Any] | None:
+        """The graph recorded as the run started, or None."""
+        rows = self._read("SELECT graph FROM run_graphs WHERE run_id=%s", (run_id,))
+        value = json.loads(rows[0][0]) if rows else None
+        return value if isinstance(value, dict) else None
 
     def finish_run(
         self,
@@ -384,6 +398,23 @@ class PostgresMetadataStore:
         """Store the output of one attempt (a retried one, before its task commits)."""
         with self._tx() as cur:
             _insert_logs(cur, run_id, task_id, attempt, logs)
+
+    def put_attempt(self, run_id: int, attempt: AttemptRecord, logs: dict[str, str]) -> None:
+        """Store an attempt that did not end its task, its times and output, at once."""
+        with self._tx() as cur:
+            _insert_logs(cur, run_id, attempt.task_id, attempt.attempt, logs)
+            _insert_attempt(cur, run_id, attempt)
+
+    def list_attempts(self, run_id: int, task_ids: Sequence[int]) -> list[AttemptRecord]:
+        """The recorded attempts of these tasks, by task id then attempt."""
+        if not task_ids:
+            return []
+        rows = self._read(
+            f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE run_id=%s AND task_id = ANY(%s) "
+            "ORDER BY task_id, attempt",
+            (run_id, list(task_ids)),
+        )
+        return [AttemptRecord(*r) for r in rows]
 
     def fence_attempt(self, run_id: int, task_id: int, attempt: int) -> None:
         """Record ``attempt`` as the only attempt of the task allowed to commit from now on."""
@@ -580,6 +611,7 @@ def _insert_tasks(cur: psycopg.Cursor[Any], batch: Sequence[TaskCommit], fenced:
                 (task.flow, task.run_id, task.task_id, a.name, a.key, a.encoding, a.size, a.type,
                  _dump(a.metadata), a.inline),
             )  # fmt: skip
+        _insert_attempt(cur, task.run_id, attempt_of(task))
     for _ in batch:  # every row sent, nothing committed: a crash here shows no task
         fault_point("commit-task")
 
@@ -606,6 +638,15 @@ def _insert_logs(
         cur.executemany(
             _LOG_UPSERT, [(run_id, task_id, attempt, stream, text) for stream, text in logs.items()]
         )
+
+
+def _insert_attempt(cur: psycopg.Cursor[Any], run_id: int, a: AttemptRecord) -> None:
+    cur.execute(
+        f"INSERT INTO attempts (run_id, {_ATTEMPT_COLUMNS}) VALUES ({', '.join(['%s'] * 6)}) "
+        "ON CONFLICT (run_id, task_id, attempt) DO UPDATE SET status = EXCLUDED.status, "
+        "started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at",
+        (run_id, a.task_id, a.attempt, a.status, a.started_at, a.finished_at),
+    )
 
 
 def _run_filters(

@@ -128,9 +128,25 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX cards_by_key ON cards(key);
     """,
-    # 5: which task of the origin run a resumed run's task copies (None: it ran).
+    # 4: which task of the origin run a resumed run's task copies (None: it ran).
     """
     ALTER TABLE tasks ADD COLUMN origin_task_id BIGINT;
+    """,
+    # 5: each attempt of a task and its times; the flow's graph, recorded as a run starts.
+    """
+    CREATE TABLE attempts (
+        run_id BIGINT NOT NULL,
+        task_id BIGINT NOT NULL,
+        attempt INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        started_at DOUBLE PRECISION NOT NULL,
+        finished_at DOUBLE PRECISION,
+        PRIMARY KEY (run_id, task_id, attempt)
+    );
+    CREATE TABLE run_graphs (
+        run_id BIGINT PRIMARY KEY REFERENCES runs(run_id),
+        graph TEXT NOT NULL
+    );
     """,
 ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ArtifactRef", "CardRecord", "RunRecord", "StepStats", "TaskRecord"]
+__all__ = ["ArtifactRef", "AttemptRecord", "CardRecord", "RunRecord", "StepStats", "TaskRecord"]
 
 
 @dataclass(frozen=True)
@@ -79,11 +79,25 @@ class TaskRecord:
     exception: str | None = None
     #: For a task a resumed run cloned: the id of the task it copies in the origin run.
     origin_task_id: int | None = None
+    #: When the attempt that ends the task started (default ``started_at``); committed
+    #: into the task's attempts (:class:`AttemptRecord`), not kept in the task's row.
+    attempt_started_at: float | None = field(default=None, compare=False)
 
     @property
     def pathspec(self) -> str:
         """``Flow/run_id/step/task_id``."""
         return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt of a task: how it ended and when it started and ended."""
+
+    task_id: int
+    attempt: int
+    status: str
+    started_at: float
+    finished_at: float | None
 
 
 @dataclass(frozen=True)

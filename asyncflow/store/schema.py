@@ -113,6 +113,22 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE tasks ADD COLUMN origin_task_id INTEGER;
     """,
+    # 6: each attempt of a task and its times; the flow's graph, recorded as a run starts.
+    """
+    CREATE TABLE attempts (
+        run_id INTEGER NOT NULL,
+        task_id INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        PRIMARY KEY (run_id, task_id, attempt)
+    );
+    CREATE TABLE run_graphs (
+        run_id INTEGER PRIMARY KEY REFERENCES runs(run_id),
+        graph TEXT NOT NULL
+    );
+    """,
 ]
 
 

@@ -1,5 +1,6 @@
 """The step graph of a run as SVG: steps in columns by depth, coloured by status,
-foreach steps with their task count, each step a link to its tasks."""
+foreach steps with their task count, each step a link to its tasks; steps that have
+not run (yet) greyed, when the run recorded its flow's graph."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ def graph_svg(
     rows = max(row for _, row in places.values()) + 1
     width = _PAD * 2 + columns * _W + (columns - 1) * _GAP_X
     height = _PAD * 2 + rows * _H + (rows - 1) * _GAP_Y
-    edges = [_edge(places[p], places[s.name]) for s in steps for p in sorted(s.parents)]
+    edges = [
+        _edge(places[p], places[s.name]) for s in steps for p in sorted(s.parents) if p in places
+    ]
     nodes = [_node(s, places[s.name], link(s.name), s.name in running) for s in steps]
     return el(
         "svg",
@@ -72,15 +75,19 @@ def _node(step: StepSummary, place: tuple[int, int], href: str, running: bool) -
     count = f"\N{MULTIPLICATION SIGN}{step.tasks}" if step.foreach or step.tasks > 1 else ""
     failed = step.statuses["failed"]
     detail = f"{count} {failed} failed".strip() if failed and count else count
+    if status == "pending":
+        detail = "not run"
+    kind = f" ({step.kind})" if step.kind else ""
     return el(
         "a",
         el("rect", x=x, y=y, width=_W, height=_H, rx=6, class_=f"node {status}"),
         el("text", step.name, x=x + 10, y=y + 19, class_="label"),
         el("text", detail, x=x + 10, y=y + 36, class_="count") if detail else None,
-        el("title", f"{step.name}: {step.tasks} task(s), {status}"),
-        href=href,
+        el("title", f"{step.name}{kind}: {step.tasks} task(s), {status}"),
+        href=None if status == "pending" else href,
         class_="step",
         data_step=step.name,
         data_status=status,
+        data_kind=step.kind or None,
         data_tasks=step.tasks,
     )

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..store import Datastore, TaskRecord
+from ..store import AttemptRecord, Datastore, TaskRecord
 from . import _queries as q
 from ._graph import graph_svg
 from ._html import Child, Markup, el, url
 from ._live import LiveRuns, RunningTask
 from ._previews import download_formats, preview
-from ._timeline import Bar, timeline_svg
+from ._timeline import Bar, Span, timeline_svg
 
 __all__ = [
     "TASKS_PER_PAGE",
@@ -255,10 +255,12 @@ def live_section(detail: q.RunDetail, live: LiveRuns | None, timeline_page: int)
             kind="step",
         )
         for s in detail.steps
+        if s.tasks
     ]
     start = detail.offset
     stop = start + len(detail.tasks)
-    task_bars = [_task_bar(t) for t in detail.tasks] + [_running_bar(t) for t in running]
+    task_bars = [_task_bar(t, detail.attempts.get(t.task_id, [])) for t in detail.tasks]
+    task_bars += [_running_bar(t) for t in running]
     end = record.finished_at
     more = detail.task_count > stop
     steps_rows: list[list[Child]] = [
@@ -269,6 +271,7 @@ def live_section(detail: q.RunDetail, live: LiveRuns | None, timeline_page: int)
             seconds(_span(s.started, s.finished)),
         ]
         for s in detail.steps
+        if s.tasks
     ]
     return el(
         "div",
@@ -305,16 +308,27 @@ def _timeline_pager(here: Sequence[object], page: int, more: bool) -> Markup | N
     return el("nav", links, class_="pager")
 
 
-def _task_bar(task: TaskRecord) -> Bar:
-    attempts = f", {task.attempt + 1} attempts" if task.attempt else ""
+def _task_bar(task: TaskRecord, attempts: Sequence[AttemptRecord]) -> Bar:
+    count = f", {task.attempt + 1} attempts" if task.attempt else ""
     duration = (task.finished_at or time.time()) - task.started_at
+    href = url("flows", *task.pathspec.split("/"))
+    spans = tuple(_attempt_span(task, a, href) for a in attempts)
     return Bar(
         f"{task.step}/{task.task_id}",
         task.status,
         task.started_at,
         task.finished_at,
-        url("flows", *task.pathspec.split("/")),
-        f"{task.pathspec}: {task.status}, {seconds(duration)}{attempts}",
+        href,
+        f"{task.pathspec}: {task.status}, {seconds(duration)}{count}",
+        attempts=spans,
+    )
+
+
+def _attempt_span(task: TaskRecord, a: AttemptRecord, href: str) -> Span:
+    took = seconds(_span(a.started_at, a.finished_at))
+    title = f"{task.pathspec} attempt {a.attempt}: {a.status}, {took}"
+    return Span(
+        a.attempt, a.status, a.started_at, a.finished_at, f"{href}#attempt-{a.attempt}", title
     )
 
 
@@ -397,13 +411,14 @@ def task_page(
     attempts = [
         el(
             "details",
-            el("summary", f"Attempt {attempt}"),
+            el("summary", f"Attempt {attempt}", _attempt_times(detail.attempts.get(attempt))),
             el("h4", "stdout"),
             el("pre", out or "(empty)", class_="log stdout"),
             el("h4", "stderr"),
             el("pre", err or "(empty)", class_="log stderr"),
             class_="attempt",
             open=attempt == task.attempt,
+            id=f"attempt-{attempt}",
             data_attempt=attempt,
         )
         for attempt, out, err in detail.logs
@@ -423,6 +438,17 @@ def task_page(
         cards,
     )
     return Page(task.pathspec, _task_crumbs(task), body)
+
+
+def _attempt_times(attempt: AttemptRecord | None) -> Markup | None:
+    if attempt is None:
+        return None
+    return el(
+        "span",
+        f" — {attempt.status}, started {when(attempt.started_at)}, "
+        f"{seconds(_span(attempt.started_at, attempt.finished_at))}",
+        class_="attempt-times",
+    )
 
 
 def _task_crumbs(task: TaskRecord) -> list[tuple[str, str]]:

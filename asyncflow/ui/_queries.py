@@ -12,9 +12,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from ..exceptions import NotFoundError
-from ..store import ArtifactRef, Datastore, RunRecord, StepStats, TaskRecord
+from ..store import ArtifactRef, AttemptRecord, Datastore, RunRecord, StepStats, TaskRecord
 
 __all__ = [
     "RUNS_PER_PAGE",
@@ -29,6 +30,7 @@ __all__ = [
     "flow_summaries",
     "get_run",
     "get_task",
+    "planned_steps",
     "run_detail",
     "runs_page",
     "step_tasks",
@@ -91,6 +93,7 @@ class StepSummary:
     started: float | None = None
     finished: float | None = None
     foreach: bool = False
+    kind: str = ""
 
     @classmethod
     def of(cls, stats: StepStats) -> StepSummary:
@@ -107,29 +110,36 @@ class StepSummary:
 
     @property
     def status(self) -> str:
-        """failed if any task failed, else successful (only committed tasks are known)."""
+        """failed if any task failed, successful if some committed, else pending (only
+        committed tasks are known)."""
+        if not self.tasks:
+            return "pending"
         return "failed" if self.statuses["failed"] else "successful"
 
 
 @dataclass(frozen=True)
 class RunDetail:
-    """A run page's data: the run, its steps in the order they first ran, how many
-    tasks committed, and one page of them (from task ``offset``)."""
+    """A run page's data: the run, its steps (from its recorded graph, not-yet-run
+    steps included, else in the order they first ran), how many tasks committed, one
+    page of them (from task ``offset``) and their attempts by task id."""
 
     run: RunView
     steps: list[StepSummary]
     task_count: int
     tasks: list[TaskRecord]
     offset: int = 0
+    attempts: dict[int, list[AttemptRecord]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class TaskDetail:
-    """A task page's data: the task, each attempt's output, its artifacts."""
+    """A task page's data: the task, each attempt's output, its artifacts, the
+    attempts' times when recorded."""
 
     task: TaskRecord
     logs: list[tuple[int, str, str]]  # (attempt, stdout, stderr)
     artifacts: list[ArtifactRef]
+    attempts: dict[int, AttemptRecord] = field(default_factory=dict)
 
 
 def view(store: Datastore, record: RunRecord) -> RunView:
@@ -190,10 +200,39 @@ def run_detail(
     """The run, its steps as the store sums them up, and page ``page`` of its tasks."""
     record = get_run(store, flow, run_id)
     meta = store.metadata
-    steps = [StepSummary.of(s) for s in meta.step_stats(flow, record.run_id)]
+    ran = [StepSummary.of(s) for s in meta.step_stats(flow, record.run_id)]
+    steps = planned_steps(meta.get_run_graph(record.run_id), ran)
     tasks = meta.list_tasks(flow, record.run_id, limit=size, offset=page * size)
-    count = sum(s.tasks for s in steps)
-    return RunDetail(view(store, record), steps, count, tasks, page * size)
+    attempts: dict[int, list[AttemptRecord]] = {}
+    for attempt in meta.list_attempts(record.run_id, [t.task_id for t in tasks]):
+        attempts.setdefault(attempt.task_id, []).append(attempt)
+    count = sum(s.tasks for s in ran)
+    return RunDetail(view(store, record), steps, count, tasks, page * size, attempts)
+
+
+def planned_steps(graph: dict[str, Any] | None, ran: list[StepSummary]) -> list[StepSummary]:
+    """Every step of the recorded ``graph`` in its order, with what ran (``ran``), the
+    steps that have not run as pending; edges from the graph and from what ran. A
+    malformed graph (the store is not trusted) is ignored where it is malformed."""
+    nodes = graph.get("steps") if isinstance(graph, dict) else None
+    if not isinstance(nodes, list):
+        return ran
+    named = [n for n in nodes if isinstance(n, dict) and isinstance(n.get("name"), str)]
+    parents: dict[str, set[str]] = {}
+    for node in named:
+        following = node.get("next")
+        for out in following if isinstance(following, list) else []:
+            parents.setdefault(str(out), set()).add(node["name"])
+    by_name = {s.name: s for s in ran}
+    steps: list[StepSummary] = []
+    for node in named:
+        if node["name"] in {s.name for s in steps}:
+            continue
+        summary = by_name.pop(node["name"], None) or StepSummary(node["name"])
+        summary.kind = str(node.get("kind") or "")
+        summary.parents |= parents.get(summary.name, set())
+        steps.append(summary)
+    return steps + list(by_name.values())
 
 
 def step_tasks(
@@ -234,7 +273,8 @@ def task_detail(store: Datastore, flow: str, run_id: str, step: str, task_id: st
         )
         for attempt in range(task.attempt + 1)
     ]
-    return TaskDetail(task, logs, meta.list_artifacts(flow, task.run_id, task.task_id))
+    attempts = {a.attempt: a for a in meta.list_attempts(task.run_id, [task.task_id])}
+    return TaskDetail(task, logs, meta.list_artifacts(flow, task.run_id, task.task_id), attempts)
 
 
 def find_artifact(
