@@ -30,6 +30,8 @@ class BrowsedFlow(FlowSpec):
         self.samples = np.random.default_rng(0).normal(10.0, 2.0, 50_000)
         self.settings = {"name": "browsed", "depth": 3, "ratios": [0.5, 0.25]}
         self.pairs = (1, 2)  # a tuple: stored with cloudpickle
+        self.report = "line <i>one</i>\n" * 100_000  # over 1 MiB: stored raw (bytes/1)
+        self.blob = bytes(range(256)) * 8192
         print("<b>bold</b> & <script>alert('log')</script>")
         self.next(self.fan, foreach="items")
 
