@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import os
 import re
 import select
 import shutil
@@ -399,7 +400,7 @@ def test_ui_binds_this_machine_unless_host_says_and_then_warns(
     args = ["ui", "--root", str(tmp_path), "--port", str(port)]
     args += ["--host", host] if host else []
     cmd = [sys.executable, "-c", "from asyncflow.console import main; main()", *args]
-    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE)
     try:
         said = _stderr_until(proc, "serving http://")
         while not _reachable("127.0.0.1", port):
@@ -426,19 +427,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _stderr_until(proc: subprocess.Popen[str], text: str) -> str:
-    """What the process wrote on stderr up to a line holding ``text``."""
+def _stderr_until(proc: subprocess.Popen[bytes], text: str) -> str:
+    """What the process wrote on stderr up to ``text`` (read from the pipe itself: a
+    buffered reader may hold lines that select() no longer sees)."""
     assert proc.stderr is not None
-    lines: list[str] = []
+    said = b""
     deadline = time.monotonic() + 60
-    while not lines or text not in lines[-1]:
+    while text.encode() not in said:
+        assert time.monotonic() < deadline, f"asyncflow ui said only: {said!r}"
         ready, _, _ = select.select([proc.stderr], [], [], 1)
-        assert time.monotonic() < deadline, f"asyncflow ui said only: {''.join(lines)!r}"
         if ready:
-            line = proc.stderr.readline()
-            assert line, f"asyncflow ui exited: {''.join(lines)!r}"
-            lines.append(line)
-    return "".join(lines)
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            assert chunk, f"asyncflow ui exited: {said!r}"
+            said += chunk
+    return said.decode()
 
 
 @pytest.mark.parametrize("page", ["flows", "runs", "run", "task", "artifact"])
