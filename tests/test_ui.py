@@ -336,6 +336,8 @@ def test_live_runs_follow_the_engines_events(filled: FilledStore) -> None:
     with TestClient(create_app(filled.root, live=live)) as c:
         page = c.get(f"/flows/BrowsedFlow/{filled.browsed}?part=live").text
         assert "(+1 running)" in page and 'data-label="end/999"' in page
+        assert 'class="tl-step" data-status="running" data-label="end"' in page
+        assert "end: 1 task(s) (+1 running)" in page
         live(RunFinished(pathspec, "successful"))
         events = c.get(f"/flows/BrowsedFlow/{filled.browsed}/events").text
         assert "event: change" in events and events.endswith("event: done\ndata: {}\n\n")

@@ -172,9 +172,39 @@ def test_failed_run_and_hostile_names_in_the_browser(
     page.close()
 
 
+def test_a_tasks_card_renders_in_a_frame_that_cannot_reach_the_ui(
+    browser: object, server: str, filled: FilledStore, tmp_path: Path
+) -> None:
+    end = get_datastore(filled.root).metadata.list_tasks("BrowsedFlow", filled.browsed, "end")
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(f"{server}/flows/BrowsedFlow/{filled.browsed}/end/{end[0].task_id}")
+    card = page.frame_locator("iframe.card").locator("h1")
+    playwright_api.expect(card).to_have_text("Total: computed", timeout=30_000)
+    (frame,) = [f for f in page.frames if "/cards/0" in f.url]
+    reach = """() => { try { return parent.document.title; } catch (e) { return e.name; } }"""
+    assert frame.evaluate(reach) == "SecurityError"  # the card's scripts: another origin
+    assert frame.evaluate("() => self.origin") == "null"  # an opaque one
+    assert page.evaluate(reach) != "SecurityError"  # the probe itself works at the top
+    _shoot(page, tmp_path, "card")
+    page.close()
+
+
+def _statuses(page: object) -> list[str]:
+    steps = page.locator("svg.graph a.step")  # type: ignore[attr-defined]
+    return list(steps.evaluate_all("ns => ns.map(n => n.dataset.status)"))
+
+
+def _tasks_shown(page: object, count: int) -> None:
+    """Wait until the task timeline holds ``count`` bars."""
+    bars = page.locator("svg.timeline a.tl-task")  # type: ignore[attr-defined]
+    playwright_api.expect(bars).to_have_count(count, timeout=30_000)
+
+
 def test_a_running_run_changes_state_without_reloading_by_hand(
     browser: object, server: str, filled: FilledStore, tmp_path: Path
 ) -> None:
+    """A run of another process: the page polls through the server, the timeline grows
+    in place as tasks commit, and the page shows the run's end."""
     gate = tmp_path / "gate"
     code = ("from asyncflow import Runner; from tests.flows.ui_flows import GatedFlow; "
             f"Runner(GatedFlow, datastore_root={str(filled.root)!r}).run()")  # fmt: skip
@@ -192,22 +222,91 @@ def test_a_running_run_changes_state_without_reloading_by_hand(
         page = browser.new_page()  # type: ignore[attr-defined]
         page.goto(f"{server}/flows/GatedFlow/{run_id}")
         assert page.locator(".live-status .badge").inner_text() == "running"
-        steps = page.locator("svg.graph a.step")
-        assert steps.evaluate_all("ns => ns.map(n => n.dataset.status)") == [
-            "successful",
-            "pending",
-            "pending",
-        ]  # only start has committed; the rest of the graph is drawn greyed
+        # only start has committed; the rest of the graph is drawn greyed
+        assert _statuses(page) == ["successful", "pending", "pending", "pending"]
+        assert page.locator("svg.timeline a.tl-task").count() == 1
+        page.evaluate("window.sameDocument = true")  # gone if the page reloads
         _shoot(page, tmp_path, "live-running")
         gate.touch()
+        _tasks_shown(page, 2)
+        assert page.evaluate("window.sameDocument === true")  # updated in place
+        assert _statuses(page) == ["successful", "successful", "pending", "pending"]
+        assert page.locator(".live-status .badge").inner_text() == "running"
+        Path(f"{gate}.2").touch()
         page.wait_for_selector('.live-status .badge[data-status="successful"]', timeout=30_000)
-        assert page.locator('svg.graph a.step[data-status="successful"]').count() == 3
-        assert page.locator("svg.timeline a.tl-task").count() == 3
+        assert _statuses(page) == ["successful"] * 4
+        assert page.locator("svg.timeline a.tl-task").count() == 4
+        for fact in ("finished", "duration"):  # shown once the run ended (they were -)
+            assert page.inner_text(f"table.facts tr:has(th:text-is('{fact}')) td") != "-"
         _shoot(page, tmp_path, "live-finished")
         page.close()
     finally:
         gate.touch()
+        Path(f"{gate}.2").touch()
         proc.wait(60)
+
+
+def test_a_run_in_the_uis_own_process_is_followed_through_its_events(
+    browser: object, tmp_path: Path
+) -> None:
+    """The app and a run in one process (tests/ui_live_app.py): server-sent events from
+    the engine's events, and the running tasks the store does not know of yet drawn on
+    the timeline, the page never reloaded until the run ends."""
+    root, gate, port = tmp_path / ".asyncflow", tmp_path / "gate", _free_port()
+    env = {**os.environ, "UI_TEST_GATE": str(gate), "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "tests.ui_live_app", str(root), str(port)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env)
+    try:
+        page = browser.new_page()  # type: ignore[attr-defined]
+        run = f"http://127.0.0.1:{port}/flows/GatedFlow/1"
+        deadline = time.monotonic() + 60
+        while not _opens(page, run):
+            assert proc.poll() is None and time.monotonic() < deadline, "no run page"
+            time.sleep(0.2)
+        running = 'svg.timeline a.tl-task[data-status="running"]'
+        page.wait_for_selector(f'{running}[data-label^="wait/"]', timeout=30_000)
+        assert "(+1 running)" in page.inner_text("#live h3")
+        steps = page.locator("svg.timeline a.tl-step").evaluate_all(
+            "bs => bs.map(b => [b.dataset.label, b.dataset.status])"
+        )
+        assert steps == [["start", "successful"], ["wait", "running"]]
+        starts = [
+            page.locator(f"svg.timeline a.{kind} rect").first.evaluate("r => r.getBBox().x")
+            for kind in ("tl-step", "tl-task")
+        ]
+        assert starts[0] == pytest.approx(starts[1], abs=0.5)  # both timelines on one axis
+        assert _statuses(page) == ["successful", "running", "pending", "pending"]
+        first = page.evaluate("""() => new Promise(done => {
+            const source = new EventSource(document.getElementById("live").dataset.events);
+            source.addEventListener("change", e => { source.close(); done(e.data); });
+        })""")
+        assert json.loads(first)[0] == "events"  # not the store's polled state
+        page.evaluate("window.sameDocument = true")
+        _shoot(page, tmp_path, "live-events")
+        gate.touch()
+        page.wait_for_selector(f'{running}[data-label^="more/"]', timeout=30_000)
+        assert page.evaluate("window.sameDocument === true")
+        assert page.locator(running).count() == 1
+        assert _statuses(page) == ["successful", "successful", "running", "pending"]
+        Path(f"{gate}.2").touch()
+        page.wait_for_selector('.live-status .badge[data-status="successful"]', timeout=30_000)
+        assert page.locator(running).count() == 0
+        assert page.locator("svg.timeline a.tl-task").count() == 4
+        page.close()
+    finally:
+        gate.touch()
+        Path(f"{gate}.2").touch()
+        proc.terminate()
+        proc.wait(30)
+
+
+def _opens(page: object, address: str) -> bool:
+    """Whether ``address`` answers 200 (False while the server or the run is not up)."""
+    try:
+        response = page.goto(address)  # type: ignore[attr-defined]
+    except playwright_api.Error:
+        return False
+    return response is not None and response.status == 200
 
 
 def test_the_readmes_tutorial_store_in_the_browser(browser: object, tmp_path: Path) -> None:
@@ -232,7 +331,12 @@ def test_the_readmes_tutorial_store_in_the_browser(browser: object, tmp_path: Pa
         )
         assert statuses == [["start", "successful"], ["create_artifact", "successful"],
                             ["end", "successful"]]  # fmt: skip
-        assert page.locator("svg.timeline a.tl-task").count() == 3
+        assert page.locator(".live-status .badge").inner_text() == "successful"
+        bars = page.locator("svg.timeline a.tl-task").evaluate_all(
+            "bs => bs.map(b => [b.dataset.label, b.dataset.status])"
+        )
+        assert [label.split("/")[0] for label, _ in bars] == ["start", "create_artifact", "end"]
+        assert len({label for label, _ in bars}) == 3 and {s for _, s in bars} == {"successful"}
         assert page.locator("svg.timeline a.tl-attempt").count() == 3
         _shoot(page, tmp_path, "tutorial-run")
         page.click('svg.graph a[data-step="end"]')
@@ -241,5 +345,6 @@ def test_the_readmes_tutorial_store_in_the_browser(browser: object, tmp_path: Pa
         assert page.locator("a.artifact").all_inner_texts() == ["dataset"]
         page.click("a.artifact:text-is('dataset')")
         assert json.loads(page.inner_text("pre.value")) == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+        assert page.locator("a.download").all_inner_texts() == ["Download .json"]
         _shoot(page, tmp_path, "tutorial-artifact")
         page.close()

@@ -81,7 +81,8 @@ class BrokenFlow(FlowSpec):
 
 
 class GatedFlow(FlowSpec):
-    """Runs until the file named by $UI_TEST_GATE exists."""
+    """Waits in `wait` until the file named by $UI_TEST_GATE exists, then in `more`
+    until that name with `.2` added does: a live page is seen between the two."""
 
     @step
     def start(self):
@@ -89,12 +90,20 @@ class GatedFlow(FlowSpec):
 
     @step
     def wait(self):
-        gate = Path(os.environ["UI_TEST_GATE"])
-        while not gate.exists():
-            time.sleep(0.05)
+        _wait_for(Path(os.environ["UI_TEST_GATE"]))
         self.opened = True
+        self.next(self.more)
+
+    @step
+    def more(self):
+        _wait_for(Path(os.environ["UI_TEST_GATE"] + ".2"))
         self.next(self.end)
 
     @step
     def end(self):
         pass
+
+
+def _wait_for(gate: Path) -> None:
+    while not gate.exists():
+        time.sleep(0.05)
