@@ -180,6 +180,11 @@ def test_previews_read_the_first_rows_stats_and_simple_values(
     base = f"/flows/BrowsedFlow/{filled.browsed}/start/1"
     frame = client.get(f"{base}/frame").text
     assert "First 20 of 200000 rows; 3 columns." in frame and frame.count("<tr><td>") == 20
+    people = client.get(f"{base}/people").text  # a pandas frame: Arrow too, index included
+    assert "First 20 of 1000 rows; 3 columns." in people
+    assert "<tr><th>key</th><th>age</th><th>name</th></tr>" in people  # the index first
+    assert "<tr><td>id0</td><td>0</td><td>p0</td></tr>" in people
+    assert "<tr><td>id19</td><td>19</td><td>p19</td></tr>" in people and "p20<" not in people
     array = client.get(f"{base}/samples").text
     assert "(50000,)" in array and 'class="histogram"' in array and "mean" in array
     mean = float(array.split("<th>mean</th><td>")[1].split("<")[0])
@@ -452,3 +457,14 @@ def test_readme_and_docs_show_a_screenshot_of_each_main_page(page: str) -> None:
     assert f"](docs/images/ui-{page}.png)" in (REPO / "README.md").read_text()
     how_to = (REPO / "docs" / "how-to" / "browse-runs.md").read_text()
     assert f"](../images/ui-{page}.png)" in how_to
+
+
+@pytest.mark.parametrize(
+    "pandas", [b"not json", b"[1]", b'{"index_columns": 3}', b'{"index_columns": ["b", 7, "zz"]}']
+)
+def test_a_frames_hostile_pandas_metadata_only_loses_the_index_order(pandas: bytes) -> None:
+    from asyncflow.ui._previews import _index_first
+
+    schema = pa.schema([("a", pa.int64()), ("b", pa.int64())], metadata={b"pandas": pandas})
+    expected = ["b", "a"] if b'"b"' in pandas else ["a", "b"]
+    assert _index_first(schema) == expected

@@ -99,7 +99,7 @@ def _table(view: memoryview, ref: ArtifactRef) -> Markup:
         batches.append(batch.slice(0, PREVIEW_ROWS - rows))
         rows += batches[-1].num_rows
     head = pa.Table.from_batches(batches, schema=reader.schema).to_pylist()
-    names = reader.schema.names
+    names = _index_first(reader.schema)
     total = ref.metadata.get("rows", "?")
     return el(
         "div",
@@ -112,6 +112,18 @@ def _table(view: memoryview, ref: ArtifactRef) -> Markup:
         ),
         class_="preview-table",
     )
+
+
+def _index_first(schema: Any) -> list[str]:
+    """The columns, a pandas frame's index first (pandas stores it last)."""
+    try:
+        meta = schema.pandas_metadata
+    except ValueError:  # metadata that is not JSON: no index, then
+        meta = None
+    index = meta.get("index_columns") if isinstance(meta, dict) else None
+    index = index if isinstance(index, list) else []
+    first = [c for c in index if isinstance(c, str) and c in schema.names]
+    return first + [n for n in schema.names if n not in first]
 
 
 def _cell(value: Any) -> str:

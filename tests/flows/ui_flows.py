@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from asyncflow import FlowSpec, Parameter, card, current, retry, step
@@ -32,6 +33,10 @@ class BrowsedFlow(FlowSpec):
         self.pairs = (1, 2)  # a tuple: stored with cloudpickle
         self.report = "line <i>one</i>\n" * 100_000  # over 1 MiB: stored raw (bytes/1)
         self.blob = bytes(range(256)) * 8192
+        self.people = pd.DataFrame(
+            {"age": np.arange(1000) % 90, "name": [f"p{i}" for i in range(1000)]},
+            index=pd.Index([f"id{i}" for i in range(1000)], name="key"),
+        )
         print("<b>bold</b> & <script>alert('log')</script>")
         self.next(self.fan, foreach="items")
 
