@@ -78,6 +78,12 @@ def test_runs_page_filters_by_status_tag_and_user(client: TestClient, filled: Fi
     assert run_ids("?since=2000-01-01T00:00") == [str(filled.crashed), str(filled.broken)]
     assert run_ids("?since=2999-01-01T00:00") == []
     assert run_ids("?user=ann&status=failed") == []  # filters combine
+    assert run_ids("?namespace=user:ann") == [str(filled.crashed)]  # as Metaflow's namespace()
+    assert run_ids("?namespace=user:ann&tag=nightly") == [str(filled.crashed)]
+    assert run_ids("?namespace=runtime:asyncflow") == [str(filled.broken)]  # a system tag
+    assert run_ids("?namespace=project:nope") == []
+    paged = client.get("/flows/BrokenFlow?namespace=user:ann&tag=nightly").text
+    assert 'name="namespace" value="user:ann"' in paged  # the form keeps it
     crashed = client.get("/flows/BrokenFlow?status=crashed").text
     assert '<span class="badge crashed" data-status="crashed">crashed</span>' in crashed
     assert '<span class="tags">nightly</span>' in crashed

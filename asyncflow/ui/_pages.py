@@ -140,6 +140,7 @@ def _filter_query(filters: q.RunFilters) -> dict[str, object]:
         "status": filters.status,
         "tag": filters.tag,
         "user": filters.user,
+        "namespace": filters.namespace,
         "since": filters.since.isoformat() if filters.since else None,
         "until": filters.until.isoformat() if filters.until else None,
     }
@@ -160,6 +161,7 @@ def _filter_form(flow: str, filters: q.RunFilters) -> Markup:
         el("label", "status", el("select", options, name="status")),
         field("tag", "tag", filters.tag),
         field("user", "user", filters.user),
+        field("namespace", "namespace", filters.namespace),
         field("since", "since", _local(filters.since), "datetime-local"),
         field("until", "until", _local(filters.until), "datetime-local"),
         el("button", "Filter", type="submit"),
