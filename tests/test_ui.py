@@ -474,3 +474,37 @@ def test_a_frames_hostile_pandas_metadata_only_loses_the_index_order(pandas: byt
     schema = pa.schema([("a", pa.int64()), ("b", pa.int64())], metadata={b"pandas": pandas})
     expected = ["b", "a"] if b'"b"' in pandas else ["a", "b"]
     assert _index_first(schema) == expected
+
+
+def test_hostile_flow_and_step_names_are_escaped_and_their_links_work(tmp_path: Path) -> None:
+    """Names a hostile writer chose, everywhere they appear: text, SVG and links (a
+    name holding a '/' cannot be routed to: its pages are 404s)."""
+    from asyncflow.store import TaskRecord
+
+    store = get_datastore_for(tmp_path / ".asyncflow")
+    flow, step = "Evil\"><img src=x onerror=alert(1)>'", "<svg onload=alert(2)>&amp;"
+    graph = {"steps": [{"name": step, "next": ["</text><script>alert(3)</script>"]},
+                       {"name": "</text><script>alert(3)</script>", "kind": "<b>"}]}  # fmt: skip
+    run = store.metadata.create_run(flow, "u", {}, [], [], graph=graph).run_id
+    store.metadata.commit_task(TaskRecord(flow, run, step, 1, "successful", 0, 1.0, 2.0), [])
+    with TestClient(create_app(tmp_path / ".asyncflow")) as c:
+        flows = c.get("/").text
+        runs_link = re.search(r'<a href="([^"]+)" class="flow">', flows)
+        assert runs_link is not None
+        runs = c.get("/" + html.unescape(runs_link.group(1))[2:])
+        run_link = re.search(r'<a href="([^"]+)" class="run">', runs.text)
+        assert runs.status_code == 200 and run_link is not None
+        run_page = c.get("/" + html.unescape(run_link.group(1))[2:])
+        step_link = re.search(r'<a href="([^"]+)" class="step"', run_page.text)
+        assert run_page.status_code == 200 and step_link is not None
+        step_page = c.get("/" + html.unescape(step_link.group(1))[2:])
+        task_link = re.search(r'<a href="([^"]+)" class="task">', step_page.text)
+        assert step_page.status_code == 200 and task_link is not None
+        task_page = c.get("/" + html.unescape(task_link.group(1))[2:])
+        assert task_page.status_code == 200
+        for page in (flows, runs.text, run_page.text, step_page.text, task_page.text):
+            assert "<script>" not in page.replace('<script src="static/ui.js" defer></script>', "")
+            assert "<svg onload" not in page and "<img src=x" not in page
+        assert "&lt;svg onload=alert(2)&gt;&amp;amp;" in run_page.text  # the name as text
+        assert "Evil&quot;&gt;&lt;img src=x onerror=alert(1)&gt;&#x27;" in task_page.text
+        assert run_page.text.count('class="step"') == 2
