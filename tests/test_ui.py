@@ -508,3 +508,15 @@ def test_hostile_flow_and_step_names_are_escaped_and_their_links_work(tmp_path: 
         assert "&lt;svg onload=alert(2)&gt;&amp;amp;" in run_page.text  # the name as text
         assert "Evil&quot;&gt;&lt;img src=x onerror=alert(1)&gt;&#x27;" in task_page.text
         assert run_page.text.count('class="step"') == 2
+
+
+def test_pages_load_nothing_from_elsewhere(client: TestClient, filled: FilledStore) -> None:
+    """Every asset is the package's own (no CDN: the UI runs without internet)."""
+    base = f"/flows/BrowsedFlow/{filled.browsed}"
+    for path in ("/", "/flows/BrowsedFlow", base, f"{base}/start/1", f"{base}/start/1/samples"):
+        page = client.get(path).text
+        links = re.findall(r'\b(?:src|href|action)="([^"]*)"', page)
+        assert links and all(not re.match(r"[a-z]+:|//", link) for link in links), path
+    for asset in ("static/ui.css", "static/ui.js"):
+        served = client.get(f"/{asset}")
+        assert served.status_code == 200 and not re.search(r"https?://|@import", served.text)
