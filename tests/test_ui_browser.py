@@ -23,6 +23,7 @@ import pytest
 from asyncflow.client import get_datastore
 
 from .conftest import REPO
+from .servers import Postgres, S3Server
 from .ui_store import FilledStore, fill_store
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -347,4 +348,42 @@ def test_the_readmes_tutorial_store_in_the_browser(browser: object, tmp_path: Pa
         assert json.loads(page.inner_text("pre.value")) == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
         assert page.locator("a.download").all_inner_texts() == ["Download .json"]
         _shoot(page, tmp_path, "tutorial-artifact")
+        page.close()
+
+
+@pytest.mark.slow
+def test_the_ui_over_s3_and_postgresql(
+    browser: object, tmp_path: Path, s3_server: S3Server, postgres_server: Postgres
+) -> None:
+    """`asyncflow ui` over a shared store (the store found as the client finds it, from
+    $ASYNCFLOW_DATASTORE and $ASYNCFLOW_METADATA): the same pages, previews and cards."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCFLOW_")}
+    env.update(ASYNCFLOW_DATASTORE=s3_server.fresh_url(),
+               ASYNCFLOW_METADATA=postgres_server.fresh_url(), HOME=str(tmp_path))  # fmt: skip
+    code = ("from asyncflow import Runner; from tests.flows.ui_flows import BrowsedFlow; "
+            "print(Runner(BrowsedFlow).run(width=3).status)")  # fmt: skip
+    ran = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=300, env={**env, "PYTHONPATH": str(REPO)})  # fmt: skip
+    assert ran.stdout.strip() == "successful", ran.stderr
+    assert not (tmp_path / ".asyncflow").exists()  # nothing went to a local store
+    with _serving([], tmp_path, env) as address:
+        page = browser.new_page()  # type: ignore[attr-defined]
+        page.goto(address + "/")
+        page.click("a.flow:text-is('BrowsedFlow')")
+        page.click("a.run:text-is('1')")
+        assert page.locator('svg.graph a[data-step="fan"]').get_attribute("data-tasks") == "3"
+        assert page.locator("svg.timeline a.tl-task").count() == 6
+        page.click('svg.graph a[data-step="start"]')
+        page.click("a.task")
+        assert "<script>alert('log')</script>" in page.inner_text("pre.stdout")
+        page.click('a.artifact:text-is("frame")')
+        assert page.inner_text("div.preview-table p") == "First 20 of 200000 rows; 3 columns."
+        _shoot(page, tmp_path, "shared-artifact")
+        page.go_back()
+        page.click('a.artifact:text-is("samples")')
+        assert page.locator("svg.histogram rect").count() == 30
+        page.goto(page.url.rsplit("/start/", 1)[0] + "/end")
+        page.click("a.task")
+        card = page.frame_locator("iframe.card").locator("h1")
+        playwright_api.expect(card).to_have_text("Total: computed", timeout=30_000)
         page.close()
