@@ -219,6 +219,9 @@ def test_raw_values_show_their_first_bytes_and_download_whole(
     )
     assert client.get(f"{base}/blob?format=bin").content == bytes(range(256)) * 8192
     assert client.get(f"{base}/blob?format=txt").status_code == 400
+    chunks = client.get(f"{base}/chunks").text
+    assert "A tuple of 2 bytes values, 1,400,016 bytes in all." in chunks
+    assert 'class="download"' not in chunks
 
 
 def test_pickle_is_previewed_only_when_the_app_and_the_process_allow_it(

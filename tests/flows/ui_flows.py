@@ -33,6 +33,7 @@ class BrowsedFlow(FlowSpec):
         self.pairs = (1, 2)  # a tuple: stored with cloudpickle
         self.report = "line <i>one</i>\n" * 100_000  # over 1 MiB: stored raw (bytes/1)
         self.blob = bytes(range(256)) * 8192
+        self.chunks = (b"a" * 700_000, b"b" * 700_000)  # raw too: lengths, then the items
         self.people = pd.DataFrame(
             {"age": np.arange(1000) % 90, "name": [f"p{i}" for i in range(1000)]},
             index=pd.Index([f"id{i}" for i in range(1000)], name="key"),
