@@ -94,10 +94,14 @@ def browser(server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[o
         context.close()
 
 
-def _shoot(page: object, tmp_path: Path, name: str) -> None:
+def _shoot(page: object, tmp_path: Path, name: str, focus: str | None = None) -> None:
+    """The whole page into the test's tmp dir; for the docs, one window of it (scrolled
+    to show ``focus`` whole, if given)."""
     page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
     docs = os.environ.get("UI_SCREENSHOTS")
     if docs:
+        if focus:
+            page.locator(focus).evaluate("e => e.scrollIntoView({block: 'end'})")  # type: ignore[attr-defined]
         page.screenshot(path=str(Path(docs) / f"ui-{name}.png"))  # type: ignore[attr-defined]
 
 
@@ -139,7 +143,7 @@ def test_click_through_flows_run_task_artifact(
     page.go_back()
     page.click('a.artifact:text-is("samples")')
     assert page.locator("svg.histogram rect").count() == 30
-    _shoot(page, tmp_path, "array")
+    _shoot(page, tmp_path, "array", focus="div.preview-array")
     page.close()
 
 
