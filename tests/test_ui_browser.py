@@ -23,6 +23,7 @@ import pytest
 from asyncflow.client import get_datastore
 
 from .conftest import REPO
+from .servers import Postgres, S3Server
 from .ui_store import FilledStore, fill_store
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -93,10 +94,14 @@ def browser(server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[o
         context.close()
 
 
-def _shoot(page: object, tmp_path: Path, name: str) -> None:
+def _shoot(page: object, tmp_path: Path, name: str, focus: str | None = None) -> None:
+    """The whole page into the test's tmp dir; for the docs, one window of it (scrolled
+    to show ``focus`` whole, if given)."""
     page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
     docs = os.environ.get("UI_SCREENSHOTS")
     if docs:
+        if focus:
+            page.locator(focus).evaluate("e => e.scrollIntoView({block: 'end'})")  # type: ignore[attr-defined]
         page.screenshot(path=str(Path(docs) / f"ui-{name}.png"))  # type: ignore[attr-defined]
 
 
@@ -138,7 +143,7 @@ def test_click_through_flows_run_task_artifact(
     page.go_back()
     page.click('a.artifact:text-is("samples")')
     assert page.locator("svg.histogram rect").count() == 30
-    _shoot(page, tmp_path, "array")
+    _shoot(page, tmp_path, "array", focus="div.preview-array")
     page.close()
 
 
@@ -172,9 +177,39 @@ def test_failed_run_and_hostile_names_in_the_browser(
     page.close()
 
 
+def test_a_tasks_card_renders_in_a_frame_that_cannot_reach_the_ui(
+    browser: object, server: str, filled: FilledStore, tmp_path: Path
+) -> None:
+    end = get_datastore(filled.root).metadata.list_tasks("BrowsedFlow", filled.browsed, "end")
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(f"{server}/flows/BrowsedFlow/{filled.browsed}/end/{end[0].task_id}")
+    card = page.frame_locator("iframe.card").locator("h1")
+    playwright_api.expect(card).to_have_text("Total: computed", timeout=30_000)
+    (frame,) = [f for f in page.frames if "/cards/0" in f.url]
+    reach = """() => { try { return parent.document.title; } catch (e) { return e.name; } }"""
+    assert frame.evaluate(reach) == "SecurityError"  # the card's scripts: another origin
+    assert frame.evaluate("() => self.origin") == "null"  # an opaque one
+    assert page.evaluate(reach) != "SecurityError"  # the probe itself works at the top
+    _shoot(page, tmp_path, "card")
+    page.close()
+
+
+def _statuses(page: object) -> list[str]:
+    steps = page.locator("svg.graph a.step")  # type: ignore[attr-defined]
+    return list(steps.evaluate_all("ns => ns.map(n => n.dataset.status)"))
+
+
+def _tasks_shown(page: object, count: int) -> None:
+    """Wait until the task timeline holds ``count`` bars."""
+    bars = page.locator("svg.timeline a.tl-task")  # type: ignore[attr-defined]
+    playwright_api.expect(bars).to_have_count(count, timeout=30_000)
+
+
 def test_a_running_run_changes_state_without_reloading_by_hand(
     browser: object, server: str, filled: FilledStore, tmp_path: Path
 ) -> None:
+    """A run of another process: the page polls through the server, the timeline grows
+    in place as tasks commit, and the page shows the run's end."""
     gate = tmp_path / "gate"
     code = ("from asyncflow import Runner; from tests.flows.ui_flows import GatedFlow; "
             f"Runner(GatedFlow, datastore_root={str(filled.root)!r}).run()")  # fmt: skip
@@ -192,22 +227,91 @@ def test_a_running_run_changes_state_without_reloading_by_hand(
         page = browser.new_page()  # type: ignore[attr-defined]
         page.goto(f"{server}/flows/GatedFlow/{run_id}")
         assert page.locator(".live-status .badge").inner_text() == "running"
-        steps = page.locator("svg.graph a.step")
-        assert steps.evaluate_all("ns => ns.map(n => n.dataset.status)") == [
-            "successful",
-            "pending",
-            "pending",
-        ]  # only start has committed; the rest of the graph is drawn greyed
+        # only start has committed; the rest of the graph is drawn greyed
+        assert _statuses(page) == ["successful", "pending", "pending", "pending"]
+        assert page.locator("svg.timeline a.tl-task").count() == 1
+        page.evaluate("window.sameDocument = true")  # gone if the page reloads
         _shoot(page, tmp_path, "live-running")
         gate.touch()
+        _tasks_shown(page, 2)
+        assert page.evaluate("window.sameDocument === true")  # updated in place
+        assert _statuses(page) == ["successful", "successful", "pending", "pending"]
+        assert page.locator(".live-status .badge").inner_text() == "running"
+        Path(f"{gate}.2").touch()
         page.wait_for_selector('.live-status .badge[data-status="successful"]', timeout=30_000)
-        assert page.locator('svg.graph a.step[data-status="successful"]').count() == 3
-        assert page.locator("svg.timeline a.tl-task").count() == 3
+        assert _statuses(page) == ["successful"] * 4
+        assert page.locator("svg.timeline a.tl-task").count() == 4
+        for fact in ("finished", "duration"):  # shown once the run ended (they were -)
+            assert page.inner_text(f"table.facts tr:has(th:text-is('{fact}')) td") != "-"
         _shoot(page, tmp_path, "live-finished")
         page.close()
     finally:
         gate.touch()
+        Path(f"{gate}.2").touch()
         proc.wait(60)
+
+
+def test_a_run_in_the_uis_own_process_is_followed_through_its_events(
+    browser: object, tmp_path: Path
+) -> None:
+    """The app and a run in one process (tests/ui_live_app.py): server-sent events from
+    the engine's events, and the running tasks the store does not know of yet drawn on
+    the timeline, the page never reloaded until the run ends."""
+    root, gate, port = tmp_path / ".asyncflow", tmp_path / "gate", _free_port()
+    env = {**os.environ, "UI_TEST_GATE": str(gate), "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "tests.ui_live_app", str(root), str(port)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env)
+    try:
+        page = browser.new_page()  # type: ignore[attr-defined]
+        run = f"http://127.0.0.1:{port}/flows/GatedFlow/1"
+        deadline = time.monotonic() + 60
+        while not _opens(page, run):
+            assert proc.poll() is None and time.monotonic() < deadline, "no run page"
+            time.sleep(0.2)
+        running = 'svg.timeline a.tl-task[data-status="running"]'
+        page.wait_for_selector(f'{running}[data-label^="wait/"]', timeout=30_000)
+        assert "(+1 running)" in page.inner_text("#live h3")
+        steps = page.locator("svg.timeline a.tl-step").evaluate_all(
+            "bs => bs.map(b => [b.dataset.label, b.dataset.status])"
+        )
+        assert steps == [["start", "successful"], ["wait", "running"]]
+        starts = [
+            page.locator(f"svg.timeline a.{kind} rect").first.evaluate("r => r.getBBox().x")
+            for kind in ("tl-step", "tl-task")
+        ]
+        assert starts[0] == pytest.approx(starts[1], abs=0.5)  # both timelines on one axis
+        assert _statuses(page) == ["successful", "running", "pending", "pending"]
+        first = page.evaluate("""() => new Promise(done => {
+            const source = new EventSource(document.getElementById("live").dataset.events);
+            source.addEventListener("change", e => { source.close(); done(e.data); });
+        })""")
+        assert json.loads(first)[0] == "events"  # not the store's polled state
+        page.evaluate("window.sameDocument = true")
+        _shoot(page, tmp_path, "live-events")
+        gate.touch()
+        page.wait_for_selector(f'{running}[data-label^="more/"]', timeout=30_000)
+        assert page.evaluate("window.sameDocument === true")
+        assert page.locator(running).count() == 1
+        assert _statuses(page) == ["successful", "successful", "running", "pending"]
+        Path(f"{gate}.2").touch()
+        page.wait_for_selector('.live-status .badge[data-status="successful"]', timeout=30_000)
+        assert page.locator(running).count() == 0
+        assert page.locator("svg.timeline a.tl-task").count() == 4
+        page.close()
+    finally:
+        gate.touch()
+        Path(f"{gate}.2").touch()
+        proc.terminate()
+        proc.wait(30)
+
+
+def _opens(page: object, address: str) -> bool:
+    """Whether ``address`` answers 200 (False while the server or the run is not up)."""
+    try:
+        response = page.goto(address)  # type: ignore[attr-defined]
+    except playwright_api.Error:
+        return False
+    return response is not None and response.status == 200
 
 
 def test_the_readmes_tutorial_store_in_the_browser(browser: object, tmp_path: Path) -> None:
@@ -232,7 +336,12 @@ def test_the_readmes_tutorial_store_in_the_browser(browser: object, tmp_path: Pa
         )
         assert statuses == [["start", "successful"], ["create_artifact", "successful"],
                             ["end", "successful"]]  # fmt: skip
-        assert page.locator("svg.timeline a.tl-task").count() == 3
+        assert page.locator(".live-status .badge").inner_text() == "successful"
+        bars = page.locator("svg.timeline a.tl-task").evaluate_all(
+            "bs => bs.map(b => [b.dataset.label, b.dataset.status])"
+        )
+        assert [label.split("/")[0] for label, _ in bars] == ["start", "create_artifact", "end"]
+        assert len({label for label, _ in bars}) == 3 and {s for _, s in bars} == {"successful"}
         assert page.locator("svg.timeline a.tl-attempt").count() == 3
         _shoot(page, tmp_path, "tutorial-run")
         page.click('svg.graph a[data-step="end"]')
@@ -241,5 +350,44 @@ def test_the_readmes_tutorial_store_in_the_browser(browser: object, tmp_path: Pa
         assert page.locator("a.artifact").all_inner_texts() == ["dataset"]
         page.click("a.artifact:text-is('dataset')")
         assert json.loads(page.inner_text("pre.value")) == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+        assert page.locator("a.download").all_inner_texts() == ["Download .json"]
         _shoot(page, tmp_path, "tutorial-artifact")
+        page.close()
+
+
+@pytest.mark.slow
+def test_the_ui_over_s3_and_postgresql(
+    browser: object, tmp_path: Path, s3_server: S3Server, postgres_server: Postgres
+) -> None:
+    """`asyncflow ui` over a shared store (the store found as the client finds it, from
+    $ASYNCFLOW_DATASTORE and $ASYNCFLOW_METADATA): the same pages, previews and cards."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCFLOW_")}
+    env.update(ASYNCFLOW_DATASTORE=s3_server.fresh_url(),
+               ASYNCFLOW_METADATA=postgres_server.fresh_url(), HOME=str(tmp_path))  # fmt: skip
+    code = ("from asyncflow import Runner; from tests.flows.ui_flows import BrowsedFlow; "
+            "print(Runner(BrowsedFlow).run(width=3).status)")  # fmt: skip
+    ran = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=300, env={**env, "PYTHONPATH": str(REPO)})  # fmt: skip
+    assert ran.stdout.strip() == "successful", ran.stderr
+    assert not (tmp_path / ".asyncflow").exists()  # nothing went to a local store
+    with _serving([], tmp_path, env) as address:
+        page = browser.new_page()  # type: ignore[attr-defined]
+        page.goto(address + "/")
+        page.click("a.flow:text-is('BrowsedFlow')")
+        page.click("a.run:text-is('1')")
+        assert page.locator('svg.graph a[data-step="fan"]').get_attribute("data-tasks") == "3"
+        assert page.locator("svg.timeline a.tl-task").count() == 6
+        page.click('svg.graph a[data-step="start"]')
+        page.click("a.task")
+        assert "<script>alert('log')</script>" in page.inner_text("pre.stdout")
+        page.click('a.artifact:text-is("frame")')
+        assert page.inner_text("div.preview-table p") == "First 20 of 200000 rows; 3 columns."
+        _shoot(page, tmp_path, "shared-artifact")
+        page.go_back()
+        page.click('a.artifact:text-is("samples")')
+        assert page.locator("svg.histogram rect").count() == 30
+        page.goto(page.url.rsplit("/start/", 1)[0] + "/end")
+        page.click("a.task")
+        card = page.frame_locator("iframe.card").locator("h1")
+        playwright_api.expect(card).to_have_text("Total: computed", timeout=30_000)
         page.close()

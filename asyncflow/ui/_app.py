@@ -168,6 +168,7 @@ def _filters(request: Request) -> q.RunFilters:
         status=args.get("status") or None,
         tag=args.get("tag") or None,
         user=args.get("user") or None,
+        namespace=args.get("namespace") or None,
         since=_time(args.get("since")),
         until=_time(args.get("until")),
     )

@@ -12,7 +12,7 @@ import importlib
 import os
 from typing import Any
 
-from ..exceptions import NotFoundError
+from ..exceptions import NotFoundError, PathspecError
 from ..store import TaskRecord
 from ._html import Markup, el, url
 
@@ -25,7 +25,10 @@ def _get_cards(root: str | os.PathLike[str] | None, task: TaskRecord) -> list[An
         cards = importlib.import_module("asyncflow.cards")
     except ImportError:
         return None
-    return list(cards.get_cards(task.pathspec, root=root))
+    try:
+        return list(cards.get_cards(task.pathspec, root=root))
+    except PathspecError:  # names no flow can have (a hostile store's): no cards, then
+        return []
 
 
 def cards_section(root: str | os.PathLike[str] | None, task: TaskRecord) -> Markup | None:

@@ -140,6 +140,7 @@ def _filter_query(filters: q.RunFilters) -> dict[str, object]:
         "status": filters.status,
         "tag": filters.tag,
         "user": filters.user,
+        "namespace": filters.namespace,
         "since": filters.since.isoformat() if filters.since else None,
         "until": filters.until.isoformat() if filters.until else None,
     }
@@ -160,6 +161,7 @@ def _filter_form(flow: str, filters: q.RunFilters) -> Markup:
         el("label", "status", el("select", options, name="status")),
         field("tag", "tag", filters.tag),
         field("user", "user", filters.user),
+        field("namespace", "namespace", filters.namespace),
         field("since", "since", _local(filters.since), "datetime-local"),
         field("until", "until", _local(filters.until), "datetime-local"),
         el("button", "Filter", type="submit"),
@@ -244,24 +246,13 @@ def live_section(detail: q.RunDetail, live: LiveRuns | None, timeline_page: int)
     running = live.running(record.pathspec) if live is not None else []
     running_steps = frozenset(t.step for t in running)
     graph = graph_svg(detail.steps, lambda s: url("flows", flow, run_id, s), running_steps)
-    step_bars = [
-        Bar(
-            s.name,
-            "failed" if s.statuses["failed"] else "successful",
-            s.started or 0,
-            s.finished,
-            url("flows", flow, run_id, s.name),
-            f"{s.name}: {s.tasks} task(s), {seconds(_span(s.started, s.finished))}",
-            kind="step",
-        )
-        for s in detail.steps
-        if s.tasks
-    ]
+    step_bars = _step_bars(detail, running)
     start = detail.offset
     stop = start + len(detail.tasks)
     task_bars = [_task_bar(t, detail.attempts.get(t.task_id, [])) for t in detail.tasks]
     task_bars += [_running_bar(t) for t in running]
-    end = record.finished_at
+    # Both timelines on one axis: to the run's end, or to now while it runs.
+    end = record.finished_at or (time.time() if detail.run.status == "running" else None)
     more = detail.task_count > stop
     steps_rows: list[list[Child]] = [
         [
@@ -290,6 +281,31 @@ def live_section(detail: q.RunDetail, live: LiveRuns | None, timeline_page: int)
         el("h2", "Steps"),
         _table(["Step", "Tasks", "Statuses", "Duration"], steps_rows, class_="steps"),
     )
+
+
+def _step_bars(detail: q.RunDetail, running: Sequence[RunningTask]) -> list[Bar]:
+    """A bar per step that has committed or running tasks (running ones from the
+    engine's events: the store knows a task once it commits)."""
+    record = detail.run.record
+    first_running: dict[str, float] = {}
+    for task in running:  # oldest first
+        first_running.setdefault(task.step, task.started)
+    bars = []
+    for s in detail.steps:
+        if not s.tasks and s.name not in first_running:
+            continue
+        href = url("flows", record.flow, record.run_id, s.name)
+        title = f"{s.name}: {s.tasks} task(s)"
+        if s.name in first_running:
+            begun = min(s.started or first_running[s.name], first_running[s.name])
+            count = sum(t.step == s.name for t in running)
+            title += f" (+{count} running), {seconds(_span(begun, None))}"
+            bars.append(Bar(s.name, "running", begun, None, href, title, kind="step"))
+        else:
+            status = "failed" if s.statuses["failed"] else "successful"
+            title += f", {seconds(_span(s.started, s.finished))}"
+            bars.append(Bar(s.name, status, s.started or 0, s.finished, href, title, kind="step"))
+    return bars
 
 
 def _span(start: float | None, end: float | None) -> float | None:

@@ -2,7 +2,8 @@
 
 A table's first rows come from the first record batches of its memory-mapped
 Arrow IPC file; an array's statistics from a bounded prefix of its mapped
-buffer; simple values are decoded (they are small). A pickled value, or one of
+buffer; a raw value's (bytes/1) from its first bytes; simple values are
+decoded (they are small). A pickled value, or one of
 an encoding this module does not know, is decoded only when the app allows
 pickle *and* the process does (``ASYNCFLOW_ALLOW_PICKLE``), since decoding it may
 run code from whoever wrote the store.
@@ -28,13 +29,15 @@ __all__ = [
     "preview",
 ]
 
-ARROW, NUMPY, MSGPACK = "arrow-ipc/1", "numpy/1", "msgpack/1"
+ARROW, NUMPY, MSGPACK, RAW = "arrow-ipc/1", "numpy/1", "msgpack/1", "bytes/1"
 #: Rows of a table shown on an artifact's page.
 PREVIEW_ROWS = 20
 #: Elements of an array its statistics and histogram are computed over.
 STATS_LIMIT = 1_000_000
 #: Largest simple or decoded value shown (bytes stored).
 MAX_DECODED = 4 * 1024 * 1024
+#: Bytes of a raw value (bytes/1) shown: text as text, other bytes as hex.
+RAW_PREFIX = 2048
 _MAX_TEXT = 20_000
 _CHUNK = 1024 * 1024
 
@@ -46,6 +49,8 @@ def preview(store: Datastore, ref: ArtifactRef, pathspec: str, allow_pickle: boo
             return _table(store.read_bytes(ref, pathspec=pathspec), ref)
         if ref.encoding == NUMPY:
             return _array(store.read_bytes(ref, pathspec=pathspec), ref)
+        if ref.encoding == RAW:
+            return _raw(store.read_bytes(ref, pathspec=pathspec), ref)
         if ref.size > MAX_DECODED:
             return _note(f"Not previewed: {ref.size:,} bytes is more than a preview reads.")
         if ref.encoding == MSGPACK:
@@ -94,7 +99,7 @@ def _table(view: memoryview, ref: ArtifactRef) -> Markup:
         batches.append(batch.slice(0, PREVIEW_ROWS - rows))
         rows += batches[-1].num_rows
     head = pa.Table.from_batches(batches, schema=reader.schema).to_pylist()
-    names = reader.schema.names
+    names = _index_first(reader.schema)
     total = ref.metadata.get("rows", "?")
     return el(
         "div",
@@ -107,6 +112,18 @@ def _table(view: memoryview, ref: ArtifactRef) -> Markup:
         ),
         class_="preview-table",
     )
+
+
+def _index_first(schema: Any) -> list[str]:
+    """The columns, a pandas frame's index first (pandas stores it last)."""
+    try:
+        meta = schema.pandas_metadata
+    except ValueError:  # metadata that is not JSON: no index, then
+        meta = None
+    index = meta.get("index_columns") if isinstance(meta, dict) else None
+    index = index if isinstance(index, list) else []
+    first = [c for c in index if isinstance(c, str) and c in schema.names]
+    return first + [n for n in schema.names if n not in first]
 
 
 def _cell(value: Any) -> str:
@@ -142,6 +159,29 @@ def _array(view: memoryview, ref: ArtifactRef) -> Markup:
     return el("div", el("table", rows, class_="facts"), plot, class_="preview-array")
 
 
+#: The kinds of raw value that are one buffer, and their download's file extension.
+_RAW_FLAT = {"str": "txt", "bytes": "bin", "bytearray": "bin", "memoryview": "bin"}
+
+
+def _raw(view: memoryview, ref: ArtifactRef) -> Markup:
+    """The first bytes of a raw value: a str's as text, other kinds' as hex."""
+    kind = ref.metadata.get("kind")
+    if kind not in _RAW_FLAT:
+        count = ref.metadata.get("count")
+        return _note(f"A {kind} of {count} bytes values, {view.nbytes:,} bytes in all.")
+    head = bytes(view[:RAW_PREFIX])
+    scope = f"First {len(head):,} of {view.nbytes:,} bytes"
+    if kind == "str":
+        text = head.decode("utf-8", "replace")
+        if len(head) < view.nbytes:
+            text = text.rstrip("\ufffd")  # a character cut at the prefix's end
+        return el("div", _note(f"{scope}, as text."), _pre(text), class_="preview-raw")
+    lines = [
+        f"{start:08x}  {head[start : start + 16].hex(' ')}" for start in range(0, len(head), 16)
+    ]
+    return el("div", _note(f"{scope}, in hex."), _pre("\n".join(lines)), class_="preview-raw")
+
+
 class Download:
     """A download: a file name, a media type and the bytes, produced in chunks."""
 
@@ -151,6 +191,9 @@ class Download:
 
 def download_formats(ref: ArtifactRef) -> list[str]:
     """The formats this artifact can be downloaded in."""
+    if ref.encoding == RAW:
+        fmt = _RAW_FLAT.get(str(ref.metadata.get("kind")))
+        return [fmt] if fmt else []
     return {ARROW: ["arrow"], NUMPY: ["npy"], MSGPACK: ["json"]}.get(ref.encoding, [])
 
 
@@ -167,6 +210,10 @@ def download(store: Datastore, ref: ArtifactRef, pathspec: str, fmt: str) -> Dow
             raise ValueError(f"artifact '{pathspec}' is not JSON: {exc}") from exc
         return Download(f"{name}.json", "application/json", iter([text.encode()]))
     view = store.read_bytes(ref, pathspec=pathspec)
+    if fmt == "txt":  # a str's UTF-8, as stored
+        return Download(f"{name}.txt", "text/plain; charset=utf-8", _chunks(view))
+    if fmt == "bin":
+        return Download(f"{name}.bin", "application/octet-stream", _chunks(view))
     if fmt == "arrow":  # the blob is already an Arrow IPC file
         return Download(f"{name}.arrow", "application/vnd.apache.arrow.file", _chunks(view))
     header = _npy_header(ref)

@@ -76,11 +76,15 @@ class RunFilters:
     user: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    #: A namespace as Metaflow's ``namespace()`` takes it: a tag, user or system
+    #: (``user:ann``, ``project:p``, ``project_branch:user.ann``).
+    namespace: str | None = None
 
     @property
     def store_tags(self) -> list[str]:
         """The tags the store filters on (a user is the system tag ``user:<name>``)."""
-        return [t for t in (self.tag, f"user:{self.user}" if self.user else None) if t]
+        user = f"user:{self.user}" if self.user else None
+        return [t for t in (self.tag, user, self.namespace) if t]
 
 
 @dataclass

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from asyncflow import FlowSpec, Parameter, card, current, retry, step
@@ -30,6 +31,13 @@ class BrowsedFlow(FlowSpec):
         self.samples = np.random.default_rng(0).normal(10.0, 2.0, 50_000)
         self.settings = {"name": "browsed", "depth": 3, "ratios": [0.5, 0.25]}
         self.pairs = (1, 2)  # a tuple: stored with cloudpickle
+        self.report = "line <i>one</i>\n" * 100_000  # over 1 MiB: stored raw (bytes/1)
+        self.blob = bytes(range(256)) * 8192
+        self.chunks = (b"a" * 700_000, b"b" * 700_000)  # raw too: lengths, then the items
+        self.people = pd.DataFrame(
+            {"age": np.arange(1000) % 90, "name": [f"p{i}" for i in range(1000)]},
+            index=pd.Index([f"id{i}" for i in range(1000)], name="key"),
+        )
         print("<b>bold</b> & <script>alert('log')</script>")
         self.next(self.fan, foreach="items")
 
@@ -79,7 +87,8 @@ class BrokenFlow(FlowSpec):
 
 
 class GatedFlow(FlowSpec):
-    """Runs until the file named by $UI_TEST_GATE exists."""
+    """Waits in `wait` until the file named by $UI_TEST_GATE exists, then in `more`
+    until that name with `.2` added does: a live page is seen between the two."""
 
     @step
     def start(self):
@@ -87,12 +96,20 @@ class GatedFlow(FlowSpec):
 
     @step
     def wait(self):
-        gate = Path(os.environ["UI_TEST_GATE"])
-        while not gate.exists():
-            time.sleep(0.05)
+        _wait_for(Path(os.environ["UI_TEST_GATE"]))
         self.opened = True
+        self.next(self.more)
+
+    @step
+    def more(self):
+        _wait_for(Path(os.environ["UI_TEST_GATE"] + ".2"))
         self.next(self.end)
 
     @step
     def end(self):
         pass
+
+
+def _wait_for(gate: Path) -> None:
+    while not gate.exists():
+        time.sleep(0.05)
