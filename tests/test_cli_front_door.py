@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from asyncflow import Run
+from asyncflow.decorators import TimeoutSpec
 from asyncflow.wording import a_type, plural
 
 from .conftest import REPO, run_python
@@ -155,6 +156,8 @@ def test_plural_and_article() -> None:
     assert [plural(n, "byte") for n in (0, 1, 2)] == ["0 bytes", "1 byte", "2 bytes"]
     assert plural(1, "match", "matches") + plural(2, "match", "matches") == "1 match2 matches"
     assert [a_type(v) for v in (1, [], object())] == ["an int", "a list", "an object"]
+    limits = [TimeoutSpec(seconds).describe() for seconds in (1, 2, 0.5)]
+    assert limits == ["1 second", "2 seconds", "0.5 seconds"]  # "timed out after 1 second"
 
 
 @pytest.mark.parametrize("display", ["plain", "live"])
