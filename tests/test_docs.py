@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -91,6 +92,15 @@ def test_configuration_page_lists_every_variable() -> None:
     documented = set(re.findall(r"^\| `(ASYNCFLOW_[A-Z0-9_]+)`", table, re.MULTILINE))
     assert _source_variables() - documented == set(), "undocumented variables"
     assert documented - _source_variables() == set(), "documented but never read"
+
+
+def test_getting_started_lists_every_extra() -> None:
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    page = (REPO / "docs" / "getting-started.md").read_text()
+    listed = re.findall(r"^\| `([a-z0-9-]+)` \|", page, re.MULTILINE)
+    assert sorted(listed) == sorted(extras)
 
 
 def test_blocks_of_reads_titles_and_directives(tmp_path: Path) -> None:
