@@ -183,3 +183,14 @@ def test_a_closed_stdout_does_not_fail_the_run(tmp_path: Path, display: str) -> 
     run = Run("PipeFlow/1", root=root)
     assert run.successful and run.data is not None and run.data.total == sum(range(20))
     assert [len(list(run[step])) for step in ("start", "each", "join", "end")] == [1, 20, 1, 1]
+
+
+def test_quiet_prints_only_the_failure(tmp_path: Path) -> None:
+    script = str(REPO / "tests" / "flows" / "failing_script.py")
+    proc = run_python(script, "--quiet", "run", root=tmp_path / "store")
+    assert proc.returncode == 1
+    said = [line.split(" ", 2)[2] for line in proc.stdout.splitlines()]
+    assert said[0] == "[1/boom/2] Traceback (most recent call last):"
+    assert said[-2:] == ["[1/boom/2] KeyError: 'missing-key'", "[1/boom/2] Task failed."]
+    assert not [line for line in said if "starting" in line or "about to fail" in line]
+    assert proc.stderr == "Run BrokenAtRuntimeFlow/1 failed in BrokenAtRuntimeFlow/1/boom/2.\n"
