@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
 from tests.docs_examples import DocsFormatError, blocks_of
+from tests.test_service import Server
 
 PAGES = sorted([*REPO.glob("docs/**/*.md"), REPO / "README.md", *REPO.glob("examples/*/README.md")])
+
+
+@pytest.fixture
+def example_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """For examples/service/README.md: ``$SERVICE``, the example service on a store of its own."""
+    if shutil.which("curl") is None:
+        pytest.skip("needs curl")
+    server = Server(tmp_path_factory.mktemp("service") / ".asyncflow")
+    try:
+        yield {"SERVICE": server.url.removeprefix("http://")}
+    finally:
+        server.stop()
 
 
 def _mkdocs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
