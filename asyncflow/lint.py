@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 from .decorators import CatchSpec, find_spec
 from .graph import FlowGraph, StepNode
+from .wording import plural
 
 __all__ = [
     "RESERVED_STEP_NAMES",
@@ -241,9 +242,10 @@ def _join_findings(graph: FlowGraph, node: StepNode, split: str) -> Iterator[str
     branches = {graph.join_branch(node.name, p) for p in node.in_funcs if p in graph}
     if branches != set(roots):
         yield (
-            f"{_at(node)}: this join is reached from {len(node.in_funcs)} step(s) "
+            f"{_at(node)}: this join is reached from {plural(len(node.in_funcs), 'step')} "
             f"({', '.join(node.in_funcs)}) but the split at step '{split}' opened "
-            f"{len(roots)} branch(es) ({', '.join(roots)}); every branch must reach it"
+            f"{plural(len(roots), 'branch', 'branches')} ({', '.join(roots)}); "
+            "every branch must reach it"
         )
     lineages = {_lineage(graph, parent) for parent in node.in_funcs if parent in graph}
     if len(lineages) > 1:

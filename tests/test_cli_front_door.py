@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from asyncflow import Run
+from asyncflow.decorators import TimeoutSpec
 from asyncflow.wording import a_type, plural
 
 from .conftest import REPO, run_python
@@ -155,6 +156,8 @@ def test_plural_and_article() -> None:
     assert [plural(n, "byte") for n in (0, 1, 2)] == ["0 bytes", "1 byte", "2 bytes"]
     assert plural(1, "match", "matches") + plural(2, "match", "matches") == "1 match2 matches"
     assert [a_type(v) for v in (1, [], object())] == ["an int", "a list", "an object"]
+    limits = [TimeoutSpec(seconds).describe() for seconds in (1, 2, 0.5)]
+    assert limits == ["1 second", "2 seconds", "0.5 seconds"]  # "timed out after 1 second"
 
 
 @pytest.mark.parametrize("display", ["plain", "live"])
@@ -180,3 +183,14 @@ def test_a_closed_stdout_does_not_fail_the_run(tmp_path: Path, display: str) -> 
     run = Run("PipeFlow/1", root=root)
     assert run.successful and run.data is not None and run.data.total == sum(range(20))
     assert [len(list(run[step])) for step in ("start", "each", "join", "end")] == [1, 20, 1, 1]
+
+
+def test_quiet_prints_only_the_failure(tmp_path: Path) -> None:
+    script = str(REPO / "tests" / "flows" / "failing_script.py")
+    proc = run_python(script, "--quiet", "run", root=tmp_path / "store")
+    assert proc.returncode == 1
+    said = [line.split(" ", 2)[2] for line in proc.stdout.splitlines()]
+    assert said[0] == "[1/boom/2] Traceback (most recent call last):"
+    assert said[-2:] == ["[1/boom/2] KeyError: 'missing-key'", "[1/boom/2] Task failed."]
+    assert not [line for line in said if "starting" in line or "about to fail" in line]
+    assert proc.stderr == "Run BrokenAtRuntimeFlow/1 failed in BrokenAtRuntimeFlow/1/boom/2.\n"

@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
 from tests.docs_examples import DocsFormatError, blocks_of
+from tests.test_service import Server
 
 PAGES = sorted([*REPO.glob("docs/**/*.md"), REPO / "README.md", *REPO.glob("examples/*/README.md")])
+
+
+@pytest.fixture
+def example_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """For examples/service/README.md: ``$SERVICE``, the example service on a store of its own."""
+    if shutil.which("curl") is None:
+        pytest.skip("needs curl")
+    server = Server(tmp_path_factory.mktemp("service") / ".asyncflow")
+    try:
+        yield {"SERVICE": server.url.removeprefix("http://")}
+    finally:
+        server.stop()
 
 
 def _mkdocs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -91,6 +106,15 @@ def test_configuration_page_lists_every_variable() -> None:
     documented = set(re.findall(r"^\| `(ASYNCFLOW_[A-Z0-9_]+)`", table, re.MULTILINE))
     assert _source_variables() - documented == set(), "undocumented variables"
     assert documented - _source_variables() == set(), "documented but never read"
+
+
+def test_getting_started_lists_every_extra() -> None:
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    page = (REPO / "docs" / "getting-started.md").read_text()
+    listed = re.findall(r"^\| `([a-z0-9-]+)` \|", page, re.MULTILINE)
+    assert sorted(listed) == sorted(extras)
 
 
 def test_blocks_of_reads_titles_and_directives(tmp_path: Path) -> None:

@@ -201,8 +201,8 @@ def test_each_rule_reports_the_step_and_its_line(flow: type[FlowSpec], expected:
 
 def test_a_join_that_misses_a_branch_names_both_counts() -> None:
     assert findings(lint_cases.JoinMissesBranchFlow) == [
-        f"{at('join', 'misses')}: this join is reached from 2 step(s) (a, b) but the split at "
-        "step 'start' opened 3 branch(es) (a, b, c); every branch must reach it",
+        f"{at('join', 'misses')}: this join is reached from 2 steps (a, b) but the split at "
+        "step 'start' opened 3 branches (a, b, c); every branch must reach it",
         f"step 'end' ({FILE}:{at_line('end', lint_cases.JoinMissesBranchFlow)}): the flow "
         "reaches end while the split at step 'start' (into a, b, c) is not joined; "
         "add a join step before end",

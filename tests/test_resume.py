@@ -180,6 +180,6 @@ async def test_a_store_error_while_cloning_fails_the_run_with_that_error(store_r
     with pytest.raises(CorruptedBlobError) as info:  # itself, not inside an exception group
         await Engine().resume(ResumeFlow)
 
-    assert info.value.problem == f"corrupted: 1 bytes on disk, {items.size} expected"
+    assert info.value.problem == f"corrupted: 1 byte on disk, {items.size} expected"
     latest = Flow("ResumeFlow").latest_run
     assert latest is not None and latest.status == "failed"

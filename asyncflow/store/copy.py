@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..exceptions import CorruptedBlobError
+from ..wording import plural
 from .blobs import content_key
 from .datastore import Datastore
 from .records import ArtifactRef, RunRecord
@@ -118,7 +119,7 @@ def _stage(
 def _verify(ref: ArtifactRef, view: memoryview, where: str) -> None:
     if view.nbytes != ref.size:
         raise CorruptedBlobError(
-            ref.key, f"corrupted: {view.nbytes} bytes stored, {ref.size} expected", where
+            ref.key, f"corrupted: {plural(view.nbytes, 'byte')} stored, {ref.size} expected", where
         )
     if content_key([view]) != ref.key:
         raise CorruptedBlobError(ref.key, "corrupted: its content does not match its hash", where)

@@ -38,6 +38,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from ..wording import plural
 from .blobs import BlobInfo, content_key
 from .datastore import Datastore
 from .keys import is_key
@@ -155,7 +156,7 @@ def _file_problem(store: Datastore, key: str, size: int | None, present: bool) -
     view = store.blobs.get(key)
     try:
         if size is not None and view.nbytes != size:
-            return f"corrupted: {view.nbytes} bytes on disk, {size} expected"
+            return f"corrupted: {plural(view.nbytes, 'byte')} on disk, {size} expected"
         if content_key([view]) != key:
             return "corrupted: its content does not match its hash"
         return None
@@ -170,7 +171,7 @@ def _verify_inline(store: Datastore, report: VerifyReport) -> None:
         if data is None:
             problem: str | None = "missing from the metadata database"
         elif len(data) != size:
-            problem = f"corrupted: {len(data)} bytes stored, {size} expected"
+            problem = f"corrupted: {plural(len(data), 'byte')} stored, {size} expected"
         elif content_key([data]) != key:
             problem = "corrupted: its content does not match its hash"
         else:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import blake3
 
 from ..exceptions import CorruptedBlobError
+from ..wording import plural
 
 __all__ = [
     "CHUNKS_FIELD",
@@ -160,7 +161,7 @@ class RangedBlob(io.RawIOBase):
             data = self._blobs.get_range(self._key, start, end)
             self.fetched += data.nbytes
             if data.nbytes != end - start:
-                self._damaged(f"{data.nbytes} bytes at {start}, {end - start} expected")
+                self._damaged(f"{plural(data.nbytes, 'byte')} at {start}, {end - start} expected")
             for j, i in enumerate(run):
                 chunk = data[j * self._chunk : (j + 1) * self._chunk]
                 if blake3.blake3(chunk).hexdigest() != self._digests[i]:

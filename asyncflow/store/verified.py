@@ -30,6 +30,7 @@ import threading
 from collections.abc import Hashable
 
 from ..exceptions import CorruptedBlobError
+from ..wording import plural
 from .blobs import MMAP_THRESHOLD, content_key
 
 __all__ = ["ReadVerifier"]
@@ -50,7 +51,7 @@ class ReadVerifier:
         ``key``; ``stamp`` identifies the stored version (None: unknown, always hash)."""
         if view.nbytes != size:
             raise CorruptedBlobError(
-                key, f"corrupted: {view.nbytes} bytes on disk, {size} expected", where
+                key, f"corrupted: {plural(view.nbytes, 'byte')} on disk, {size} expected", where
             )
         if self._trusted(key, view.nbytes, stamp):
             return
