@@ -204,7 +204,7 @@ def check_split_join_balance(graph: FlowGraph) -> Iterator[str]:
         if node.type == "end" and splits:
             yield _unjoined_at_end(graph, node, splits[-1], came_from)
             return
-        if node.type != "join" and len(node.in_funcs) > 1 and splits:
+        if node.type != "join" and splits and _joins_branches(graph, node, splits[-1]):
             yield (
                 f"{_at(node)}: {len(node.in_funcs)} steps go into this step "
                 f"({', '.join(node.in_funcs)}), so it joins the split at step '{splits[-1]}', "
@@ -223,6 +223,15 @@ def check_split_join_balance(graph: FlowGraph) -> Iterator[str]:
             yield from walk(out, splits, name)
 
     yield from walk("start", (), "")
+
+
+def _joins_branches(graph: FlowGraph, node: StepNode, split: str) -> bool:
+    """Whether edges come into ``node`` from different branches of ``split`` (so it is a
+    join), not from the cases of a switch or a loop back within one branch."""
+    sources = {src for src in node.in_funcs if src not in (node.name, split)}
+    if len(sources) < 2:
+        return False
+    return not any(sources <= graph.reachable_from(root) for root in graph[split].out_funcs)
 
 
 def _unjoined_at_end(graph: FlowGraph, end: StepNode, split: str, came_from: str) -> str:

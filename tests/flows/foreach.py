@@ -143,14 +143,21 @@ class BranchInForeachFlow(FlowSpec):
 
 
 class BadForeachFlow(FlowSpec):
-    """``value`` is what start fans out over; ``unset`` leaves the artifact unset."""
+    """``source()`` gives what start fans out over; ``"unset"`` leaves the artifact unset.
 
-    value: Any = 5
+    A function, not a class constant: constants are artifacts, and some values tried here
+    (a generator) cannot be stored.
+    """
+
+    @staticmethod
+    def source() -> Any:
+        return 5
 
     @step
     def start(self):
-        if type(self).value != "unset":
-            self.things = type(self).value
+        value = type(self).source()
+        if value != "unset":
+            self.things = value
         self.next(self.each, foreach="things")
 
     @step
