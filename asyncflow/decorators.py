@@ -330,11 +330,16 @@ def find_spec(func: Callable[..., Any], kind: type[Any]) -> Any:
     return next((s for s in step_specs(func) if isinstance(s, kind)), None)
 
 
+#: Modules whose classes are Metaflow's, named in ``type`` as Metaflow names them.
+_METAFLOW_MODULES = {"asyncflow.exception": "metaflow.exception"}
+
+
 class ExceptionWrapper(Exception):
     """An exception caught by ``@catch``, kept as plain text so it pickles anywhere.
 
     Mirrors Metaflow's ``MetaflowExceptionWrapper``: ``type`` (``module.ClassName``,
-    e.g. ``builtins.ValueError``), ``exception`` (the message) and ``stacktrace``
+    e.g. ``builtins.ValueError``; the classes of :mod:`asyncflow.exception` as
+    ``metaflow.exception.ExternalCommandFailed``), ``exception`` (the message) and ``stacktrace``
     (the traceback text, which is also what ``str()`` gives). It can be raised again.
     """
 
@@ -343,7 +348,8 @@ class ExceptionWrapper(Exception):
         if exc is None:
             self.type, self.exception, self.stacktrace = "", "", ""
             return
-        self.type = f"{type(exc).__module__}.{type(exc).__name__}"
+        module = type(exc).__module__
+        self.type = f"{_METAFLOW_MODULES.get(module, module)}.{type(exc).__name__}"
         self.exception = str(exc)
         self.stacktrace = stacktrace or "".join(traceback.format_exception(exc))
 

@@ -14,6 +14,7 @@ import asyncflow.exception as exception
 from asyncflow import Engine, Run
 from asyncflow.exceptions import AsyncflowException, PathspecError
 
+from .flows.caught import CaughtFlow
 from .flows.merges import MergesFlow
 
 pytestmark = pytest.mark.anyio
@@ -82,6 +83,25 @@ def test_a_derived_exception_pickles_whole(dumps: object) -> None:
     back = pickle.loads(dumps(exc))  # type: ignore[operator]
     assert type(back) is exception.ExternalCommandFailed
     assert (str(back), back.message, back.headline) == ("catch me!", "catch me!", exc.headline)
+
+
+async def test_catch_names_a_metaflow_exception_as_metaflow_does(store_root: Path) -> None:
+    result = await Engine().run(CaughtFlow)
+    assert result.successful, result.traceback
+    end = Run(result.pathspec)["end"].task
+    assert end is not None and end.data.here and end.exception is None
+    caught = end.data.end_ex
+    assert (caught.type, caught.exception) == (
+        "metaflow.exception.ExternalCommandFailed", "catch me!",
+    )  # fmt: skip
+
+    class OwnError(exception.ExternalCommandFailed):
+        pass
+
+    assert exception.MetaflowExceptionWrapper(OwnError("x")).type.endswith(
+        "test_exception_names.OwnError"
+    )  # a subclass of the flow's own keeps its module
+    assert exception.MetaflowExceptionWrapper(ValueError("x")).type == "builtins.ValueError"
 
 
 async def test_merge_artifacts_raises_metaflows_exceptions_where_metaflow_does(
