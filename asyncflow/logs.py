@@ -185,8 +185,10 @@ class _BufferProxy(io.BufferedIOBase):
         return True
 
     def flush(self) -> None:
-        if _capture.get() is None:
-            self._text.real.buffer.flush()
+        # also run as the proxy is collected: a real stream may have no buffer (StringIO)
+        buffer = getattr(self._text.real, "buffer", None)
+        if _capture.get() is None and buffer is not None:
+            buffer.flush()
 
     def isatty(self) -> bool:
         return self._text.isatty()
