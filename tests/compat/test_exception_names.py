@@ -12,12 +12,15 @@ import pytest
 
 import asyncflow.exception as exception
 from asyncflow import Engine, Run
-from asyncflow.exceptions import AsyncflowException, PathspecError
+from asyncflow.exceptions import AsyncflowException, PathspecError, StepTimeoutError
 
 from .flows.caught import CaughtFlow
 from .flows.merges import MergesFlow
 
 pytestmark = pytest.mark.anyio
+
+#: What Metaflow's TimeoutDecorator test reads in ``@catch``'s ``type`` after a timeout.
+TIMEOUT_TYPE = "metaflow.plugins.timeout_decorator.TimeoutException"
 
 #: metaflow.exception of Metaflow 2.19: each class and its headline.
 METAFLOW_HEADLINES = {
@@ -102,6 +105,17 @@ async def test_catch_names_a_metaflow_exception_as_metaflow_does(store_root: Pat
         "test_exception_names.OwnError"
     )  # a subclass of the flow's own keeps its module
     assert exception.MetaflowExceptionWrapper(ValueError("x")).type == "builtins.ValueError"
+    # a failed task's record gives the type from its traceback text, named the same way
+    text = "Traceback (most recent call last):\n  ...\n"
+    for raised, named in [
+        ("asyncflow.exception.ExternalCommandFailed", "metaflow.exception.ExternalCommandFailed"),
+        ("asyncflow.exceptions.StepTimeoutError", TIMEOUT_TYPE),
+        ("asyncflow.exceptions.ForeachError", "asyncflow.exceptions.ForeachError"),
+    ]:
+        assert exception.MetaflowExceptionWrapper.from_traceback(f"{text}{raised}: x").type == named
+    assert exception.MetaflowExceptionWrapper(StepTimeoutError("s", "1 second")).type == (
+        TIMEOUT_TYPE
+    )
 
 
 async def test_merge_artifacts_raises_metaflows_exceptions_where_metaflow_does(
@@ -128,6 +142,7 @@ async def test_merge_artifacts_raises_metaflows_exceptions_where_metaflow_does(
         ("asyncflow.exception", ["MetaflowException", "MissingInMergeArtifactsException"]),
         ("asyncflow.cards", ["get_cards", "MetaflowCard", "Markdown", "Table"]),
         ("asyncflow.plugins.cards.exception", ["CardNotPresentException"]),
+        ("asyncflow.plugins.timeout_decorator", ["TimeoutException"]),
         ("asyncflow.client", ["Flow", "Run", "Task", "namespace", "get_namespace"]),
         ("asyncflow.flowspec", ["FlowSpec"]),
         ("asyncflow.parameters", ["Parameter", "JSONType", "IncludeFile"]),
