@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import signal
 import sys
@@ -393,10 +394,19 @@ def output_mermaid(obj: _Obj) -> None:
 def main(flow_cls: type[FlowSpec]) -> None:
     """Entry point used by ``FlowSpec()`` in a flow script's ``__main__``."""
     add_parameter_options(run, flow_cls)
+    _report_fatal_signals()
     try:
         cli.main(obj=flow_cls, prog_name=sys.argv[0] if sys.argv else flow_cls.__name__)
     except SystemExit as exc:
         _leave(exc.code)
+
+
+def _report_fatal_signals() -> None:
+    """A step that crashes the interpreter (a segfault in C code) takes the whole run
+    with it; faulthandler at least prints where, on stderr."""
+    if not faulthandler.is_enabled():
+        with contextlib.suppress(AttributeError, ValueError, OSError):  # stderr has no fd
+            faulthandler.enable(all_threads=True)
 
 
 def _leave(code: str | int | None) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "attach_to_every_step",
     "catch",
     "environment",
+    "exception_type",
     "find_spec",
     "is_step",
     "isolated",
@@ -330,11 +331,31 @@ def find_spec(func: Callable[..., Any], kind: type[Any]) -> Any:
     return next((s for s in step_specs(func) if isinstance(s, kind)), None)
 
 
+#: Modules whose classes are Metaflow's, named in ``type`` as Metaflow names them.
+_METAFLOW_MODULES = {"asyncflow.exception": "metaflow.exception"}
+#: asyncflow's errors for what Metaflow raises its own class for, by Metaflow's name.
+_METAFLOW_TYPES = {
+    "asyncflow.exceptions.StepTimeoutError": "metaflow.plugins.timeout_decorator.TimeoutException",
+}
+
+
+def exception_type(exc: BaseException) -> str:
+    """``module.ClassName`` of ``exc`` as ``@catch`` records it: Metaflow's name for the
+    classes and errors that are Metaflow's (``metaflow.exception.ExternalCommandFailed``)."""
+    return _metaflow_name(type(exc).__module__, type(exc).__name__)
+
+
+def _metaflow_name(module: str, name: str) -> str:
+    full = f"{_METAFLOW_MODULES.get(module, module)}.{name}"
+    return _METAFLOW_TYPES.get(full, full)
+
+
 class ExceptionWrapper(Exception):
     """An exception caught by ``@catch``, kept as plain text so it pickles anywhere.
 
     Mirrors Metaflow's ``MetaflowExceptionWrapper``: ``type`` (``module.ClassName``,
-    e.g. ``builtins.ValueError``), ``exception`` (the message) and ``stacktrace``
+    e.g. ``builtins.ValueError``; Metaflow's classes and errors by Metaflow's name, see
+    :func:`exception_type`), ``exception`` (the message) and ``stacktrace``
     (the traceback text, which is also what ``str()`` gives). It can be raised again.
     """
 
@@ -343,7 +364,7 @@ class ExceptionWrapper(Exception):
         if exc is None:
             self.type, self.exception, self.stacktrace = "", "", ""
             return
-        self.type = f"{type(exc).__module__}.{type(exc).__name__}"
+        self.type = exception_type(exc)
         self.exception = str(exc)
         self.stacktrace = stacktrace or "".join(traceback.format_exception(exc))
 
@@ -361,9 +382,11 @@ class ExceptionWrapper(Exception):
         head, _, message = "\n".join(lines[start:]).partition(": ")
         name = head.strip() or "builtins.Exception"
         builtin = "." not in name and isinstance(getattr(builtins, name, None), type)
+        module, _, short = name.rpartition(".")
         wrapper.type = (
-            f"builtins.{name}" if builtin else name if "." in name else f"__main__.{name}"
-        )
+            f"builtins.{name}" if builtin else _metaflow_name(module, short) if module
+            else f"__main__.{name}"
+        )  # fmt: skip
         wrapper.exception, wrapper.stacktrace = message, text
         return wrapper
 

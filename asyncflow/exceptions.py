@@ -83,9 +83,13 @@ class AsyncflowException(Exception):
     headline = "asyncflow error"
     exit_code = 1
 
-    def __init__(self, message: str = "") -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self, message: str = "", lineno: int | None = None, source_file: str | None = None
+    ) -> None:
+        # lineno and source_file as Metaflow's MetaflowException takes them: "line 3: ..."
+        where = f"line {lineno}" if lineno else source_file
+        super().__init__(f"{where}: {message}" if where else message)
+        self.message, self.line_no, self.source_file = message, lineno, source_file
 
     def render(self) -> str:
         """A terminal-friendly rendering: headline, then the message."""
@@ -250,10 +254,14 @@ class MergeArtifactsError(AsyncflowException):
 
 
 class UnhandledInMergeArtifactsError(MergeArtifactsError):
-    """Inputs hold different values for artifacts the join neither set nor excluded."""
+    """Inputs hold different values for artifacts the join neither set nor excluded;
+    ``artifact_names`` (Metaflow's attribute) lists them."""
+
+    headline = "Unhandled artifacts in merge"
 
     def __init__(self, step: str, artifacts: Sequence[str]) -> None:
         self.step, self.artifacts = step, list(artifacts)
+        self.artifact_names = self.artifacts
         super().__init__(
             f"step '{step}' cannot merge artifacts whose values differ between its inputs: "
             f"{', '.join(self.artifacts)}; set them in the join (self.<name> = ...) before "
@@ -262,10 +270,14 @@ class UnhandledInMergeArtifactsError(MergeArtifactsError):
 
 
 class MissingInMergeArtifactsError(MergeArtifactsError):
-    """``include=`` names artifacts that no input has."""
+    """``include=`` names artifacts that no input has; ``artifact_names`` (Metaflow's
+    attribute) lists them."""
+
+    headline = "Missing artifacts in merge"
 
     def __init__(self, step: str, artifacts: Sequence[str]) -> None:
         self.step, self.artifacts = step, list(artifacts)
+        self.artifact_names = self.artifacts
         super().__init__(
             f"step '{step}' asks merge_artifacts to include {', '.join(self.artifacts)}, "
             "which no input has"

@@ -41,7 +41,10 @@ RESERVED_NAMES = frozenset(
 
 
 class ForeachFrame:
-    """One level of foreach nesting, as ``foreach_stack()`` reports it."""
+    """One level of foreach nesting, as ``foreach_stack()`` reports it; also the tuple
+    ``(step, var, num_splits, index, value)`` that Metaflow's ``ForeachFrame`` is."""
+
+    _fields = ("step", "var", "num_splits", "index", "value")
 
     def __init__(self, step: str, var: str, index: int, num_splits: int, item: Any) -> None:
         self.step, self.var, self.index, self.num_splits = step, var, index, num_splits
@@ -55,6 +58,19 @@ class ForeachFrame:
         if not self._copied:
             self._copy, self._copied = _private_copy(self._source), True
         return self._copy
+
+    def __iter__(self) -> Iterator[Any]:
+        return (getattr(self, name) for name in self._fields)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return tuple(self)[index]
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"ForeachFrame({shown})"
 
     def fresh(self) -> ForeachFrame:
         """The same position for another task, which gets its own copy of the item."""
@@ -130,8 +146,9 @@ class FlowSpec:
 
     @property
     def _foreach_stack(self) -> list[ForeachFrame]:
-        """The enclosing foreach frames, outermost first (``.step``, ``.var``, ``.index``,
-        ``.num_splits``), as Metaflow's private attribute gives them."""
+        """The enclosing foreach frames, outermost first (``.step``, ``.var``,
+        ``.num_splits``, ``.index``, ``.value``), as Metaflow's private attribute gives
+        them."""
         return list(self._foreach_frames)
 
     @property

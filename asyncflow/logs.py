@@ -15,14 +15,18 @@ otherwise. The capture is a context variable, so:
   the proxy anyway), so records logged inside a task land in its stdout/stderr
   and records logged elsewhere still reach the terminal; handlers writing to
   files are left alone;
-- writes that bypass ``sys.stdout`` (``os.write(1, ...)``, ``sys.stdout.buffer``,
-  C extensions) are not captured.
+- ``sys.stdout.buffer`` is captured too, its bytes decoded by the stream's
+  encoding (bytes that do not decode, and lone surrogates in text, become U+FFFD,
+  so any output can be stored and shown); writes that bypass ``sys.stdout``
+  (``os.write(1, ...)``, C extensions) are not captured.
 """
 
 from __future__ import annotations
 
+import codecs
 import io
 import logging
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -42,6 +46,15 @@ __all__ = [
 
 LineSink = Callable[[str, str], None]
 
+#: Lone surrogates (``surrogateescape``'d bytes, say): no store or terminal encodes them.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _storable(text: str) -> str:
+    if text.isascii() or not _SURROGATES.search(text):
+        return text
+    return _SURROGATES.sub("\ufffd", text)
+
 
 class TaskCapture:
     """The stdout and stderr text of one task attempt; whole lines go to ``on_line``."""
@@ -50,14 +63,41 @@ class TaskCapture:
         self._on_line = on_line
         self._parts: dict[str, list[str]] = {"stdout": [], "stderr": []}
         self._pending: dict[str, str] = {"stdout": "", "stderr": ""}
+        self._decoders: dict[str, codecs.IncrementalDecoder] = {}
         self._lock = threading.Lock()
 
     def write(self, stream: str, text: str) -> None:
         """Record ``text`` written to ``stream``."""
         with self._lock:
-            self._parts[stream].append(text)
-            lines = (self._pending[stream] + text).split("\n")
-            self._pending[stream] = lines.pop()
+            lines = self._add(stream, self._undecoded(stream) + _storable(text))
+        self._emit(stream, lines)
+
+    def write_bytes(self, stream: str, data: bytes, encoding: str) -> None:
+        """Record ``data`` written to ``stream``'s buffer, decoded by ``encoding`` (a
+        character split between two writes is kept whole)."""
+        with self._lock:
+            decoder = self._decoders.get(stream)
+            if decoder is None:
+                decoder = codecs.getincrementaldecoder(encoding)("replace")
+                self._decoders[stream] = decoder
+            lines = self._add(stream, decoder.decode(data))
+        self._emit(stream, lines)
+
+    def _undecoded(self, stream: str) -> str:
+        """The rest of a character the buffer began, ended as text is written after it."""
+        decoder = self._decoders.pop(stream, None)
+        return decoder.decode(b"", final=True) if decoder is not None else ""
+
+    def _add(self, stream: str, text: str) -> list[str]:
+        """Keep ``text``; the whole lines it ends (called under the lock)."""
+        if not text:
+            return []
+        self._parts[stream].append(text)
+        lines = (self._pending[stream] + text).split("\n")
+        self._pending[stream] = lines.pop()
+        return lines
+
+    def _emit(self, stream: str, lines: list[str]) -> None:
         if self._on_line:
             for line in lines:
                 self._on_line(stream, line)
@@ -66,9 +106,9 @@ class TaskCapture:
         """Emit any unterminated last line."""
         for stream in ("stdout", "stderr"):
             with self._lock:
+                lines = self._add(stream, self._undecoded(stream))
                 rest, self._pending[stream] = self._pending[stream], ""
-            if rest and self._on_line:
-                self._on_line(stream, rest)
+            self._emit(stream, [*lines, rest] if rest else lines)
 
     def text(self, stream: str) -> str:
         """All text written to ``stream`` so far."""
@@ -83,6 +123,7 @@ class _StreamProxy(io.TextIOBase):
     def __init__(self, name: str, real: TextIO) -> None:
         self._name = name
         self.real = real
+        self._buffer: _BufferProxy | None = None
 
     def write(self, text: str) -> int:
         if not isinstance(text, str):  # as a real text stream refuses it, inside a task too
@@ -112,8 +153,51 @@ class _StreamProxy(io.TextIOBase):
     def fileno(self) -> int:
         return self.real.fileno()
 
+    @property
+    def buffer(self) -> _BufferProxy:
+        """The binary stream under this one: captured in a task like the text."""
+        if self._buffer is None:
+            self._buffer = _BufferProxy(self)
+        return self._buffer
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
+
+
+class _BufferProxy(io.BufferedIOBase):
+    """``sys.stdout.buffer`` of a proxy: bytes to the task's capture, or to the real
+    stream's buffer outside any task."""
+
+    def __init__(self, text: _StreamProxy) -> None:
+        self._text = text
+
+    def write(self, data: Any) -> int:
+        if isinstance(data, str):  # as a real binary stream refuses it
+            raise TypeError("a bytes-like object is required, not 'str'")
+        capture = _capture.get()
+        if capture is None:
+            return int(self._text.real.buffer.write(data))
+        raw = bytes(data)
+        capture.write_bytes(self._text._name, raw, self._text.encoding)
+        return len(raw)
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        # also run as the proxy is collected: a real stream may have no buffer (StringIO)
+        buffer = getattr(self._text.real, "buffer", None)
+        if _capture.get() is None and buffer is not None:
+            buffer.flush()
+
+    def isatty(self) -> bool:
+        return self._text.isatty()
+
+    def fileno(self) -> int:
+        return self._text.fileno()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._text.real.buffer, name)
 
 
 _install_lock = threading.Lock()

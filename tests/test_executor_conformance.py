@@ -94,7 +94,7 @@ async def test_a_caught_timeout_and_a_remote_raise(store_root: Path, executor: s
     assert result.successful, result.traceback
     end = Run(result.pathspec)["end"].task
     assert end is not None
-    assert end.data.summary == "caught asyncflow.exceptions.StepTimeoutError"
+    assert end.data.summary == "caught metaflow.plugins.timeout_decorator.TimeoutException"
     assert time.monotonic() - started < 30
     local = await Engine().run(RaisingFlow)
     remote = await Engine(executor=executor).run(RaisingFlow)

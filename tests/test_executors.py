@@ -3,7 +3,9 @@ crashes, timeouts and fenced commits."""
 
 from __future__ import annotations
 
+import inspect
 import os
+import signal
 import textwrap
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ from asyncflow.executors import open_executor
 from asyncflow.store import Datastore, TaskRecord
 
 from .conftest import run_python
+from .flows import cluster
 from .flows.cluster import (
     CrashFlow,
     FlakyFlow,
@@ -29,6 +32,21 @@ from .flows.cluster import (
 )
 
 pytestmark = pytest.mark.anyio
+
+SEGFAULT_FLOW = Path(__file__).resolve().parent / "flows" / "segfault_in_process.py"
+
+
+def crash_line() -> int:
+    """The line of UncaughtCrashFlow.end that segfaults."""
+    lines, first = inspect.getsourcelines(UncaughtCrashFlow.end)
+    return first + next(i for i, line in enumerate(lines) if "string_at" in line)
+
+
+READ_CRASHED = """
+from asyncflow import Run
+run = Run("SegfaultFlow/1")
+print(run.status, run.crashed, run.finished, *[s.id for s in run], run["start"].task.data.before)
+"""
 
 
 def data(result: Any, step: str) -> Any:
@@ -94,6 +112,23 @@ async def test_an_uncaught_segfault_fails_the_run_with_its_logs(store_root: Path
     assert task is not None
     assert "Crash and burn!" in task.stdout
     assert "segmentation fault" in task.stderr
+    assert "SIGSEGV" in str(task.exception)
+    # the worker's faulthandler says where it died, in the task's own stderr
+    assert "Fatal Python error: Segmentation fault" in task.stderr
+    assert f'{Path(cluster.__file__).name}", line {crash_line()} in end' in task.stderr
+
+
+def test_a_segfault_in_the_flows_own_process_leaves_the_run_crashed(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    proc = run_python(str(SEGFAULT_FLOW), "run", root=root)
+    assert proc.returncode == -signal.SIGSEGV
+    assert "about to crash" in proc.stdout  # shown live before the process died
+    assert "Fatal Python error: Segmentation fault" in proc.stderr
+    assert 'segfault_in_process.py", line 17 in crash' in proc.stderr  # where it died
+    shown = run_python("-m", "asyncflow", "show", "SegfaultFlow/1", root=root, check=True)
+    assert "status:      crashed" in shown.stdout
+    read = run_python("-c", READ_CRASHED, root=root, check=True)
+    assert read.stdout.split() == ["running", "True", "False", "start", "committed"]
 
 
 async def test_a_timeout_kills_a_plain_step_in_its_worker(store_root: Path) -> None:

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from asyncflow import Runner
+from asyncflow import Flow, Runner
 from asyncflow.events import Event, TaskOutput
+from asyncflow.logs import TaskCapture
 
+from .conftest import run_python
 from .flows import logs_flow
 from .flows.logs_flow import InterleavedFlow
 
@@ -71,3 +73,36 @@ async def test_logging_outside_a_task_still_reaches_the_real_stream(
         await Runner(InterleavedFlow).async_run()
         logs_flow.log.warning("after the run")
     assert err.getvalue() == "flowlog: after the run\n"
+
+
+BYTES_FLOW = Path(__file__).resolve().parent / "flows" / "bytes_output.py"
+
+
+def test_bytes_and_text_that_is_not_utf8_are_captured_and_read_back(store_root: Path) -> None:
+    proc = run_python(
+        str(BYTES_FLOW), "run", root=store_root, env={"PYTHONIOENCODING": "utf-8"}, check=True
+    )
+    run = Flow("BytesOutputFlow").latest_run
+    assert run is not None and run.successful
+    task = run["start"].task
+    assert task is not None
+    assert task.data.streams == ["utf-8", "utf-8", True]
+    assert task.stdout == (
+        "caf\u00e9\nencoded \u00e9\nsplit \u00a9\nlatin-1 \ufffd and \ufffd\n"
+        "escaped \ufffd\ncut \ufffd then text\n"
+    )
+    assert task.stderr == "to stderr \u20ac\n"
+    assert task.data.refused == "a bytes-like object is required, not 'str'"
+    assert "[1/start/1] latin-1 \ufffd and \ufffd" in proc.stdout  # shown live too
+
+
+def test_a_capture_decodes_bytes_across_writes_and_ends_a_cut_character() -> None:
+    lines: list[tuple[str, str]] = []
+    capture = TaskCapture(lambda stream, line: lines.append((stream, line)))
+    capture.write_bytes("stdout", b"\xe2\x82", "utf-8")
+    capture.write_bytes("stdout", b"\xac\n\xe2", "utf-8")
+    capture.write("stderr", "other stream \udcff\n")
+    capture.flush()
+    assert capture.text("stdout") == "\u20ac\n\ufffd"
+    assert capture.text("stderr") == "other stream \ufffd\n"
+    assert lines == [("stdout", "\u20ac"), ("stderr", "other stream \ufffd"), ("stdout", "\ufffd")]

@@ -246,7 +246,7 @@ async def test_a_sync_step_fails_on_time_and_its_thread_is_abandoned(store_root:
     assert block is not None
     timed_out = block.data.timed_out
     assert (timed_out.type, timed_out.exception) == (
-        "asyncflow.exceptions.StepTimeoutError",
+        "metaflow.plugins.timeout_decorator.TimeoutException",
         "step 'block' timed out after 0.05 seconds (@timeout)",
     )
     await anyio.to_thread.run_sync(finished.wait)

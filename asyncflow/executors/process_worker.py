@@ -1,11 +1,14 @@
 """The main program of a ``processes`` worker: run each task spec the engine sends.
 
-``python -m asyncflow.executors.process_worker FD``: FD is this worker's end of a
-socket to the engine. An empty message, or the engine going away, ends it.
+``python -m asyncflow.executors.process_worker FD FAULTS``: FD is this worker's end
+of a socket to the engine, FAULTS a file where ``faulthandler`` writes the Python
+traceback of a fatal signal (the engine adds it to the dead task's stderr). An empty
+message, or the engine going away, ends it.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import sys
 import threading
 from multiprocessing.connection import Connection
@@ -41,4 +44,5 @@ def serve(conn: Connection) -> None:
 
 
 if __name__ == "__main__":
+    faulthandler.enable(int(sys.argv[2]), all_threads=True)
     serve(Connection(int(sys.argv[1])))

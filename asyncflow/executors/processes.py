@@ -3,8 +3,10 @@
 Workers are spawned (never forked from the engine's threaded process), each runs
 one task at a time, and a worker is kept for the next task. A task that kills
 its worker (a segfault, ``os._exit``) fails with the exit status recorded, and
-only that task: a new worker takes the next one. Events travel back over the
-worker's pipe as they happen, so live output looks as it does in-process.
+only that task: a new worker takes the next one. Its logs keep what it printed
+before it died and, for a fatal signal, the Python traceback ``faulthandler``
+wrote. Events travel back over the worker's pipe as they happen, so live output
+looks as it does in-process.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from multiprocessing.connection import Connection
+from typing import IO
 
 import anyio
 import cloudpickle
@@ -81,8 +85,10 @@ class ProcessExecutor:
 class _Worker:
     """One spawned interpreter and the socket to it."""
 
-    def __init__(self, process: subprocess.Popen[bytes], conn: Connection) -> None:
-        self.process, self.conn = process, conn
+    def __init__(
+        self, process: subprocess.Popen[bytes], conn: Connection, faults: IO[bytes]
+    ) -> None:
+        self.process, self.conn, self.faults = process, conn, faults
         self.alive = True
 
     @classmethod
@@ -90,13 +96,15 @@ class _Worker:
         # A fresh interpreter (not multiprocessing's spawn, which re-imports __main__:
         # the flow script itself, or a notebook kernel's).
         ours, theirs = socket.socketpair()
+        faults = tempfile.TemporaryFile()  # noqa: SIM115  (the worker's life; closed by stop/kill)
+        fds = [theirs.fileno(), faults.fileno()]
         process = subprocess.Popen(
-            [sys.executable, "-m", "asyncflow.executors.process_worker", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()],
+            [sys.executable, "-m", "asyncflow.executors.process_worker", *map(str, fds)],
+            pass_fds=fds,
             stdin=subprocess.DEVNULL,
         )
         theirs.close()
-        return cls(process, Connection(ours.detach()))
+        return cls(process, Connection(ours.detach()), faults)
 
     def exchange(self, spec: TaskSpec, on_event: Listener) -> AttemptOutcome:
         """Send the spec, relay its events, and return its outcome (blocking)."""
@@ -121,14 +129,21 @@ class _Worker:
             code = None
         exc = WorkerDiedError(spec.pathspec, _how(code))
         formatted = f"{type(exc).__name__}: {exc}\n"
-        logs = {"stdout": "".join(lines["stdout"]), "stderr": "".join(lines["stderr"]) + formatted}
+        stderr = "".join(lines["stderr"]) + self._fault_report() + formatted
+        logs = {"stdout": "".join(lines["stdout"]), "stderr": stderr}
         return AttemptOutcome.failed(exc, formatted, logs, [])
+
+    def _fault_report(self) -> str:
+        """What faulthandler wrote as the worker died of a fatal signal ('' if nothing)."""
+        self.faults.seek(0)
+        return self.faults.read().decode("utf-8", "replace")
 
     def kill(self) -> None:
         self.alive = False
         self.process.kill()
         self.conn.close()
         self.process.wait()
+        self.faults.close()
 
     def stop(self) -> None:
         if self.alive:
@@ -140,6 +155,7 @@ class _Worker:
             self.process.kill()
         self.process.wait()
         self.conn.close()
+        self.faults.close()
 
 
 def _how(exitcode: int | None) -> str:

@@ -168,7 +168,7 @@ def test_retry_catch_timeout_current_and_logs(runs: dict[str, Any]) -> None:
     assert robust["doomed_error"].endswith("ValueError: this step always fails\n")
     assert robust["doomed_attempt"] == 1  # two attempts; @catch keeps the last, as Metaflow
     assert robust["slow_caught"] is True
-    assert robust["slow_error_type"] == "asyncflow.exceptions.StepTimeoutError"
+    assert robust["slow_error_type"] == "metaflow.plugins.timeout_decorator.TimeoutException"
     assert robust["start_error_is_none"] is True  # @catch sets its var to None on success
     assert robust["end_stdout"] == "done despite failures\n"
 
