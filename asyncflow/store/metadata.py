@@ -18,7 +18,7 @@ from ..exceptions import DatastoreError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
 from .leases import Leases
-from .modes import file_mode
+from .modes import file_mode, open_file
 from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStats, TaskRecord
 from .schema import MIGRATIONS, migrate
 
@@ -268,7 +268,7 @@ def _opening(path: Path) -> Iterator[None]:
     """
     lock = path.with_name(path.name + ".open-lock")
     try:
-        fd = os.open(lock, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        fd = open_file(lock, os.O_WRONLY | os.O_APPEND)
     except PermissionError:
         try:
             fd = os.open(lock, os.O_RDONLY)
