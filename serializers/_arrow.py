@@ -282,10 +282,22 @@ def _to_pandas(table: Any, metadata: dict[str, Any], *, zero_copy: bool) -> Any:
     # From a read-only buffer (the client's memory map) columns stay views of it, one
     # block each: no copy, read-only like a loaded array. From a writable buffer (a
     # step's private copy) pandas gets its own editable blocks, as after unpickling.
-    frame = table.to_pandas(split_blocks=True) if zero_copy else table.to_pandas()
+    frame = table.to_pandas(split_blocks=True) if zero_copy else _editable(table.to_pandas())
     freq = metadata.get("index_freq")
     if freq is not None:
         frame.index = type(frame.index)(frame.index, freq=freq)
+    return frame
+
+
+def _editable(frame: Any) -> Any:
+    """``frame`` with its categorical columns copied: their codes view Arrow's indices,
+    read-only (every other column is converted into blocks of its own anyway; codes
+    are a byte or two a row)."""
+    import pandas as pd
+
+    for i, dtype in enumerate(frame.dtypes):
+        if isinstance(dtype, pd.CategoricalDtype):
+            frame.isetitem(i, frame.iloc[:, i].copy())
     return frame
 
 
