@@ -6,6 +6,7 @@ other user (``nobody``, through ``runuser``) with an interpreter it may execute.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pwd
 import shutil
@@ -16,11 +17,13 @@ import sysconfig
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from asyncflow.store import Datastore, TaskRecord
+from asyncflow.store.modes import open_file
 
 from .conftest import REPO
 
@@ -219,6 +222,7 @@ def test_a_user_who_can_only_read_is_told_so_when_writing(shared_dir: Path) -> N
 WRITE = """
 import numpy as np
 from asyncflow.store import Datastore, TaskRecord
+from asyncflow.store.modes import open_file
 store = Datastore()
 run = store.metadata.create_run("GroupFlow", "nobody", {}, [], [])
 ref = store.persist("big", np.ones(1 << 18), step="start")
@@ -247,3 +251,34 @@ def test_a_writer_of_the_group_writes_in_a_group_store(
     (ref,) = store.metadata.list_artifacts("GroupFlow", 2, 1)
     assert store.load(ref).sum() == 1 << 18
     store.close()
+
+
+def _open_at_once(path: Path, barrier: Any, inodes: Any, index: int) -> None:
+    barrier.wait()
+    fd = open_file(path, os.O_RDWR)
+    inodes[index] = os.fstat(fd).st_ino
+    os.close(fd)
+
+
+def test_processes_creating_one_lock_at_once_share_one_file_with_its_mode(
+    tmp_path: Path, strict_umask: None
+) -> None:
+    # flock excludes only holders of the same file: racing creators must all get it
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(20):
+        directory = tmp_path / str(attempt)
+        directory.mkdir(mode=0o770)
+        os.chmod(directory, 0o770)
+        barrier, inodes = ctx.Barrier(6), ctx.Array("Q", 6)
+        procs = [
+            ctx.Process(target=_open_at_once, args=(directory / ".lock", barrier, inodes, i))
+            for i in range(6)
+        ]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(60)
+        assert [proc.exitcode for proc in procs] == [0] * 6
+        assert set(inodes) == {os.stat(directory / ".lock").st_ino}
+        assert _mode(directory / ".lock") == 0o660
+        assert sorted(p.name for p in directory.iterdir()) == [".lock"]  # no temporary left
