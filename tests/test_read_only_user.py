@@ -279,6 +279,6 @@ def test_processes_creating_one_lock_at_once_share_one_file_with_its_mode(
         for proc in procs:
             proc.join(60)
         assert [proc.exitcode for proc in procs] == [0] * 6
-        assert set(inodes) == {os.stat(directory / ".lock").st_ino}
+        assert set(inodes[:]) == {os.stat(directory / ".lock").st_ino}
         assert _mode(directory / ".lock") == 0o660
         assert sorted(p.name for p in directory.iterdir()) == [".lock"]  # no temporary left
