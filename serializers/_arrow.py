@@ -22,9 +22,15 @@ PANDAS_DATAFRAME = "pandas.DataFrame"
 POLARS_DATAFRAME = "polars.DataFrame"
 
 _COMPRESSIONS = (None, "lz4", "zstd")
+_ALL = "all batches"
+_FIRST = "the first batch"
+_COLUMNS = "some columns"
 # Writes below this size are metadata and padding: merged so that a table
 # gives a few dozen buffers, not thousands.
 _SMALL_WRITE = 64 * 1024
+# Blobs from this size on are remembered once validated; below it, validating again
+# costs about what remembering would.
+_REMEMBER_FROM = 1 << 20
 
 
 class ArrowSerializer(Serializer):
@@ -41,6 +47,10 @@ class ArrowSerializer(Serializer):
     cost of a decompressed copy on load. pandas frames that Arrow would not
     give back exactly (object columns of mixed types, duplicate column names,
     complex numbers, ...) are declined.
+
+    Every load validates the data in full (:func:`checked`), except bytes given
+    to :meth:`deserialize_verified` under a name (hash) whose bytes of 1 MiB or
+    more this instance validated before: validation is a function of the bytes.
     """
 
     encoding: ClassVar[str] = "arrow-ipc/1"
@@ -50,6 +60,7 @@ class ArrowSerializer(Serializer):
         if compression not in _COMPRESSIONS:
             raise ValueError(f"compression must be one of {_COMPRESSIONS}, not {compression!r}")
         self.compression = compression
+        self._validated: set[tuple[str, str]] = set()  # (content, what): see _checked
 
     def can_serialize(self, obj: Any) -> bool:
         """Whether ``obj`` is one of the supported types, without importing their libraries."""
@@ -86,13 +97,23 @@ class ArrowSerializer(Serializer):
 
     def deserialize(self, buffer: memoryview, metadata: dict[str, Any]) -> Any:
         """Read the IPC file in ``buffer`` back as the original kind of object."""
+        return self._read(buffer, metadata, None)
+
+    def deserialize_verified(
+        self, buffer: memoryview, metadata: dict[str, Any], content: str
+    ) -> Any:
+        """As :meth:`deserialize`, validating only if ``content`` was not validated before."""
+        return self._read(buffer, metadata, content)
+
+    def _read(self, buffer: memoryview, metadata: dict[str, Any], content: str | None) -> Any:
         import pyarrow as pa
 
         reader = pa.ipc.open_file(pa.py_buffer(buffer))
         kind = metadata["kind"]
+        big = buffer.nbytes >= _REMEMBER_FROM
         if kind == PYARROW_RECORD_BATCH:
-            return checked(reader.get_batch(0))
-        table = checked(reader.read_all())
+            return self._checked(reader.get_batch(0), content, _FIRST, remember=big)
+        table = self._checked(reader.read_all(), content, _ALL, remember=big)
         if kind == PANDAS_DATAFRAME:
             return _to_pandas(table, metadata, zero_copy=buffer.readonly)
         if kind == POLARS_DATAFRAME:
@@ -101,10 +122,29 @@ class ArrowSerializer(Serializer):
             return pl.from_arrow(table, rechunk=False)
         return table
 
-    def read_columns(self, source: Any, metadata: dict[str, Any], columns: Sequence[str]) -> Any:
+    def _checked(self, data: Any, content: str | None, what: str, *, remember: bool) -> Any:
+        """``data`` validated (:func:`checked`) unless ``content``'s ``what`` (its first
+        batch, or all of it) passed before; remembered if it passes now."""
+        known = self._validated
+        if content is not None and ((content, what) in known or (content, _ALL) in known):
+            return data
+        checked(data)
+        if content is not None and remember:
+            known.add((content, what))  # set.add is atomic: loads in threads share it
+        return data
+
+    def read_columns(
+        self,
+        source: Any,
+        metadata: dict[str, Any],
+        columns: Sequence[str],
+        *,
+        content: str | None = None,
+    ) -> Any:
         """Only ``columns`` of the stored table, as its original kind. ``source`` is the
         blob (a buffer) or a random-access file over it: from a file, only the footer,
-        the batches' headers and those columns' buffers are read."""
+        the batches' headers and those columns' buffers are read. The columns are
+        validated unless ``content`` (the verified blob's name) was, whole, before."""
         import pyarrow as pa
 
         names = [name for name, _ in metadata["schema"]]
@@ -122,8 +162,10 @@ class ArrowSerializer(Serializer):
         reader = pa.ipc.open_file(file, options=options)
         kind = metadata["kind"]
         if kind == PYARROW_RECORD_BATCH:
-            return checked(reader.get_batch(0)).select(list(columns))
-        table = checked(reader.read_all())  # the columns read, validated as a whole load is
+            batch = self._checked(reader.get_batch(0), content, _COLUMNS, remember=False)
+            return batch.select(list(columns))
+        # the columns read, validated as a whole load is (not remembered: only a part)
+        table = self._checked(reader.read_all(), content, _COLUMNS, remember=False)
         if kind == PANDAS_DATAFRAME:
             return _to_pandas(table.select(wanted), metadata, zero_copy=False)[list(columns)]
         table = table.select(list(columns))
@@ -240,10 +282,22 @@ def _to_pandas(table: Any, metadata: dict[str, Any], *, zero_copy: bool) -> Any:
     # From a read-only buffer (the client's memory map) columns stay views of it, one
     # block each: no copy, read-only like a loaded array. From a writable buffer (a
     # step's private copy) pandas gets its own editable blocks, as after unpickling.
-    frame = table.to_pandas(split_blocks=True) if zero_copy else table.to_pandas()
+    frame = table.to_pandas(split_blocks=True) if zero_copy else _editable(table.to_pandas())
     freq = metadata.get("index_freq")
     if freq is not None:
         frame.index = type(frame.index)(frame.index, freq=freq)
+    return frame
+
+
+def _editable(frame: Any) -> Any:
+    """``frame`` with its categorical columns copied: their codes view Arrow's indices,
+    read-only (every other column is converted into blocks of its own anyway; codes
+    are a byte or two a row)."""
+    import pandas as pd
+
+    for i, dtype in enumerate(frame.dtypes):
+        if isinstance(dtype, pd.CategoricalDtype):
+            frame.isetitem(i, frame.iloc[:, i].copy())
     return frame
 
 

@@ -58,6 +58,17 @@ class Serializer(ABC):
     def deserialize(self, buffer: memoryview, metadata: dict[str, Any]) -> Any:
         """Decode the concatenated buffers (possibly a read-only memory map)."""
 
+    def deserialize_verified(
+        self, buffer: memoryview, metadata: dict[str, Any], content: str
+    ) -> Any:
+        """Decode bytes the caller checked are the ones named ``content`` (their hash).
+
+        The same name means the same bytes, so a serializer that validates untrusted
+        input at a cost may remember what passed and skip it next time (Arrow IPC).
+        By default, :meth:`deserialize`.
+        """
+        return self.deserialize(buffer, metadata)
+
 
 @dataclass(frozen=True)
 class Encoded:

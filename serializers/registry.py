@@ -125,11 +125,14 @@ class Registry:
         artifact: str | None = None,
         allow_pickle: bool = True,
         pickle_hint: str | None = None,
+        content: str | None = None,
     ) -> Any:
         """Decode a value stored with ``encoding`` from the concatenated ``buffer``.
 
         Encodings that run code load only if both this registry and ``allow_pickle``
-        allow it; ``pickle_hint`` then replaces the refusal's advice.
+        allow it; ``pickle_hint`` then replaces the refusal's advice. ``content`` names
+        the bytes (their hash, checked by the caller): see
+        :meth:`Serializer.deserialize_verified`.
         """
         serializer = self.get(encoding)
         if serializer is None:
@@ -138,7 +141,9 @@ class Registry:
             raise PickleNotAllowedError(artifact, encoding, pickle_hint)
         view = buffer if isinstance(buffer, memoryview) else memoryview(buffer)
         try:
-            return serializer.deserialize(view, metadata)
+            if content is None:
+                return serializer.deserialize(view, metadata)
+            return serializer.deserialize_verified(view, metadata, content)
         except Exception as exc:
             raise DeserializationError(artifact, encoding, exc) from exc
 

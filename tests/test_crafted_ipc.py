@@ -11,7 +11,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from asyncflow.exceptions import DatastoreError
 from asyncflow.store import ArtifactRef, Datastore, TaskRecord
+from serializers import DeserializationError, Registry, _arrow
 
 from .conftest import run_python
 
@@ -98,3 +100,62 @@ def test_a_valid_table_still_loads_validated_without_a_copy(tmp_path: Path) -> N
     loaded = store.load(ref)
     assert pa.total_allocated_bytes() - before < 64 * 1024  # views of the memory map
     assert loaded.equals(VALUES["table"])
+
+
+@pytest.fixture
+def validations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The row counts of the data each full validation checks."""
+    seen: list[int] = []
+    real = _arrow.checked
+
+    def counting(data: Any) -> Any:
+        seen.append(data.num_rows)
+        return real(data)
+
+    monkeypatch.setattr(_arrow, "checked", counting)
+    return seen
+
+
+def test_a_blob_validated_once_is_not_validated_again_in_the_process(
+    tmp_path: Path, validations: list[int]
+) -> None:
+    store = Datastore(tmp_path / "store", registry=Registry())
+    ref = store.persist("x", VALUES["frame"], step="s")
+    small = store.persist("y", pd.DataFrame({"s": STRINGS[:10]}), step="s")
+    for _ in range(3):
+        pd.testing.assert_frame_equal(store.load(ref), VALUES["frame"])
+        store.load(small)  # inline: validating again is cheaper than remembering
+        assert store.read_columns(ref, ["s"])["s"].tolist() == STRINGS
+    assert validations == [ROWS, 10, 10, 10]
+    other = Datastore(tmp_path / "store", registry=Registry())  # its own serializers
+    other.load(ref)
+    assert validations[-1] == ROWS
+
+
+def _two_batches(root: Path) -> tuple[Datastore, ArtifactRef, ArtifactRef]:
+    """A table and a record batch stored under one key: batch 0 valid, batch 1 crafted."""
+    store = Datastore(root, registry=Registry())
+    half = ROWS // 2
+    batches = [pa.record_batch({"s": pa.array(STRINGS[i : i + half])}) for i in (0, half)]
+    valid = store.persist("x", pa.Table.from_batches(batches), step="s")
+    data = bytearray(store.read_bytes(valid))
+    second = data.rfind(struct.pack("<4i", *FIRST_OFFSETS))
+    struct.pack_into("<i", data, second + 4 * (half // 2), 1 << 30)
+    key = store.local_blobs.write([bytes(data)])
+    table = ArtifactRef("t", key, valid.encoding, len(data), valid.type, valid.metadata, False)
+    meta = {**valid.metadata, "kind": "pyarrow.RecordBatch"}
+    batch = ArtifactRef("b", key, valid.encoding, len(data), "pyarrow.RecordBatch", meta, False)
+    return store, table, batch
+
+
+def test_what_was_validated_of_a_blob_covers_only_that(tmp_path: Path) -> None:
+    store, table, batch = _two_batches(tmp_path / "store")
+    assert store.load(batch).num_rows == ROWS // 2  # its first batch only: valid
+    assert store.load(batch).num_rows == ROWS // 2
+    with pytest.raises(DeserializationError, match="Arrow IPC data is invalid") as info:
+        store.load(table)  # all batches: the crafted one is caught, not skipped
+    assert info.value.artifact == "t"
+    with pytest.raises(DeserializationError, match="Arrow IPC data is invalid"):
+        store.load(table)  # a failure is never remembered
+    with pytest.raises(DatastoreError, match="Arrow IPC data is invalid"):
+        store.read_columns(table, ["s"])

@@ -6,7 +6,9 @@ other user (``nobody``, through ``runuser``) with an interpreter it may execute.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -15,11 +17,13 @@ import sysconfig
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from asyncflow.store import Datastore, TaskRecord
+from asyncflow.store.modes import open_file
 
 from .conftest import REPO
 
@@ -73,9 +77,21 @@ def shared_dir() -> Iterator[Path]:
     shutil.rmtree(path)
 
 
+@pytest.fixture
+def strict_umask() -> Iterator[None]:
+    """A umask that would make every file private, were it let shape the store's files."""
+    old = os.umask(0o077)
+    yield
+    os.umask(old)
+
+
 def _write_store(root: Path, mode: int) -> None:
     root.mkdir(mode=mode)
     os.chmod(root, mode)  # whatever the umask
+    _fill(root)
+
+
+def _fill(root: Path) -> None:
     store = Datastore(root)
     run = store.metadata.create_run("SharedFlow", "ann", {}, [], [])
     refs = [
@@ -97,7 +113,7 @@ def _blob_files(root: Path) -> list[Path]:
     [(0o755, 0o644, 0o444), (0o750, 0o640, 0o440), (0o700, 0o600, 0o400), (0o770, 0o660, 0o440)],
 )
 def test_the_store_directory_mode_rules_the_database_and_the_blobs(
-    tmp_path: Path, directory: int, database: int, blob: int
+    tmp_path: Path, directory: int, database: int, blob: int, strict_umask: None
 ) -> None:
     root = tmp_path / "store"
     _write_store(root, directory)
@@ -109,6 +125,11 @@ def test_the_store_directory_mode_rules_the_database_and_the_blobs(
     assert store.metadata.list_flows() == ["SharedFlow"]
     assert _mode(root / "metadata.db-wal") == database
     assert _mode(root / "metadata.db-shm") == database
+    assert _mode(root / "metadata.db.open-lock") == database  # locks: as the database
+    assert _mode(root / "blobs" / ".lock") == database
+    store.persist("claimed", np.ones(1 << 18), step="start")  # leased until a commit
+    (lease,) = (root / "blobs" / "leases").iterdir()
+    assert _mode(lease) == database
     store.close()
 
 
@@ -196,3 +217,68 @@ def test_a_user_who_can_only_read_is_told_so_when_writing(shared_dir: Path) -> N
         f"{root / 'metadata.db'}: it is read-only for this user (a reader of a shared store "
         "can read runs, not start them; SQLite: attempt to write a readonly database)"
     )
+
+
+WRITE = """
+import numpy as np
+from asyncflow.store import Datastore, TaskRecord
+from asyncflow.store.modes import open_file
+store = Datastore()
+run = store.metadata.create_run("GroupFlow", "nobody", {}, [], [])
+ref = store.persist("big", np.ones(1 << 18), step="start")
+task = TaskRecord("GroupFlow", run.run_id, "start", 1, "successful", 0, 0.0, 1.0)
+store.commit_task(task, [ref])
+store.close()
+print("committed", run.run_id)
+"""
+
+
+def test_a_writer_of_the_group_writes_in_a_group_store(
+    shared_dir: Path, strict_umask: None
+) -> None:
+    # The owner made the locks and the first lease with a private umask: another
+    # writer of the group must still open them for writing (and lock, claim, commit).
+    root = shared_dir / "store"
+    root.mkdir()
+    os.chown(root, -1, pwd.getpwnam(READER).pw_gid)
+    os.chmod(root, 0o2770)
+    _fill(root)
+    assert _mode(root / "blobs" / ".lock") == _mode(root / "metadata.db.open-lock") == 0o660
+    proc = _as_reader(WRITE, root)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "committed 2\n"
+    store = Datastore(root)
+    (ref,) = store.metadata.list_artifacts("GroupFlow", 2, 1)
+    assert store.load(ref).sum() == 1 << 18
+    store.close()
+
+
+def _open_at_once(path: Path, barrier: Any, inodes: Any, index: int) -> None:
+    barrier.wait()
+    fd = open_file(path, os.O_RDWR)
+    inodes[index] = os.fstat(fd).st_ino
+    os.close(fd)
+
+
+def test_processes_creating_one_lock_at_once_share_one_file_with_its_mode(
+    tmp_path: Path, strict_umask: None
+) -> None:
+    # flock excludes only holders of the same file: racing creators must all get it
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(20):
+        directory = tmp_path / str(attempt)
+        directory.mkdir(mode=0o770)
+        os.chmod(directory, 0o770)
+        barrier, inodes = ctx.Barrier(6), ctx.Array("Q", 6)
+        procs = [
+            ctx.Process(target=_open_at_once, args=(directory / ".lock", barrier, inodes, i))
+            for i in range(6)
+        ]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(60)
+        assert [proc.exitcode for proc in procs] == [0] * 6
+        assert set(inodes[:]) == {os.stat(directory / ".lock").st_ino}
+        assert _mode(directory / ".lock") == 0o660
+        assert sorted(p.name for p in directory.iterdir()) == [".lock"]  # no temporary left

@@ -105,6 +105,29 @@ def test_listing_never_unpickles(planted: tuple[Path, Path]) -> None:
     assert not marker.exists()
 
 
+def test_a_value_whose_plugin_is_gone_is_one_clear_line_and_listing_goes_on(
+    planted: tuple[Path, Path],
+) -> None:
+    root, _ = planted
+    show = run_python("-m", "asyncflow", "show", "FanFlow/1/start/1/gone", root=root)
+    listing = run_python("-m", "asyncflow", "show", "FanFlow/1/start/1", root=root)
+    dump = run_python(FAN, "dump", "1/start/1", "--include", "gone,items", root=root)
+    for proc in (show, listing, dump):
+        assert proc.returncode == 0, proc.stderr
+        assert "Traceback" not in proc.stdout + proc.stderr
+    assert show.stdout.splitlines()[-1] == (
+        "    value:    <not loaded: cannot deserialize artifact 'FanFlow/1/start/1/gone': "
+        "no serializer for encoding 'vanished-plugin/1' is registered; install the plugin "
+        "that provides it (plugins register through the entry-point group "
+        "'asyncflow.serializers') or call registry.register(...)>"
+    )
+    assert "    gone: x.Y (vanished-plugin/1, " in listing.stdout
+    assert "    items: builtins.list (msgpack/1, 7 bytes)\n" in listing.stdout
+    lines = dump.stdout.splitlines()
+    assert "no serializer for encoding 'vanished-plugin/1' is registered" in lines[1]
+    assert lines[2].startswith("    items: builtins.list (msgpack/1, 7 bytes) = ['a'")
+
+
 def test_allow_pickle_false_refuses_in_the_client(
     planted: tuple[Path, Path], no_pickle: None
 ) -> None:

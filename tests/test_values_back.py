@@ -31,15 +31,19 @@ def _nested(depth: int) -> Any:
     return value
 
 
-def _frame() -> pd.DataFrame:
+def _frame(rows: int = 3) -> pd.DataFrame:
+    """Categorical, datetime (naive and tz-aware) columns and a named RangeIndex."""
     return pd.DataFrame(
         {
-            "c": pd.Categorical(["lo", "hi", "lo"], categories=["lo", "hi"]),
-            "t": pd.to_datetime(["2024-01-01", "2024-06-01", "2025-01-01"]),
-            "tz": pd.date_range("2024-01-01", periods=3, tz="Europe/Paris"),
+            "c": pd.Categorical(["lo", "hi", "lo"] * (rows // 3), categories=["lo", "hi"]),
+            "t": pd.date_range("2024-01-01", periods=rows, freq="37min"),
+            "tz": pd.date_range("2024-01-01", periods=rows, freq="D", tz="Europe/Paris"),
         },
-        index=pd.RangeIndex(5, 11, 2, name="row"),
+        index=pd.RangeIndex(5, 5 + 2 * rows, 2, name="row"),
     )
+
+
+BIG_ROWS = 3 * 100_000  # about 5 MB: a memory-mapped blob, not an inline value
 
 
 class ValuesFlow(FlowSpec):
@@ -52,6 +56,18 @@ class ValuesFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+class BigFrameFlow(FlowSpec):
+    @step
+    def start(self):
+        self.frame = _frame(BIG_ROWS)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pd.testing.assert_frame_equal(self.frame, _frame(BIG_ROWS))  # a step's own copy
+        self.frame.iloc[0, 0] = "hi"  # editable there, as after unpickling
 
 
 class TooDeepFlow(FlowSpec):
@@ -118,3 +134,15 @@ async def test_values_come_back_equal_and_in_their_encoding(store_root: Path) ->
     assert msgpack.packb(task.data.deepest) == msgpack.packb(_nested(MAX_DEPTH))  # no == recursion
     assert task["frame"].encoding == "arrow-ipc/1"
     pd.testing.assert_frame_equal(task.data.frame, _frame())
+
+
+async def test_a_large_frame_is_an_arrow_blob_equal_in_the_client_and_editable_in_a_step(
+    store_root: Path,
+) -> None:
+    result = await Engine().run(BigFrameFlow)
+    assert result.successful, result.traceback
+    start = Run(result.pathspec)["start"].task
+    assert start is not None
+    artifact = start["frame"]
+    assert (artifact.encoding, artifact.inline) == ("arrow-ipc/1", False)
+    pd.testing.assert_frame_equal(artifact.data, _frame(BIG_ROWS))  # from the memory map

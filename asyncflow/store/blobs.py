@@ -27,7 +27,7 @@ import blake3
 from ..exceptions import CorruptedBlobError, DatastoreError
 from .faults import fault_point
 from .keys import check_key, is_key
-from .modes import blob_mode, make_subdir
+from .modes import blob_mode, make_subdir, open_file
 
 __all__ = [
     "CHUNK",
@@ -333,7 +333,7 @@ class LocalBlobStore:
 
     @contextlib.contextmanager
     def _flock(self, mode: int) -> Iterator[None]:
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        fd = open_file(self.lock_path, os.O_RDWR)
         try:
             fcntl.flock(fd, mode)
             yield

@@ -222,13 +222,16 @@ class Datastore:
         return view
 
     def load(self, ref: ArtifactRef, *, pathspec: str | None = None, writable: bool = False) -> Any:
-        """Decode an artifact; a fresh object on every call (see :meth:`read_bytes`)."""
+        """Decode an artifact; a fresh object on every call (see :meth:`read_bytes`).
+
+        The decoder is told the bytes' key: they were just verified against it, so a
+        decoder that validates (Arrow IPC) may skip bytes it validated before."""
         view = self.read_bytes(ref, pathspec=pathspec, writable=writable)
         where = _pathspec(ref, pathspec)
         try:
             return self.registry.deserialize(
                 ref.encoding, view, ref.metadata, artifact=where,
-                allow_pickle=pickle_allowed(), pickle_hint=PICKLE_HINT,
+                allow_pickle=pickle_allowed(), pickle_hint=PICKLE_HINT, content=ref.key,
             )  # fmt: skip
         except SerializationError:
             raise
@@ -242,7 +245,9 @@ class Datastore:
         store, only the bytes of those columns (and the table's headers) are fetched,
         each verified (see :mod:`.ranged`); from local files, only those pages are read."""
         reader = self._partial_reader(ref, "read_columns", "columns", pathspec)
-        return self._read_part(ref, pathspec, lambda src: reader(src, ref.metadata, columns))
+        return self._read_part(
+            ref, pathspec, lambda src: reader(src, ref.metadata, columns, content=ref.key)
+        )
 
     def read_rows(
         self, ref: ArtifactRef, start: int, stop: int, *, pathspec: str | None = None

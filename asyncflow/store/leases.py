@@ -29,7 +29,7 @@ from typing import IO, Protocol
 
 from ..exceptions import DatastoreError
 from .forks import reset_in_children
-from .modes import make_subdir
+from .modes import file_mode, make_subdir, open_file
 
 __all__ = ["BlobLease", "FileLeases", "Leases", "leased_keys"]
 
@@ -106,7 +106,9 @@ class BlobLease:
         make_subdir(self.directory)
         self.path = self.directory / f"{os.getpid()}-{os.urandom(16).hex()}"
         tmp = self.path.with_name(self.path.name + ".new")
-        f = open(tmp, "w")  # noqa: SIM115 - held open (and locked) for the lease's life
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        os.fchmod(fd, file_mode(self.directory))  # see modes.py
+        f = open(fd, "w")  # noqa: SIM115 - held open (and locked) for the lease's life
         fcntl.flock(f, fcntl.LOCK_EX)
         f.write("".join(k + "\n" for k in sorted(keys)))
         f.flush()
@@ -202,7 +204,7 @@ class FileLeases(BlobLease):
 @contextlib.contextmanager
 def _flock(path: Path, mode: int) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    fd = open_file(path, os.O_RDWR)
     try:
         fcntl.flock(fd, mode)
         yield

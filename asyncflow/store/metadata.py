@@ -18,7 +18,7 @@ from ..exceptions import DatastoreError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
 from .leases import Leases
-from .modes import file_mode
+from .modes import open_file
 from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStats, TaskRecord
 from .schema import MIGRATIONS, migrate
 
@@ -268,7 +268,7 @@ def _opening(path: Path) -> Iterator[None]:
     """
     lock = path.with_name(path.name + ".open-lock")
     try:
-        fd = os.open(lock, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        fd = open_file(lock, os.O_WRONLY | os.O_APPEND)
     except PermissionError:
         try:
             fd = os.open(lock, os.O_RDONLY)
@@ -723,15 +723,10 @@ def _read_only(path: Path) -> bool:
 
 def _create_empty(path: Path) -> None:
     """Create ``path`` (SQLite takes an empty file for a new database) with its
-    directory's read and write bits, which SQLite gives its ``-wal`` and ``-shm`` too."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    try:
-        os.fchmod(fd, file_mode(path.parent))
-    finally:
-        os.close(fd)
+    directory's read and write bits, which SQLite gives its ``-wal`` and ``-shm`` too
+    (linked into place with them: no other writer finds it private meanwhile)."""
+    if not path.exists():
+        os.close(open_file(path, os.O_RDONLY))
 
 
 def _sqlite_uri(uri: str) -> sqlite3.Connection:
