@@ -187,10 +187,12 @@ class PostgresMetadataStore:
         system_tags: Sequence[str],
         origin_run_id: int | None = None,
         graph: dict[str, Any] | None = None,
+        *,
+        created_at: float | None = None,
     ) -> RunRecord:
         """Allocate a new run id (unique across hosts) and record the run as running,
-        with its ``graph`` if given."""
-        now = time.time()
+        with its ``graph`` if given (``created_at``: when it started, default now)."""
+        now = created_at or time.time()
         with self._tx() as cur:
             cur.execute(
                 "INSERT INTO flows (name, created_at) VALUES (%s, %s) ON CONFLICT DO NOTHING",
@@ -226,13 +228,15 @@ class PostgresMetadataStore:
         status: str,
         exception: str | None = None,
         failed_pathspec: str | None = None,
+        *,
+        finished_at: float | None = None,
     ) -> None:
-        """Mark a run successful, failed or cancelled."""
+        """Mark a run successful, failed or cancelled (at ``finished_at``, default now)."""
         with self._tx() as cur:
             cur.execute(
                 "UPDATE runs SET status=%s, finished_at=%s, exception=%s, failed_pathspec=%s "
                 "WHERE flow=%s AND run_id=%s",
-                (status, time.time(), exception, failed_pathspec, flow, run_id),
+                (status, finished_at or time.time(), exception, failed_pathspec, flow, run_id),
             )
 
     def get_run(self, flow: str, run_id: int) -> RunRecord | None:
