@@ -20,7 +20,12 @@ from pathlib import Path
 import pytest
 
 from asyncflow import Flow, Run, namespace
-from asyncflow.exceptions import CorruptedBlobError, DatastoreError, NamespaceMismatchError
+from asyncflow.exceptions import (
+    CorruptedBlobError,
+    DatastoreError,
+    LeaseLapsedError,
+    NamespaceMismatchError,
+)
 from asyncflow.store import (
     ArtifactRef,
     Datastore,
@@ -294,6 +299,28 @@ def test_a_writer_on_another_host_is_live_while_it_beats_and_crashed_once_killed
     assert resumed.returncode == 0, resumed.stderr
     again = Run("ElsewhereFlow/2", root=backend.urls)
     assert again.successful and again.data is not None and again.data.length == 300_000
+
+
+@pytest.mark.parametrize("backend", ["local/postgres", "s3/postgres"], indirect=True)
+def test_a_writer_whose_lease_lapsed_commits_nothing_then_recovers(backend: Backend) -> None:
+    writer = backend.open()
+    ref = writer.persist("v", b"w" * 300_000)  # claimed under the writer's lease
+    meta = writer.metadata
+    run = meta.create_run("Lapse", "ann", {}, [], [])
+    meta.set_run_owner(run.run_id, "here", os.getpid())
+    with meta._tx() as cur:  # type: ignore[attr-defined]  # as if it had stalled past its lease
+        cur.execute("UPDATE owners SET expires_at = 0 WHERE owner = %s", (meta.owner(),))  # type: ignore[attr-defined]
+    assert [b.key for b in collect_garbage(backend.open(), grace=0).deleted] == [ref.key]
+    task = TaskRecord("Lapse", run.run_id, "start", 1, "successful")
+    with pytest.raises(LeaseLapsedError, match="expired before it committed"):
+        writer.commit_task(task, [ref])
+    assert meta.list_tasks("Lapse", run.run_id) == []  # no artifact without its blob
+    assert verify(writer).problems == []
+    again = writer.persist("v", b"w" * 300_000)  # a retry stores it again, under a new lease
+    assert collect_garbage(backend.open(), grace=0).deleted == []
+    writer.commit_task(task, [again])
+    assert writer.load(again) == b"w" * 300_000 and verify(writer).problems == []
+    assert not Run("Lapse/1", root=backend.urls).crashed  # the new lease speaks for the run
 
 
 # -- concurrency -----------------------------------------------------------------------
