@@ -29,6 +29,7 @@ The tree, so callers can catch at the level they need::
     ├── TagError                       a tag that cannot be added or removed
     ├── DatastoreError                 the store cannot be read or written
     │   ├── CorruptedBlobError         a blob is missing or does not match its hash
+    │   ├── LeaseLapsedError           a writer's lease expired before it committed
     │   └── StaleAttemptError          an attempt tried to commit after a newer one started
     ├── ExecutorError                  an executor cannot start, be reached, or use this store
     ├── WorkerDiedError                the process running a task ended first (a signal, an exit)
@@ -53,6 +54,7 @@ __all__ = [
     "FlowFileError",
     "ForeachError",
     "InvalidTransitionError",
+    "LeaseLapsedError",
     "LintError",
     "MergeArtifactsError",
     "MissingInMergeArtifactsError",
@@ -379,6 +381,19 @@ class RunFailed(AsyncflowException):
     def __init__(self, pathspec: str, exception: BaseException) -> None:
         self.pathspec, self.exception = pathspec, exception
         super().__init__(f"task {pathspec} failed: {type(exception).__name__}: {exception}")
+
+
+class LeaseLapsedError(DatastoreError):
+    """A writer's lease (PostgreSQL metadata) expired before it committed: it stopped
+    renewing for longer than the lease, so gc may have collected the blobs it claimed."""
+
+    def __init__(self, owner: str, seconds: float) -> None:
+        self.owner, self.seconds = owner, seconds
+        super().__init__(
+            f"the lease of writer {owner} expired before it committed (no heartbeat for "
+            f"{seconds:g} s: was the process suspended?); gc may have deleted the blobs it "
+            "had stored, so nothing was committed: retry the task (or resume the run)"
+        )
 
 
 class StaleAttemptError(DatastoreError):

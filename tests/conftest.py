@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.clusters import dask_cluster, dask_scheduler  # noqa: F401  (fixtures for every module)
-from tests.servers import Postgres, S3Server, ServerUnavailable, postgres, seaweedfs
+from tests.servers import Postgres, S3Server, ServerUnavailable, give_up, postgres, seaweedfs
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -63,7 +63,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
                 mp.setenv(name, value)
             yield server
     except ServerUnavailable as exc:
-        pytest.skip(f"no S3 server: {exc}")
+        give_up(f"no S3 server: {exc}")
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +75,7 @@ def postgres_server() -> Iterator[Postgres]:
         with postgres(workdir) as server:
             yield server
     except ServerUnavailable as exc:
-        pytest.skip(f"no PostgreSQL server: {exc}")
+        give_up(f"no PostgreSQL server: {exc}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

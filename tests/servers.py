@@ -21,15 +21,38 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
-__all__ = ["Postgres", "S3Server", "ServerUnavailable", "postgres", "seaweedfs"]
+__all__ = [
+    "REQUIRE_ENV",
+    "Postgres",
+    "S3Server",
+    "ServerUnavailable",
+    "give_up",
+    "postgres",
+    "seaweedfs",
+]
 
 BUCKET = "asyncflow-test"
 ACCESS_KEY, SECRET_KEY = "asyncflow", "asyncflow-secret"
 
 
+#: Set (to 1) where the servers must run, as in CI: a server that cannot start fails.
+REQUIRE_ENV = "ASYNCFLOW_REQUIRE_SERVERS"
+
+
 class ServerUnavailable(Exception):
     """A test server could not be started here; the message says why."""
+
+
+def give_up(reason: str) -> NoReturn:
+    """Skip the tests that need a server, with ``reason`` (``pytest -ra`` prints it), or
+    fail them where :data:`REQUIRE_ENV` says the servers must run."""
+    import pytest
+
+    if os.environ.get(REQUIRE_ENV, "") not in ("", "0"):
+        pytest.fail(f"{reason} (${REQUIRE_ENV} is set: the servers must run here)")
+    pytest.skip(reason)
 
 
 @dataclass

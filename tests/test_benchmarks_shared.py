@@ -40,3 +40,17 @@ def test_tiny_run_prints_both_tables_and_keeps_every_sample(
         for mode in ("one per transaction", "groups of 16")
     }  # fmt: skip
     assert not (tmp_path / ".asyncflow").exists()  # its lease files stayed in its temp dirs
+
+
+def test_the_upload_shape_profile_runs_tiny(tmp_path: Path, s3_server: S3Server) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.s3_upload_shape", "--size-mb", "1", "--rounds", "1"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "round 0 single PUT", "round 0 multipart", "round 0 asyncflow"
+    ]  # fmt: skip
+    assert " = get " in lines[2] and " + BLAKE3 " in lines[2] and " + decode " in lines[2]

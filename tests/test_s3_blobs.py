@@ -3,6 +3,7 @@ caller's buffers in slices, never a copy (peak memory asserted structurally)."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 import obstore
 import pytest
 
+from asyncflow.exceptions import DatastoreError
 from asyncflow.store import s3 as s3_module
 from asyncflow.store.blobs import CHUNK, content_key
 from asyncflow.store.s3 import S3BlobStore
@@ -102,3 +104,23 @@ def test_a_value_beyond_one_put_goes_up_in_parts_and_is_looked_up_first(
     assert all(c.obj is data for c in chunks)  # type: ignore[comparison-overlap]
     assert bytes(blobs.get(key)) == data.tobytes()
     assert blobs.put(key, [data]) is False and len(put.calls) == 1
+
+
+def test_credentials_come_from_the_aws_variables_and_a_refusal_names_the_store(
+    s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = s3_server.fresh_url()
+    S3BlobStore.from_url(url).put(content_key([b"ok"]), [b"ok"])  # the fixture's variables
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    problem = r"(signature|access ?denied|forbidden|403)"
+    blobs = S3BlobStore.from_url(url)
+    key = content_key([b"v" * 100])
+    for touch in (
+        lambda: blobs.put(key, [b"v" * 100]),
+        lambda: blobs.get(key),
+        lambda: blobs.stat(key),
+        lambda: list(blobs.scan()),
+        lambda: blobs.delete(key),
+    ):
+        with pytest.raises(DatastoreError, match=rf"(?i){re.escape(url)}: .*{problem}"):
+            touch()

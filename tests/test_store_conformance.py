@@ -20,7 +20,12 @@ from pathlib import Path
 import pytest
 
 from asyncflow import Flow, Run, namespace
-from asyncflow.exceptions import CorruptedBlobError, DatastoreError
+from asyncflow.exceptions import (
+    CorruptedBlobError,
+    DatastoreError,
+    LeaseLapsedError,
+    NamespaceMismatchError,
+)
 from asyncflow.store import (
     ArtifactRef,
     Datastore,
@@ -39,6 +44,7 @@ from .servers import Postgres, S3Server
 
 CRASHABLE = str(REPO / "tests" / "flows" / "crashable.py")
 FAN = str(REPO / "tests" / "flows" / "fan_script.py")
+ELSEWHERE = str(REPO / "tests" / "flows" / "elsewhere.py")
 BACKENDS = ["local/sqlite", "s3/sqlite", "local/postgres", "s3/postgres"]
 
 
@@ -114,9 +120,9 @@ def _commit(store: Datastore, flow: str, refs: list[ArtifactRef]) -> TaskRecord:
     return task
 
 
-def _start(backend: Backend, *args: str) -> subprocess.Popen[str]:
+def _start(backend: Backend, *args: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, *args], env=backend.env(), cwd=backend.home.parent,
+        [sys.executable, *args], env=backend.env(**env), cwd=backend.home.parent,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
@@ -254,6 +260,69 @@ def _huge() -> object:
     return np.random.default_rng(3).random((256 << 20) // 8)
 
 
+# -- writers on other hosts -------------------------------------------------------------
+
+
+def test_a_writer_on_another_host_is_live_while_it_beats_and_crashed_once_killed(
+    backend: Backend, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    lease = 3  # seconds; the writer renews it every second
+    writer = _start(
+        backend, ELSEWHERE, "run",
+        ELSEWHERE_HOST="host-b", CRASH_GATE=str(gate), ASYNCFLOW_LEASE_SECONDS=str(lease),
+    )  # fmt: skip
+    try:
+        with open(gate) as ready:  # blocks until host-b's start step runs
+            assert ready.readline() == "ready\n"
+        store = backend.open()
+        (claimed,) = store.blobs.keys()  # the run's large parameter, not committed yet
+        time.sleep(2.5 * lease)  # more than two lease periods: only renewals keep it live
+        run = Run("ElsewhereFlow/1", root=backend.urls)
+        assert store.metadata.get_run_owner(1) == ("host-b", writer.pid)
+        assert run.status == "running" and not run.crashed
+        assert collect_garbage(store, grace=0).deleted == []  # its claim holds
+        assert list(store.blobs.keys()) == [claimed]
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.communicate(timeout=60)
+    if backend.name.endswith("postgres"):  # its heartbeat stops: crashed, on whatever host
+        _wait_until(lambda: run.crashed, "host-b's run to show as crashed")
+    else:  # SQLite cannot tell a process on another host from a live one: never crashed
+        assert not run.crashed
+    _wait_until(
+        lambda: [b.key for b in collect_garbage(store, grace=0).deleted] == [claimed],
+        "gc to delete the dead writer's uncommitted blob",
+    )
+    resumed = backend.python(ELSEWHERE, "resume")
+    assert resumed.returncode == 0, resumed.stderr
+    again = Run("ElsewhereFlow/2", root=backend.urls)
+    assert again.successful and again.data is not None and again.data.length == 300_000
+
+
+@pytest.mark.parametrize("backend", ["local/postgres", "s3/postgres"], indirect=True)
+def test_a_writer_whose_lease_lapsed_commits_nothing_then_recovers(backend: Backend) -> None:
+    writer = backend.open()
+    ref = writer.persist("v", b"w" * 300_000)  # claimed under the writer's lease
+    meta = writer.metadata
+    run = meta.create_run("Lapse", "ann", {}, [], [])
+    meta.set_run_owner(run.run_id, "here", os.getpid())
+    with meta._tx() as cur:  # type: ignore[attr-defined]  # as if it had stalled past its lease
+        cur.execute("UPDATE owners SET expires_at = 0 WHERE owner = %s", (meta.owner(),))  # type: ignore[attr-defined]
+    assert [b.key for b in collect_garbage(backend.open(), grace=0).deleted] == [ref.key]
+    task = TaskRecord("Lapse", run.run_id, "start", 1, "successful")
+    with pytest.raises(LeaseLapsedError, match="expired before it committed"):
+        writer.commit_task(task, [ref])
+    assert meta.list_tasks("Lapse", run.run_id) == []  # no artifact without its blob
+    assert verify(writer).problems == []
+    again = writer.persist("v", b"w" * 300_000)  # a retry stores it again, under a new lease
+    assert collect_garbage(backend.open(), grace=0).deleted == []
+    writer.commit_task(task, [again])
+    assert writer.load(again) == b"w" * 300_000 and verify(writer).problems == []
+    assert not Run("Lapse/1", root=backend.urls).crashed  # the new lease speaks for the run
+
+
 # -- concurrency -----------------------------------------------------------------------
 
 
@@ -288,6 +357,27 @@ def test_concurrent_tag_updates_all_apply(backend: Backend) -> None:
         run.run_id
     ]
     assert other.metadata.list_runs("TagFlow", tags=["first"]) == []
+
+
+def test_namespaces_and_tags_select_runs_of_any_writer(backend: Backend) -> None:
+    for user, tags in (("ann", []), ("bob", []), ("ann", ["--tag", "nightly"])):
+        proc = backend.python(ELSEWHERE, "run", *tags, USER=user, METAFLOW_USER=user)
+        assert proc.returncode == 0, proc.stderr
+    flow = Flow("ElsewhereFlow", root=backend.urls)
+    try:
+        namespace("user:ann")
+        assert [r.id for r in flow.runs()] == ["3", "1"]
+        assert [r.id for r in flow.runs("nightly")] == ["3"]
+        namespace("user:bob")
+        assert flow.latest_run is not None and flow.latest_run.id == "2"
+        with pytest.raises(NamespaceMismatchError, match=r"ElsewhereFlow/1.*user:bob"):
+            Run("ElsewhereFlow/1", root=backend.urls)
+        namespace("nightly")
+        assert [r.id for r in flow.runs()] == ["3"]
+    finally:
+        namespace(None)
+    assert [r.id for r in flow.runs()] == ["3", "2", "1"]
+    assert flow["3"].user_tags == {"nightly"} and "user:ann" in flow["3"].system_tags
 
 
 # -- damaged stores --------------------------------------------------------------------

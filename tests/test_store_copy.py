@@ -9,6 +9,7 @@ from pathlib import Path
 
 from asyncflow import Flow, namespace
 from asyncflow.store import Datastore, resolve_urls
+from asyncflow.store.copy import copy_runs
 from asyncflow.store.maintenance import verify
 
 from .conftest import REPO
@@ -17,8 +18,8 @@ from .servers import Postgres, S3Server
 FAN = str(REPO / "tests" / "flows" / "fan_script.py")
 
 
-def _python(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "ASYNCFLOW_HOME": str(home)}
+def _python(*args: str, home: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "ASYNCFLOW_HOME": str(home), **extra}
     return subprocess.run(
         [sys.executable, *args], env=env, capture_output=True, text=True, timeout=300
     )
@@ -67,3 +68,39 @@ def test_a_damaged_source_blob_stops_the_copy_naming_the_artifact(tmp_path: Path
         not (tmp_path / "dst" / "metadata.db").exists()
         or Datastore(tmp_path / "dst").metadata.list_runs("FanFlow") == []
     )
+
+
+COPYABLE = str(REPO / "tests" / "flows" / "copyable.py")
+
+
+def test_a_copied_run_keeps_its_times_graph_attempts_cards_and_origin(tmp_path: Path) -> None:
+    local = tmp_path / "local"
+    failed = _python(COPYABLE, "run", home=local, COPYABLE_FAIL="1")
+    assert failed.returncode == 1, failed.stderr
+    resumed = _python(COPYABLE, "resume", home=local)
+    assert resumed.returncode == 0, resumed.stderr
+    src, dst = Datastore(local), Datastore(tmp_path / "dst")
+    assert copy_runs(src, dst).runs_copied == 2
+    for src_id, dst_id in ((1, 1), (2, 2)):
+        before, after = (
+            src.metadata.get_run("CopyableFlow", src_id),
+            dst.metadata.get_run("CopyableFlow", dst_id),
+        )
+        assert before is not None and after is not None
+        assert (after.status, after.created_at, after.finished_at) == (
+            before.status, before.created_at, before.finished_at
+        )  # fmt: skip
+        assert dst.metadata.get_run_graph(dst_id) == src.metadata.get_run_graph(src_id)
+    after = dst.metadata.get_run("CopyableFlow", 2)
+    assert after is not None and after.origin_run_id == 1  # the copy of the run it resumed
+    namespace(None)
+    flaky = Flow("CopyableFlow", root=tmp_path / "dst")["1"]["flaky"].task
+    assert flaky is not None and flaky.stdout == "attempt 1\n"
+    assert dst.metadata.get_logs("CopyableFlow", 1, int(flaky.id), "stdout", 0) == "attempt 0\n"
+    ids = [t.task_id for t in src.metadata.list_tasks("CopyableFlow", 1)]
+    assert dst.metadata.list_attempts(1, ids) == src.metadata.list_attempts(1, ids)
+    (start,) = src.metadata.list_tasks("CopyableFlow", 1, "start")
+    (card,) = dst.metadata.list_cards("CopyableFlow", 1, start.task_id)
+    assert card.run_id == 1 and card.type == "test_pathspec_card"
+    assert dst.blobs.get(card.key).tobytes() == src.blobs.get(card.key).tobytes()
+    assert verify(dst).problems == []

@@ -74,9 +74,12 @@ class MetadataStore(Protocol):
         system_tags: Sequence[str],
         origin_run_id: int | None = None,
         graph: dict[str, Any] | None = None,
+        *,
+        created_at: float | None = None,
     ) -> RunRecord:
         """Allocate a run id and record the run as running, with the flow's ``graph``
-        (a JSON object, see :meth:`get_run_graph`) in the same transaction."""
+        (a JSON object, see :meth:`get_run_graph`) in the same transaction; it started
+        at ``created_at`` (default: now; a copied run keeps its own)."""
         ...
 
     def get_run_graph(self, run_id: int) -> dict[str, Any] | None:
@@ -93,8 +96,10 @@ class MetadataStore(Protocol):
         status: str,
         exception: str | None = None,
         failed_pathspec: str | None = None,
+        *,
+        finished_at: float | None = None,
     ) -> None:
-        """Mark a run successful, failed or cancelled."""
+        """Mark a run successful, failed or cancelled (at ``finished_at``, default now)."""
         ...
 
     def commit_task(
@@ -408,10 +413,12 @@ class SQLiteMetadataStore:
         system_tags: Sequence[str],
         origin_run_id: int | None = None,
         graph: dict[str, Any] | None = None,
+        *,
+        created_at: float | None = None,
     ) -> RunRecord:
         """Allocate a new run id (unique across processes) and record the run as running,
-        with its ``graph`` if given."""
-        now = time.time()
+        with its ``graph`` if given (``created_at``: when it started, default now)."""
+        now = created_at or time.time()
         with self._write() as cur:
             cur.execute("INSERT OR IGNORE INTO flows (name, created_at) VALUES (?, ?)", (flow, now))
             cur.execute(
@@ -470,13 +477,15 @@ class SQLiteMetadataStore:
         status: str,
         exception: str | None = None,
         failed_pathspec: str | None = None,
+        *,
+        finished_at: float | None = None,
     ) -> None:
-        """Mark a run successful, failed or cancelled."""
+        """Mark a run successful, failed or cancelled (at ``finished_at``, default now)."""
         with self._write() as cur:
             cur.execute(
                 "UPDATE runs SET status=?, finished_at=?, exception=?, failed_pathspec=? "
                 "WHERE flow=? AND run_id=?",
-                (status, time.time(), exception, failed_pathspec, flow, run_id),
+                (status, finished_at or time.time(), exception, failed_pathspec, flow, run_id),
             )
 
     def commit_task(

@@ -27,7 +27,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from ..exceptions import DatastoreError, StaleAttemptError
+from ..exceptions import DatastoreError, LeaseLapsedError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
 from .metadata import TaskCommit, attempt_of, step_stats_of
@@ -70,7 +70,10 @@ class PostgresMetadataStore:
         self._pool: ConnectionPool | None = None
         self._pool_lock = threading.Lock()
         self._owner: str | None = None
+        #: An owner whose lease expired before this process renewed it (see :meth:`renew`).
+        self._lapsed: str | None = None
         self._heartbeat: _Heartbeat | None = None
+        self._leases: PostgresLeases | None = None
         try:
             with self._tx() as cur:
                 migrate(cur)
@@ -83,7 +86,7 @@ class PostgresMetadataStore:
     def _forked(self) -> None:
         # A child must not use its parent's sockets or speak for its parent's owner row.
         self._pool_lock = threading.Lock()
-        self._pool, self._owner, self._heartbeat = None, None, None
+        self._pool, self._owner, self._heartbeat, self._lapsed = None, None, None, None
 
     def _connections(self) -> ConnectionPool:
         with self._pool_lock:
@@ -123,7 +126,8 @@ class PostgresMetadataStore:
     # -- liveness ------------------------------------------------------------------------
 
     def owner(self) -> str:
-        """This process's owner id; its row is created (and kept alive) on first use."""
+        """This process's owner id; its row is created (and kept alive) on first use, and
+        made again after a lapse (see :meth:`renew`), taking over the old one's runs."""
         with self._pool_lock:
             if self._owner is not None:
                 return self._owner
@@ -134,18 +138,39 @@ class PostgresMetadataStore:
                 f"VALUES (%s, %s, %s, {_NOW} + %s)",
                 (owner, socket.gethostname(), os.getpid(), self.lease_seconds),
             )
+            if self._lapsed is not None:
+                cur.execute(
+                    "UPDATE run_owners SET owner = %s WHERE owner = %s", (owner, self._lapsed)
+                )
         with self._pool_lock:
-            self._owner = owner
+            self._owner, self._lapsed = owner, None
             self._heartbeat = _Heartbeat(self, owner, self.lease_seconds / 3)
         return owner
 
-    def renew(self, owner: str) -> None:
-        """Push ``owner``'s expiry one lease period ahead."""
+    def renew(self, owner: str) -> bool:
+        """Push ``owner``'s expiry one lease period ahead, unless it has expired already:
+        a process that stalled past its lease (a suspended laptop, a stopped container)
+        may have had its claims collected meanwhile, so its lease never comes back to
+        life. False then; its next commit fails (:class:`LeaseLapsedError`)."""
         with self._tx() as cur:
             cur.execute(
-                f"UPDATE owners SET expires_at = {_NOW} + %s WHERE owner = %s",
+                f"UPDATE owners SET expires_at = {_NOW} + %s "
+                f"WHERE owner = %s AND expires_at >= {_NOW}",
                 (self.lease_seconds, owner),
             )
+            return bool(cur.rowcount)
+
+    def _lapse(self, owner: str) -> None:
+        """Forget a lapsed owner: the next claim or run makes a new one."""
+        with self._pool_lock:
+            if self._owner != owner:
+                return
+            heartbeat, self._heartbeat = self._heartbeat, None
+            self._owner, self._lapsed = None, owner
+        if heartbeat is not None:
+            heartbeat.stop()
+        if self._leases is not None:
+            self._leases.forget()
 
     def set_run_owner(self, run_id: int, host: str, pid: int) -> None:
         """Record that this process (kept alive by its heartbeat) runs ``run_id``."""
@@ -174,7 +199,8 @@ class PostgresMetadataStore:
 
     def leases(self) -> PostgresLeases:
         """Blob leases as rows of this database."""
-        return PostgresLeases(self)
+        self._leases = PostgresLeases(self)
+        return self._leases
 
     # -- runs ----------------------------------------------------------------------------
 
@@ -187,10 +213,12 @@ class PostgresMetadataStore:
         system_tags: Sequence[str],
         origin_run_id: int | None = None,
         graph: dict[str, Any] | None = None,
+        *,
+        created_at: float | None = None,
     ) -> RunRecord:
         """Allocate a new run id (unique across hosts) and record the run as running,
-        with its ``graph`` if given."""
-        now = time.time()
+        with its ``graph`` if given (``created_at``: when it started, default now)."""
+        now = created_at or time.time()
         with self._tx() as cur:
             cur.execute(
                 "INSERT INTO flows (name, created_at) VALUES (%s, %s) ON CONFLICT DO NOTHING",
@@ -226,13 +254,15 @@ class PostgresMetadataStore:
         status: str,
         exception: str | None = None,
         failed_pathspec: str | None = None,
+        *,
+        finished_at: float | None = None,
     ) -> None:
-        """Mark a run successful, failed or cancelled."""
+        """Mark a run successful, failed or cancelled (at ``finished_at``, default now)."""
         with self._tx() as cur:
             cur.execute(
                 "UPDATE runs SET status=%s, finished_at=%s, exception=%s, failed_pathspec=%s "
                 "WHERE flow=%s AND run_id=%s",
-                (status, time.time(), exception, failed_pathspec, flow, run_id),
+                (status, finished_at or time.time(), exception, failed_pathspec, flow, run_id),
             )
 
     def get_run(self, flow: str, run_id: int) -> RunRecord | None:
@@ -312,9 +342,20 @@ class PostgresMetadataStore:
         self.commit_tasks([(task, artifacts, logs)], fenced=fenced)
 
     def commit_tasks(self, batch: Sequence[TaskCommit], *, fenced: bool = False) -> None:
-        """Commit every task of ``batch`` in one transaction: all visible, or none."""
-        with self._tx(pipelined=True) as cur:
-            _insert_tasks(cur, batch, fenced)
+        """Commit every task of ``batch`` in one transaction: all visible, or none. A
+        process holding blob claims commits only while its lease is alive (checked in
+        the same transaction, so no collector runs between the check and the commit)."""
+        owner = self._owner
+        try:
+            with self._tx(pipelined=True) as cur:
+                if owner is not None:
+                    _check_alive(cur, owner, self.lease_seconds)
+                _insert_tasks(cur, batch, fenced)
+        except psycopg.errors.InvalidTextRepresentation as exc:
+            if owner is None or _LAPSED not in str(exc):
+                raise
+            self._lapse(owner)
+            raise LeaseLapsedError(owner, self.lease_seconds) from None
 
     def list_tasks(
         self,
@@ -500,6 +541,11 @@ class PostgresLeases:
         self._lock = threading.Lock()
         self._keys = set()
 
+    def forget(self) -> None:
+        """Drop every claim from memory (its owner lapsed: its rows are no one's now)."""
+        with self._lock:
+            self._keys = set()
+
     def add(self, key: str) -> None:
         """Claim ``key`` (waits while a collector is deleting)."""
         with self._lock:
@@ -566,7 +612,8 @@ class _Heartbeat:
     def _beat(self, store: PostgresMetadataStore, owner: str, every: float) -> None:
         while not self._stopped.wait(every):
             with contextlib.suppress(psycopg.Error):  # a blip: the next beat retries
-                store.renew(owner)
+                if not store.renew(owner):
+                    return  # lapsed: the next commit says so (see renew)
 
     def stop(self) -> None:
         self._stopped.set()
@@ -614,6 +661,27 @@ def _insert_tasks(cur: psycopg.Cursor[Any], batch: Sequence[TaskCommit], fenced:
         _insert_attempt(cur, task.run_id, attempt_of(task))
     for _ in batch:  # every row sent, nothing committed: a crash here shows no task
         fault_point("commit-task")
+
+
+_LAPSED = "asyncflow lease lapsed"
+
+
+def _check_alive(cur: psycopg.Cursor[Any], owner: str, seconds: float) -> None:
+    """Renew ``owner``'s lease inside the commit's transaction, or fail it if the lease
+    has expired. Written to fail rather than to be read back (a text that is not a
+    number, cast to one, on the one row there is when the lease is gone), so the
+    pipelined commit still costs one round trip. The volatile ``clock_timestamp()`` in
+    the text keeps the planner from evaluating the cast before the WHERE."""
+    cur.execute(f"SELECT pg_advisory_xact_lock_shared({_LOCK_ARGS})", (_GC_LOCK,))
+    cur.execute(
+        f"UPDATE owners SET expires_at = {_NOW} + %s WHERE owner = %s AND expires_at >= {_NOW}",
+        (seconds, owner),
+    )
+    cur.execute(
+        "SELECT (%s || clock_timestamp()::text)::int WHERE NOT EXISTS "
+        f"(SELECT 1 FROM owners WHERE owner = %s AND expires_at >= {_NOW})",
+        (_LAPSED, owner),
+    )
 
 
 def _check_fence(cur: psycopg.Cursor[Any], task: TaskRecord) -> None:

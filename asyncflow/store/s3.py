@@ -23,6 +23,7 @@ CPU per GiB (``../SCALE-OUT.md``), and it does create-only puts and ranged reads
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -92,46 +93,49 @@ class S3BlobStore:
         path = self._path(key)
         views = [memoryview(b).cast("B") for b in buffers]
         total = sum(v.nbytes for v in views)
-        try:
-            if total > LOOK_FIRST and self.exists(key):
-                return False
-            if total <= SINGLE_PUT_LIMIT:
-                obstore.put(self._store, path, _parts(views), mode="create", use_multipart=False)
-            else:
-                obstore.put(
-                    self._store, path, _parts(views), chunk_size=PART_SIZE, max_concurrency=4
-                )
-        except (AlreadyExistsError, PreconditionError):
+        if total > LOOK_FIRST and self.exists(key):
             return False
-        except Exception as exc:
-            raise DatastoreError(f"cannot write blob {key} to {self.url}: {exc}") from exc
+        with self._errors(f"write blob {key} to"):
+            try:
+                if total <= SINGLE_PUT_LIMIT:
+                    obstore.put(
+                        self._store, path, _parts(views), mode="create", use_multipart=False
+                    )
+                else:
+                    obstore.put(
+                        self._store, path, _parts(views), chunk_size=PART_SIZE, max_concurrency=4
+                    )
+            except (AlreadyExistsError, PreconditionError):
+                return False
         return True
 
     def get(self, key: str, *, writable: bool = False) -> memoryview:
         """The bytes of ``key``, read whole (a private copy if ``writable``)."""
-        try:
-            data = obstore.get(self._store, self._path(key)).bytes()
-        except _MISSING as exc:
-            raise CorruptedBlobError(key, f"missing (expected at {self.where(key)})") from exc
-        except CorruptedBlobError:
-            raise
-        except Exception as exc:
-            raise DatastoreError(f"cannot read blob {key} from {self.url}: {exc}") from exc
+        path = self._path(key)
+        with self._errors(f"read blob {key} from"):
+            try:
+                data = obstore.get(self._store, path).bytes()
+            except _MISSING as exc:
+                raise CorruptedBlobError(key, f"missing (expected at {self.where(key)})") from exc
         return memoryview(bytearray(data)) if writable else memoryview(data)
 
     def get_range(self, key: str, start: int, end: int) -> memoryview:
         """Bytes ``start`` to ``end`` of ``key`` (for readers that need part of a value)."""
-        try:
-            return memoryview(obstore.get_range(self._store, self._path(key), start=start, end=end))
-        except _MISSING as exc:
-            raise CorruptedBlobError(key, f"missing (expected at {self.where(key)})") from exc
+        path = self._path(key)
+        with self._errors(f"read part of blob {key} from"):
+            try:
+                return memoryview(obstore.get_range(self._store, path, start=start, end=end))
+            except _MISSING as exc:
+                raise CorruptedBlobError(key, f"missing (expected at {self.where(key)})") from exc
 
     def stat(self, key: str) -> BlobInfo | None:
         """Size and last-modified time of ``key``, or None."""
-        try:
-            meta = obstore.head(self._store, self._path(key))
-        except _MISSING:
-            return None
+        path = self._path(key)
+        with self._errors(f"look up blob {key} in"):
+            try:
+                meta = obstore.head(self._store, path)
+            except _MISSING:
+                return None
         return BlobInfo(key, int(meta["size"]), _timestamp(meta["last_modified"]))
 
     def exists(self, key: str) -> bool:
@@ -140,7 +144,9 @@ class S3BlobStore:
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
-        obstore.delete(self._store, self._path(key))
+        path = self._path(key)
+        with self._errors(f"delete blob {key} from"):
+            obstore.delete(self._store, path)
 
     def keys(self) -> Iterator[str]:
         """Every stored key, in order."""
@@ -154,12 +160,27 @@ class S3BlobStore:
         are skipped, never deleted.
         """
         found: list[BlobInfo] = []
-        for batch in obstore.list(self._store, prefix=self._base, chunk_size=1000):
-            for meta in batch:
-                key = meta["path"][len(self._base) :].replace("/", "", 1)
-                if is_key(key) and meta["path"] == self._path(key):
-                    found.append(BlobInfo(key, meta["size"], _timestamp(meta["last_modified"])))
+        with self._errors("list the blobs of"):
+            for batch in obstore.list(self._store, prefix=self._base, chunk_size=1000):
+                for meta in batch:
+                    key = meta["path"][len(self._base) :].replace("/", "", 1)
+                    if is_key(key) and meta["path"] == self._path(key):
+                        info = BlobInfo(key, meta["size"], _timestamp(meta["last_modified"]))
+                        found.append(info)
         yield from sorted(found, key=lambda b: b.key)
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """The object store's failures (refused credentials, an unreachable endpoint) as a
+        :class:`DatastoreError` naming this store; asyncflow's own errors pass through."""
+        try:
+            yield
+        except DatastoreError:
+            raise
+        except Exception as exc:
+            # obstore appends a multi-line debug dump of the request: its first line is enough
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DatastoreError(f"cannot {doing} {self.url}: {reason}") from exc
 
     def clean_temp(self, cutoff: float) -> int:
         """Nothing to clean: an interrupted upload never becomes an object (the
