@@ -203,7 +203,7 @@ def check_split_join_balance(graph: FlowGraph) -> Iterator[str]:
         if node.type == "end" and splits:
             yield _unjoined_at_end(graph, node, splits[-1], came_from)
             return
-        if node.type != "join" and len(node.in_funcs) > 1 and splits:
+        if node.type != "join" and splits and len(_branches_into(graph, node)) > 1:
             yield (
                 f"{_at(node)}: {len(node.in_funcs)} steps go into this step "
                 f"({', '.join(node.in_funcs)}), so it joins the split at step '{splits[-1]}', "
@@ -222,6 +222,11 @@ def check_split_join_balance(graph: FlowGraph) -> Iterator[str]:
             yield from walk(out, splits, name)
 
     yield from walk("start", (), "")
+
+
+def _branches_into(graph: FlowGraph, node: StepNode) -> set[str | None]:
+    # a switch's cases and a loop back into a step lie on one branch: no join needed
+    return {graph.join_branch(node.name, p) for p in node.in_funcs if p in graph}
 
 
 def _unjoined_at_end(graph: FlowGraph, end: StepNode, split: str, came_from: str) -> str:

@@ -35,7 +35,8 @@ async def test_an_unserializable_artifact_is_shown_at_the_line_that_assigned_it(
         "TypeError: cannot pickle '_thread.lock' object)\n"
     )
     task = Run(result.pathspec)["start"].task
-    assert task is not None and task.exception == result.traceback
+    assert task is not None and task.exception is not None
+    assert task.exception.stacktrace == result.traceback
     assert "fine" not in result.traceback
 
 

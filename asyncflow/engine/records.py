@@ -18,10 +18,11 @@ class TaskInput:
     step: str
     parents: tuple[TaskResult, ...]
     frames: tuple[ForeachFrame, ...] = ()
+    # keyword-only: two optional ints in a row are too easy to swap by position
     #: The task's id when the scheduler chose it (the tasks of a ``@parallel`` gang).
-    task_id: int | None = None
+    task_id: int | None = field(default=None, kw_only=True)
     #: How many times a switch looped back into this step before this task (recursion).
-    iteration: int = 0
+    iteration: int = field(default=0, kw_only=True)
 
 
 @dataclass(frozen=True)

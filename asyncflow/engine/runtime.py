@@ -399,7 +399,7 @@ class _Scheduler:
                     self._launch(tg, ready)
             else:
                 again = result.iteration + 1 if out == result.step else 0
-                self._launch(tg, TaskInput(out, (result,), result.frames, again))
+                self._launch(tg, TaskInput(out, (result,), result.frames, iteration=again))
 
     def _fan_out(self, tg: TaskGroup, result: TaskResult, child: str) -> None:
         """Run the foreach's tasks from a few feeders that each take the next item when
@@ -436,7 +436,8 @@ class _Scheduler:
         inputs = [
             TaskInput(
                 child, (result,),
-                (*result.frames, ForeachFrame(result.step, PARALLEL_VAR, i, size, i)), ids[i],
+                (*result.frames, ForeachFrame(result.step, PARALLEL_VAR, i, size, i)),
+                task_id=ids[i],
             )
             for i in range(size)
         ]  # fmt: skip

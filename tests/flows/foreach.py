@@ -143,14 +143,15 @@ class BranchInForeachFlow(FlowSpec):
 
 
 class BadForeachFlow(FlowSpec):
-    """``value`` is what start fans out over; ``unset`` leaves the artifact unset."""
+    """``_value`` is what start fans out over; ``unset`` leaves the artifact unset.
+    Private, so no class constant: a generator could not be stored as one."""
 
-    value: Any = 5
+    _value: Any = 5
 
     @step
     def start(self):
-        if type(self).value != "unset":
-            self.things = type(self).value
+        if type(self)._value != "unset":
+            self.things = type(self)._value
         self.next(self.each, foreach="things")
 
     @step
