@@ -203,6 +203,27 @@ async def test_tags_are_added_removed_and_filter_runs(store_root: Path) -> None:
     assert run.user_tags == {"approved", "nightly"}
 
 
+async def test_steps_tasks_and_artifacts_carry_the_runs_tags(store_root: Path) -> None:
+    """As in Metaflow: a flow has no tags, everything under a run has the run's (also
+    once changed), and filtering a run's steps or a step's tasks by tag keeps all or none."""
+    run = Run(await _run(MixedFlow, tags=("nightly",)))
+    run.add_tag("later")
+    flow, step = run.parent, run["double"]
+    task = step.task
+    assert task is not None
+    artifact = task["numbers"]
+    assert flow.tags == frozenset() and flow.user_tags == flow.system_tags == frozenset()
+    for obj in (step, task, artifact):
+        assert obj.tags == run.tags and "later" in obj.tags
+        assert obj.user_tags == {"nightly", "later"}
+        assert obj.system_tags == run.system_tags
+    user_tag = f"user:{current_user()}"
+    assert [s.id for s in run.steps("nightly", user_tag)] == [s.id for s in run]
+    assert run.steps("nightly", "nope") == []
+    assert [t.pathspec for t in step.tasks("later")] == [task.pathspec]
+    assert step.tasks("nope") == []
+
+
 async def test_artifacts_load_lazily_and_once_per_object(
     store_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

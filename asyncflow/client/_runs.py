@@ -69,6 +69,11 @@ class Flow(ClientObject):
         self._store = store
         self.id = self.pathspec = name
 
+    #: A flow has no tags of its own (its runs do), as in Metaflow.
+    tags: frozenset[str] = frozenset()
+    user_tags: frozenset[str] = frozenset()
+    system_tags: frozenset[str] = frozenset()
+
     @property
     def parent(self) -> None:
         """A flow has no parent (Metaflow's ``parent`` of a flow is None)."""
@@ -268,8 +273,16 @@ class Run(ClientObject):
         self._store.metadata.update_tags(self._record.flow, self._record.run_id, add, remove)
         self._refresh()
 
-    def steps(self) -> list[Step]:
-        """Steps that have at least one committed task, in the order they first ran."""
+    def has_tags(self, tags: Iterable[str]) -> bool:
+        """Whether the run has every one of ``tags`` (its steps, tasks and artifacts have
+        the run's tags, so filtering them by tag keeps all or none)."""
+        return frozenset(tags) <= self.tags
+
+    def steps(self, *tags: str) -> list[Step]:
+        """Steps that have at least one committed task, in the order they first ran
+        (none unless the run has every one of ``tags``)."""
+        if tags and not self.has_tags(tags):
+            return []
         seen: dict[str, None] = {}
         for task in self._store.metadata.list_tasks(self._record.flow, self._record.run_id):
             seen.setdefault(task.step)
@@ -370,8 +383,26 @@ class Step(ClientObject):
     def _steps(self, names: Iterable[str]) -> list[Step]:
         return [Step._create(self._run, name) for name in dict.fromkeys(names)]
 
-    def tasks(self) -> list[Task]:
-        """Every committed task of this step, in task id order."""
+    @property
+    def tags(self) -> frozenset[str]:
+        """The run's tags (user and system)."""
+        return self._run.tags
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        """The run's user tags."""
+        return self._run.user_tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        """The run's system tags."""
+        return self._run.system_tags
+
+    def tasks(self, *tags: str) -> list[Task]:
+        """Every committed task of this step, in task id order (none unless the run has
+        every one of ``tags``)."""
+        if tags and not self._run.has_tags(tags):
+            return []
         return [Task._from_record(r, self._run._store) for r in self._tasks()]
 
     def control_tasks(self) -> list[Task]:

@@ -146,6 +146,21 @@ class Task(ClientObject):
         return ExceptionWrapper.from_traceback(text) if text is not None else None
 
     @property
+    def tags(self) -> frozenset[str]:
+        """The run's tags (user and system): a task's never diverge from its run's."""
+        return self.parent.parent.tags
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        """The run's user tags."""
+        return self.parent.parent.user_tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        """The run's system tags."""
+        return self.parent.parent.system_tags
+
+    @property
     def parent(self) -> Step:
         """The step this task belongs to."""
         from ._runs import Run, Step
@@ -310,6 +325,21 @@ class DataArtifact(ClientObject):
     _ref: ArtifactRef
     _value: Any
     _lock: threading.Lock
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """The run's tags (user and system)."""
+        return self._task.tags
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        """The run's user tags."""
+        return self._task.user_tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        """The run's system tags."""
+        return self._task.system_tags
 
     @property
     def data(self) -> Any:
