@@ -435,12 +435,13 @@ class _Scheduler:
         ids = [self.run_ctx.next_task_id() for _ in range(size)]
         inputs = [
             TaskInput(
-                child, (result,),
+                child,
+                (result,),
                 (*result.frames, ForeachFrame(result.step, PARALLEL_VAR, i, size, i)),
                 task_id=ids[i],
             )
             for i in range(size)
-        ]  # fmt: skip
+        ]
         # a resumed run copies a gang only whole: its nodes may depend on each other
         plan = self.run_ctx.resume
         reuse = plan is None or all(plan.clone_of(inp) is not None for inp in inputs)

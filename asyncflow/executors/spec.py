@@ -117,8 +117,10 @@ def without_data(refs: dict[str, ArtifactRef]) -> dict[str, ArtifactRef]:
 
 def spec_input(inp: TaskInput) -> TaskInput:
     """``inp`` with its parents' references stripped of inline bytes, to send to a worker."""
+    from ..engine.records import TaskInput, TaskResult
+
     parents = tuple(
-        dataclasses.replace(p, artifacts=without_data(p.artifacts), foreach_items=None)
+        TaskResult(p.step, p.task_id, p.pathspec, without_data(p.artifacts), p.frames)
         for p in inp.parents
     )
-    return dataclasses.replace(inp, parents=parents)
+    return TaskInput(inp.step, parents, inp.frames, task_id=inp.task_id, iteration=inp.iteration)
