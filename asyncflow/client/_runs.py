@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ..exceptions import NamespaceMismatchError, NotFoundError, TagError
-from ..store import Datastore, RunRecord, StoreLocation, TaskRecord, resolve_urls
+from ..store import Datastore, RunRecord, StoreLocation, StoreURLs, TaskRecord, resolve_urls
 from ..tags import valid_tags
 from ._lookup import (
     ClientObject,
@@ -68,6 +68,13 @@ class Flow(ClientObject):
     def _init(self, name: str, store: Datastore) -> None:
         self._store = store
         self.id = self.pathspec = name
+
+    def _urls(self) -> StoreURLs:
+        return self._store.urls
+
+    @classmethod
+    def _restore(cls, pathspec: str, urls: StoreURLs) -> Flow:
+        return cls(pathspec, root=urls)
 
     #: A flow has no tags of its own (its runs do), as in Metaflow.
     tags: frozenset[str] = frozenset()
@@ -155,6 +162,9 @@ class Run(ClientObject):
     def _init(self, record: RunRecord, store: Datastore) -> None:
         self._record, self._store = record, store
         self.id, self.pathspec = str(record.run_id), record.pathspec
+
+    def _urls(self) -> StoreURLs:
+        return self._store.urls
 
     def _refresh(self) -> RunRecord:
         record = self._store.metadata.get_run(self._record.flow, self._record.run_id)
@@ -346,6 +356,9 @@ class Step(ClientObject):
     def _init(self, run: Run, name: str) -> None:
         self._run, self.id = run, name
         self.pathspec = f"{run.pathspec}/{name}"
+
+    def _urls(self) -> StoreURLs:
+        return self._run._store.urls
 
     def _tasks(self) -> list[TaskRecord]:
         record = self._run._record

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..current import running_record
 from ..decorators import ExceptionWrapper
 from ..exceptions import NotFoundError
-from ..store import ArtifactRef, Datastore, StoreLocation, TaskRecord
+from ..store import ArtifactRef, Datastore, StoreLocation, StoreURLs, TaskRecord
 from ..store.ranged import CHUNKS_FIELD
 from ._lookup import (
     ClientObject,
@@ -66,6 +67,8 @@ class Task(ClientObject):
         store = get_datastore(root, ("task", pathspec))
         load_run(store, pathspec, "task", _namespace_check)
         record = store.metadata.get_task(flow, int(run_id), step, int_id(pathspec, task_id, "task"))
+        if record is None:  # the task asking for itself, before it commits
+            record = running_record(store.urls, pathspec)
         if record is None:
             raise NotFoundError("task", pathspec)
         if attempt is not None and not 0 <= attempt <= record.attempt:
@@ -83,6 +86,9 @@ class Task(ClientObject):
         self.id, self.pathspec = str(record.task_id), record.pathspec
         self._artifacts: dict[str, DataArtifact] | None = None
         self._attempt = attempt
+
+    def _urls(self) -> StoreURLs:
+        return self._store.urls
 
     def _artifact_map(self) -> dict[str, DataArtifact]:
         if self._artifacts is None:
@@ -320,6 +326,9 @@ class DataArtifact(ClientObject):
         self._task, self._ref, self._value = task, ref, self._UNSET
         self._lock = threading.Lock()
         self.id, self.pathspec = ref.name, f"{task.pathspec}/{ref.name}"
+
+    def _urls(self) -> StoreURLs:
+        return self._task._store.urls
 
     _task: Task
     _ref: ArtifactRef
