@@ -254,32 +254,39 @@ class Run(ClientObject):
         """Tags asyncflow added (``user:<name>``, ``runtime:asyncflow``, ...)."""
         return frozenset(self._record.system_tags)
 
-    def add_tag(self, tag: str) -> None:
-        """Add a user tag (seen by every process at once)."""
-        self.add_tags([tag])
+    def add_tag(self, tag: str | Iterable[str]) -> None:
+        """Add a user tag (seen by every process at once); a list adds each, as
+        Metaflow's deprecated form does."""
+        self.add_tags(valid_tags(tag))
 
     def add_tags(self, tags: Iterable[str]) -> None:
-        """Add user tags in one step."""
+        """Add user tags in one step; one that is already a system tag is left out."""
         self.replace_tags([], tags)
 
-    def remove_tag(self, tag: str) -> None:
-        """Remove a user tag; removing a system tag raises :class:`TagError`."""
-        self.remove_tags([tag])
+    def remove_tag(self, tag: str | Iterable[str]) -> None:
+        """Remove a user tag (a list: each); removing a system tag raises :class:`TagError`."""
+        self.remove_tags(valid_tags(tag))
 
     def remove_tags(self, tags: Iterable[str]) -> None:
         """Remove user tags in one step."""
         self.replace_tags(tags, [])
 
-    def replace_tag(self, old: str, new: str) -> None:
-        """Remove ``old`` and add ``new`` in one step."""
-        self.replace_tags([old], [new])
+    def replace_tag(self, old: str | Iterable[str], new: str | Iterable[str]) -> None:
+        """Remove ``old`` and add ``new`` in one step (lists: each)."""
+        self.replace_tags(valid_tags(old), valid_tags(new))
 
     def replace_tags(self, remove: Iterable[str], add: Iterable[str]) -> None:
-        """Remove then add user tags, atomically."""
+        """Remove then add user tags, atomically: nothing changes if one cannot be removed
+        (a system tag). Tags that are system tags already are not added as user tags."""
         remove, add = valid_tags(remove), valid_tags(add)
-        system = set(remove) & set(self._record.system_tags)
-        if system:
-            raise TagError(self.pathspec, sorted(system)[0], "it is a system tag")
+        if not remove and not add:
+            raise TagError(self.pathspec, None, "give at least one tag to remove or add")
+        system = set(self._record.system_tags)
+        refused = set(remove) & system
+        if refused:
+            raise TagError(self.pathspec, sorted(refused)[0], "it is a system tag")
+        add = [tag for tag in add if tag not in system]
+        remove = [tag for tag in remove if tag not in add]  # removed, then added back
         self._store.metadata.update_tags(self._record.flow, self._record.run_id, add, remove)
         self._refresh()
 
