@@ -351,14 +351,27 @@ def tag_remove(obj: Any, run_id: str, tags: tuple[str, ...]) -> None:
 
 @tag.command("replace")
 @click.option("--run-id", required=True, help="The run to retag.")
-@click.argument("old")
-@click.argument("new")
+@click.option("--remove", multiple=True, help="A user tag to remove (repeatable).")
+@click.option("--add", multiple=True, help="A user tag to add (repeatable).")
+@click.argument("old", required=False)
+@click.argument("new", required=False)
 @click.pass_obj
 @handle_errors
-def tag_replace(obj: Any, run_id: str, old: str, new: str) -> None:
-    """Replace user tag OLD by NEW in one step."""
+def tag_replace(
+    obj: Any,
+    run_id: str,
+    remove: tuple[str, ...],
+    add: tuple[str, ...],
+    old: str | None,
+    new: str | None,
+) -> None:
+    """Replace user tag OLD by NEW, or remove every --remove then add every --add, in one
+    step."""
+    if (old is None) != (new is None):
+        raise click.UsageError("give both OLD and NEW, or neither (then --remove/--add)")
     run = _run(obj, run_id)
-    run.replace_tag(old, new)
+    extra = ((old,), (new,)) if old is not None and new is not None else ((), ())
+    run.replace_tags([*remove, *extra[0]], [*add, *extra[1]])
     echo_lines(_tag_lines(run))
 
 

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
+    from .client import Run, Task
     from .projects import ProjectInfo
+    from .store import StoreURLs, TaskRecord
 
 __all__ = [
     "Current", "Parallel", "TaskContext", "current", "enter_run", "enter_task", "leave_run",
-    "leave_task",
+    "leave_task", "running_record",
 ]  # fmt: skip
 
 
@@ -44,6 +46,10 @@ class TaskContext:
     parameter_names: tuple[str, ...] = ()
     project: ProjectInfo | None = None
     parallel: Parallel | None = None
+    #: Where the run is stored, and the task's record as it stands while it runs (what
+    #: the client shows for it before it commits, as Metaflow registers a task at start).
+    store: StoreURLs | None = None
+    record: TaskRecord | None = None
 
 
 _context: ContextVar[TaskContext | None] = ContextVar("asyncflow_current", default=None)
@@ -59,6 +65,15 @@ def enter_run(project: ProjectInfo | None) -> Token[ProjectInfo | None]:
 def leave_run(token: Token[ProjectInfo | None]) -> None:
     """Undo :func:`enter_run`."""
     _run_project.reset(token)
+
+
+def running_record(urls: StoreURLs, pathspec: str) -> TaskRecord | None:
+    """The record of the task running in this context if it is ``pathspec`` of the store
+    at ``urls`` (None otherwise): a running task has committed no record yet."""
+    ctx = _context.get()
+    if ctx is None or ctx.record is None or ctx.store != urls:
+        return None
+    return ctx.record if ctx.record.pathspec == pathspec else None
 
 
 def enter_task(ctx: TaskContext) -> Token[TaskContext | None]:
@@ -125,8 +140,29 @@ class Current:
 
     @property
     def tags(self) -> set[str]:
-        """The run's tags."""
+        """The run's user tags (``--tag``), as Metaflow's: system tags are left out."""
         return set(self._get("tags") or ())
+
+    @property
+    def task(self) -> Task | None:
+        """The running task as a client :class:`~asyncflow.Task` (None outside a task);
+        whatever the namespace, as in Metaflow."""
+        from .client import Task
+
+        ctx = _context.get()
+        if ctx is None:
+            return None
+        return Task(self.pathspec or "", root=ctx.store, _namespace_check=False)
+
+    @property
+    def run(self) -> Run | None:
+        """The running run as a client :class:`~asyncflow.Run` (None outside a task)."""
+        from .client import Run
+
+        ctx = _context.get()
+        if ctx is None:
+            return None
+        return Run(f"{ctx.flow_name}/{ctx.run_id}", root=ctx.store, _namespace_check=False)
 
     @property
     def parameter_names(self) -> list[str]:

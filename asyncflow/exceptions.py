@@ -352,10 +352,11 @@ class TagError(AsyncflowException):
 
     headline = "Invalid tag operation"
 
-    def __init__(self, pathspec: str | None, tag: str, reason: str) -> None:
+    def __init__(self, pathspec: str | None, tag: str | None, reason: str) -> None:
         self.pathspec, self.tag, self.reason = pathspec, tag, reason
         where = f" on run '{pathspec}'" if pathspec else ""
-        super().__init__(f"cannot use tag '{tag}'{where}: {reason}")
+        what = f"use tag '{tag}'" if tag is not None else "change the tags"
+        super().__init__(f"cannot {what}{where}: {reason}")
 
 
 class DatastoreError(AsyncflowException):

@@ -204,7 +204,7 @@ def check_split_join_balance(graph: FlowGraph) -> Iterator[str]:
         if node.type == "end" and splits:
             yield _unjoined_at_end(graph, node, splits[-1], came_from)
             return
-        if node.type != "join" and splits and _joins_branches(graph, node, splits[-1]):
+        if node.type != "join" and splits and len(_branches_into(graph, node)) > 1:
             yield (
                 f"{_at(node)}: {len(node.in_funcs)} steps go into this step "
                 f"({', '.join(node.in_funcs)}), so it joins the split at step '{splits[-1]}', "
@@ -225,13 +225,9 @@ def check_split_join_balance(graph: FlowGraph) -> Iterator[str]:
     yield from walk("start", (), "")
 
 
-def _joins_branches(graph: FlowGraph, node: StepNode, split: str) -> bool:
-    """Whether edges come into ``node`` from different branches of ``split`` (so it is a
-    join), not from the cases of a switch or a loop back within one branch."""
-    sources = {src for src in node.in_funcs if src not in (node.name, split)}
-    if len(sources) < 2:
-        return False
-    return not any(sources <= graph.reachable_from(root) for root in graph[split].out_funcs)
+def _branches_into(graph: FlowGraph, node: StepNode) -> set[str | None]:
+    # a switch's cases and a loop back into a step lie on one branch: no join needed
+    return {graph.join_branch(node.name, p) for p in node.in_funcs if p in graph}
 
 
 def _unjoined_at_end(graph: FlowGraph, end: StepNode, split: str, came_from: str) -> str:

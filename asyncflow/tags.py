@@ -12,10 +12,11 @@ __all__ = ["MAX_TAG_LENGTH", "valid_tags"]
 MAX_TAG_LENGTH = 500
 
 
-def valid_tags(tags: Iterable[str]) -> list[str]:
+def valid_tags(tags: Iterable[str] | str) -> list[str]:
     """``tags`` as a list (one string counts as one tag); :class:`TagError` for an empty
-    or overlong tag."""
-    tags = [tags] if isinstance(tags, str) else list(tags)
+    or overlong tag, or one that is no string (bytes, a number)."""
+    one = isinstance(tags, str | bytes) or not isinstance(tags, Iterable)
+    tags = [tags] if one else list(tags)  # type: ignore[list-item]
     for tag in tags:
         if not isinstance(tag, str) or not tag.strip():
             raise TagError(None, str(tag), "a tag must be a non-empty string")

@@ -95,6 +95,18 @@ def test_tag_add_remove_list(tmp_path: Path) -> None:
     proc = run_python(FAN, "tag", "replace", "--run-id", "1", "nightly", "weekly", root=root)
     assert proc.stdout.splitlines()[1] == "    user tags:   weekly"
     run_python(FAN, "tag", "replace", "--run-id", "1", "weekly", "nightly", root=root, check=True)
+    proc = run_python(
+        FAN, "tag", "replace", "--run-id", "1", "--remove", "nightly", "--remove", "x",
+        "--add", "nightly", "--add", "v2", root=root,
+    )  # fmt: skip
+    assert proc.stdout.splitlines()[1] == "    user tags:   nightly, v2"
+    proc = run_python(FAN, "tag", "replace", "--run-id", "1", "--remove", "v2", root=root)
+    assert proc.stdout.splitlines()[1] == "    user tags:   nightly"
+    proc = run_python(FAN, "tag", "replace", "--run-id", "1", "lonely", root=root)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[-1] == (
+        "Error: give both OLD and NEW, or neither (then --remove/--add)"
+    )
     proc = run_python(FAN, "tag", "remove", "--run-id", "1", "runtime:asyncflow", root=root)
     assert proc.returncode == 1
     assert proc.stderr == (

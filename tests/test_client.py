@@ -203,6 +203,54 @@ async def test_tags_are_added_removed_and_filter_runs(store_root: Path) -> None:
     assert run.user_tags == {"approved", "nightly"}
 
 
+async def test_tag_changes_follow_metaflows_rules(store_root: Path) -> None:
+    run = Run(await _run(MixedFlow))
+    system = sorted(run.system_tags)[0]
+    run.add_tags(["along", system])  # a system tag already there is not added twice
+    assert run.user_tags == {"along"} and system in run.system_tags
+    with pytest.raises(TagError):  # all or nothing: "along" stays
+        run.remove_tags(["along", system])
+    assert run.user_tags == {"along"}
+    run.add_tag(["a", "b"])  # Metaflow's deprecated list forms
+    run.replace_tag(["a", "b"], ["c"])
+    run.remove_tag(["along"])
+    assert run.user_tags == {"c"}
+    run.replace_tags(["c", "d"], ["c", "e"])  # remove, then add: "c" stays
+    assert run.user_tags == {"c", "e"}
+    run.remove_tag("e")
+    with pytest.raises(TagError) as info:
+        run.replace_tags([], [])
+    assert info.value.message == (
+        f"cannot change the tags on run '{run.pathspec}': give at least one tag to remove or add"
+    )
+    for bad, shown in ((b"\xff\xfe", "b'\\xff\\xfe'"), (4, "4")):
+        with pytest.raises(TagError) as info:
+            run.add_tag(bad)  # type: ignore[arg-type]
+        assert info.value.message == f"cannot use tag '{shown}': a tag must be a non-empty string"
+    assert run.user_tags == {"c"}
+
+
+async def test_steps_tasks_and_artifacts_carry_the_runs_tags(store_root: Path) -> None:
+    """As in Metaflow: a flow has no tags, everything under a run has the run's (also
+    once changed), and filtering a run's steps or a step's tasks by tag keeps all or none."""
+    run = Run(await _run(MixedFlow, tags=("nightly",)))
+    run.add_tag("later")
+    flow, step = run.parent, run["double"]
+    task = step.task
+    assert task is not None
+    artifact = task["numbers"]
+    assert flow.tags == frozenset() and flow.user_tags == flow.system_tags == frozenset()
+    for obj in (step, task, artifact):
+        assert obj.tags == run.tags and "later" in obj.tags
+        assert obj.user_tags == {"nightly", "later"}
+        assert obj.system_tags == run.system_tags
+    user_tag = f"user:{current_user()}"
+    assert [s.id for s in run.steps("nightly", user_tag)] == [s.id for s in run]
+    assert run.steps("nightly", "nope") == []
+    assert [t.pathspec for t in step.tasks("later")] == [task.pathspec]
+    assert step.tasks("nope") == []
+
+
 async def test_artifacts_load_lazily_and_once_per_object(
     store_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

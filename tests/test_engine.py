@@ -275,3 +275,17 @@ async def test_a_failure_outside_every_task_is_recorded_with_its_reason(
     assert run is not None and run.finished and not run.successful
     assert run.exception is not None
     assert run.exception.rstrip().endswith("_ListenerBroke: the listener broke")
+
+
+async def test_every_task_of_a_linear_flow_has_its_own_id(store_root: Path) -> None:
+    """A task after a linear transition gets a fresh id; a reused id would overwrite the
+    record of an earlier task, and that step would vanish from the run."""
+    result = await Engine().run(MixedFlow)
+    run = Run(result.pathspec)
+    tasks = {step.id: [t.id for t in step] for step in run}
+    assert sorted(tasks) == ["double", "end", "grow", "start"]
+    ids = [i for step_ids in tasks.values() for i in step_ids]
+    assert len(ids) == 4 and len(set(ids)) == 4
+    end, grow = run["end"].task, run["grow"].task
+    assert end is not None and grow is not None
+    assert [p.pathspec for p in end.parent_tasks] == [grow.pathspec]

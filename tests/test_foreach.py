@@ -96,7 +96,7 @@ async def test_branches_inside_a_foreach_join_per_item(store_root: Path) -> None
 async def test_a_bad_foreach_fails_naming_the_artifact(
     store_root: Path, monkeypatch: pytest.MonkeyPatch, value: Any, message: str
 ) -> None:
-    monkeypatch.setattr(BadForeachFlow, "source", staticmethod(lambda: value))
+    monkeypatch.setattr(BadForeachFlow, "_value", value)
     result = await Engine(max_num_splits=3).run(BadForeachFlow)
     assert isinstance(result.exception, ForeachError)
     assert str(result.exception) == message
@@ -122,7 +122,7 @@ async def test_the_limit_is_checked_without_listing_the_items(
     store_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     drawn = _Drawn()
-    monkeypatch.setattr(BadForeachFlow, "source", staticmethod(lambda: drawn))
+    monkeypatch.setattr(BadForeachFlow, "_value", drawn)
     result = await Engine(max_num_splits=3).run(BadForeachFlow)
     assert isinstance(result.exception, ForeachError), result.traceback
     assert drawn.drawn == 4  # the limit and one more
@@ -135,8 +135,7 @@ async def test_an_error_while_iterating_is_raised_as_the_user_raised_it(
         yield 1
         raise TypeError("a bad item")
 
-    gen = items()
-    monkeypatch.setattr(BadForeachFlow, "source", staticmethod(lambda: gen))
+    monkeypatch.setattr(BadForeachFlow, "_value", items())
     result = await Engine().run(BadForeachFlow)
     assert isinstance(result.exception, TypeError)
     assert str(result.exception) == "a bad item"

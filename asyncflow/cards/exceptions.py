@@ -40,6 +40,6 @@ class CardTypeNotFoundError(AsyncflowException):
         self.type, self.known = type, known
         super().__init__(
             f"no card type '{type}'; known types: {', '.join(known)} "
-            "(register more with asyncflow.cards.register_card_type or the "
-            "'asyncflow.cards' entry-point group)"
+            "(register more with asyncflow.cards.register_card_type, the "
+            "'asyncflow.cards' entry-point group or a Metaflow card package)"
         )

@@ -1,6 +1,7 @@
-"""Card types by name: the built-in ones, those registered in code, and those of the
-``asyncflow.cards`` entry-point group (loaded once, on the first lookup; a broken plugin
-is reported and skipped, never fatal)."""
+"""Card types by name: the built-in ones, those registered in code, those of the
+``asyncflow.cards`` entry-point group and those of Metaflow card packages
+(``metaflow_extensions.*.plugins.cards``; both loaded once, on the first lookup; a broken
+plugin is reported and skipped, never fatal)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import threading
 
 from .base import MetaflowCard
+from .extensions import metaflow_extension_cards
 
 __all__ = ["card_type", "card_type_names", "register_card_type"]
 
@@ -59,6 +61,13 @@ def _load_plugins() -> None:
                     _registered.setdefault(cls.type, cls)
         except Exception as exc:  # a broken plugin must not break every card
             print(f"asyncflow: card plugin {entry.name!r} skipped: {exc}", file=sys.stderr)
+    for module, found in metaflow_extension_cards():
+        if isinstance(found, Exception):
+            print(f"asyncflow: card module {module!r} skipped: {found}", file=sys.stderr)
+            continue
+        with _lock:
+            for name, cls in found.items():
+                _registered.setdefault(name, cls)
 
 
 def card_type(name: str) -> type[MetaflowCard] | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..exceptions import PATHSPEC_PARTS, NotFoundError, PathspecError
 from ..store import Datastore, RunRecord, StoreLocation, StoreURLs, resolve_urls
@@ -133,7 +133,24 @@ class ClientObject:
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.pathspec))
 
+    def _urls(self) -> StoreURLs:
+        raise NotImplementedError
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled as pathspec and store (an artifact may hold a client object, as
+        # current.task); read back whatever namespace the reader is in, as in Metaflow
+        return (_restore, (type(self), self.pathspec, self._urls()))
+
+    @classmethod
+    def _restore(cls, pathspec: str, urls: StoreURLs) -> ClientObject:
+        return cls(pathspec, root=urls, _namespace_check=False)  # type: ignore[call-arg]
+
     @property
     def path_components(self) -> list[str]:
         """The parts of the pathspec: ``["Flow", "3", "start", "1"]``."""
         return self.pathspec.split("/")
+
+
+def _restore(cls: type[ClientObject], pathspec: str, urls: StoreURLs) -> ClientObject:
+    """Unpickle a client object (see :meth:`ClientObject.__reduce__`)."""
+    return cls._restore(pathspec, urls)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ..exceptions import NamespaceMismatchError, NotFoundError, TagError
-from ..store import Datastore, RunRecord, StoreLocation, TaskRecord, resolve_urls
+from ..store import Datastore, RunRecord, StoreLocation, StoreURLs, TaskRecord, resolve_urls
 from ..tags import valid_tags
 from ._lookup import (
     ClientObject,
@@ -68,6 +68,18 @@ class Flow(ClientObject):
     def _init(self, name: str, store: Datastore) -> None:
         self._store = store
         self.id = self.pathspec = name
+
+    def _urls(self) -> StoreURLs:
+        return self._store.urls
+
+    @classmethod
+    def _restore(cls, pathspec: str, urls: StoreURLs) -> Flow:
+        return cls(pathspec, root=urls)
+
+    #: A flow has no tags of its own (its runs do), as in Metaflow.
+    tags: frozenset[str] = frozenset()
+    user_tags: frozenset[str] = frozenset()
+    system_tags: frozenset[str] = frozenset()
 
     @property
     def parent(self) -> None:
@@ -150,6 +162,9 @@ class Run(ClientObject):
     def _init(self, record: RunRecord, store: Datastore) -> None:
         self._record, self._store = record, store
         self.id, self.pathspec = str(record.run_id), record.pathspec
+
+    def _urls(self) -> StoreURLs:
+        return self._store.urls
 
     def _refresh(self) -> RunRecord:
         record = self._store.metadata.get_run(self._record.flow, self._record.run_id)
@@ -239,37 +254,52 @@ class Run(ClientObject):
         """Tags asyncflow added (``user:<name>``, ``runtime:asyncflow``, ...)."""
         return frozenset(self._record.system_tags)
 
-    def add_tag(self, tag: str) -> None:
-        """Add a user tag (seen by every process at once)."""
-        self.add_tags([tag])
+    def add_tag(self, tag: str | Iterable[str]) -> None:
+        """Add a user tag (seen by every process at once); a list adds each, as
+        Metaflow's deprecated form does."""
+        self.add_tags(valid_tags(tag))
 
     def add_tags(self, tags: Iterable[str]) -> None:
-        """Add user tags in one step."""
+        """Add user tags in one step; one that is already a system tag is left out."""
         self.replace_tags([], tags)
 
-    def remove_tag(self, tag: str) -> None:
-        """Remove a user tag; removing a system tag raises :class:`TagError`."""
-        self.remove_tags([tag])
+    def remove_tag(self, tag: str | Iterable[str]) -> None:
+        """Remove a user tag (a list: each); removing a system tag raises :class:`TagError`."""
+        self.remove_tags(valid_tags(tag))
 
     def remove_tags(self, tags: Iterable[str]) -> None:
         """Remove user tags in one step."""
         self.replace_tags(tags, [])
 
-    def replace_tag(self, old: str, new: str) -> None:
-        """Remove ``old`` and add ``new`` in one step."""
-        self.replace_tags([old], [new])
+    def replace_tag(self, old: str | Iterable[str], new: str | Iterable[str]) -> None:
+        """Remove ``old`` and add ``new`` in one step (lists: each)."""
+        self.replace_tags(valid_tags(old), valid_tags(new))
 
     def replace_tags(self, remove: Iterable[str], add: Iterable[str]) -> None:
-        """Remove then add user tags, atomically."""
+        """Remove then add user tags, atomically: nothing changes if one cannot be removed
+        (a system tag). Tags that are system tags already are not added as user tags."""
         remove, add = valid_tags(remove), valid_tags(add)
-        system = set(remove) & set(self._record.system_tags)
-        if system:
-            raise TagError(self.pathspec, sorted(system)[0], "it is a system tag")
+        if not remove and not add:
+            raise TagError(self.pathspec, None, "give at least one tag to remove or add")
+        system = set(self._record.system_tags)
+        refused = set(remove) & system
+        if refused:
+            raise TagError(self.pathspec, sorted(refused)[0], "it is a system tag")
+        add = [tag for tag in add if tag not in system]
+        remove = [tag for tag in remove if tag not in add]  # removed, then added back
         self._store.metadata.update_tags(self._record.flow, self._record.run_id, add, remove)
         self._refresh()
 
-    def steps(self) -> list[Step]:
-        """Steps that have at least one committed task, in the order they first ran."""
+    def has_tags(self, tags: Iterable[str]) -> bool:
+        """Whether the run has every one of ``tags`` (its steps, tasks and artifacts have
+        the run's tags, so filtering them by tag keeps all or none)."""
+        return frozenset(tags) <= self.tags
+
+    def steps(self, *tags: str) -> list[Step]:
+        """Steps that have at least one committed task, in the order they first ran
+        (none unless the run has every one of ``tags``)."""
+        if tags and not self.has_tags(tags):
+            return []
         seen: dict[str, None] = {}
         for task in self._store.metadata.list_tasks(self._record.flow, self._record.run_id):
             seen.setdefault(task.step)
@@ -334,6 +364,9 @@ class Step(ClientObject):
         self._run, self.id = run, name
         self.pathspec = f"{run.pathspec}/{name}"
 
+    def _urls(self) -> StoreURLs:
+        return self._run._store.urls
+
     def _tasks(self) -> list[TaskRecord]:
         record = self._run._record
         return self._run._store.metadata.list_tasks(record.flow, record.run_id, self.id)
@@ -370,8 +403,26 @@ class Step(ClientObject):
     def _steps(self, names: Iterable[str]) -> list[Step]:
         return [Step._create(self._run, name) for name in dict.fromkeys(names)]
 
-    def tasks(self) -> list[Task]:
-        """Every committed task of this step, in task id order."""
+    @property
+    def tags(self) -> frozenset[str]:
+        """The run's tags (user and system)."""
+        return self._run.tags
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        """The run's user tags."""
+        return self._run.user_tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        """The run's system tags."""
+        return self._run.system_tags
+
+    def tasks(self, *tags: str) -> list[Task]:
+        """Every committed task of this step, in task id order (none unless the run has
+        every one of ``tags``)."""
+        if tags and not self._run.has_tags(tags):
+            return []
         return [Task._from_record(r, self._run._store) for r in self._tasks()]
 
     def control_tasks(self) -> list[Task]:

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..current import running_record
 from ..decorators import ExceptionWrapper
 from ..exceptions import NotFoundError
-from ..store import ArtifactRef, Datastore, StoreLocation, TaskRecord
+from ..store import ArtifactRef, Datastore, StoreLocation, StoreURLs, TaskRecord
 from ..store.ranged import CHUNKS_FIELD
 from ._lookup import (
     ClientObject,
@@ -66,6 +67,8 @@ class Task(ClientObject):
         store = get_datastore(root, ("task", pathspec))
         load_run(store, pathspec, "task", _namespace_check)
         record = store.metadata.get_task(flow, int(run_id), step, int_id(pathspec, task_id, "task"))
+        if record is None:  # the task asking for itself, before it commits
+            record = running_record(store.urls, pathspec)
         if record is None:
             raise NotFoundError("task", pathspec)
         if attempt is not None and not 0 <= attempt <= record.attempt:
@@ -83,6 +86,9 @@ class Task(ClientObject):
         self.id, self.pathspec = str(record.task_id), record.pathspec
         self._artifacts: dict[str, DataArtifact] | None = None
         self._attempt = attempt
+
+    def _urls(self) -> StoreURLs:
+        return self._store.urls
 
     def _artifact_map(self) -> dict[str, DataArtifact]:
         if self._artifacts is None:
@@ -144,6 +150,21 @@ class Task(ClientObject):
         traceback text, also its ``str()``); None for a task that did not fail."""
         text = self._record.exception
         return ExceptionWrapper.from_traceback(text) if text is not None else None
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """The run's tags (user and system): a task's never diverge from its run's."""
+        return self.parent.parent.tags
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        """The run's user tags."""
+        return self.parent.parent.user_tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        """The run's system tags."""
+        return self.parent.parent.system_tags
 
     @property
     def parent(self) -> Step:
@@ -306,10 +327,28 @@ class DataArtifact(ClientObject):
         self._lock = threading.Lock()
         self.id, self.pathspec = ref.name, f"{task.pathspec}/{ref.name}"
 
+    def _urls(self) -> StoreURLs:
+        return self._task._store.urls
+
     _task: Task
     _ref: ArtifactRef
     _value: Any
     _lock: threading.Lock
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """The run's tags (user and system)."""
+        return self._task.tags
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        """The run's user tags."""
+        return self._task.user_tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        """The run's system tags."""
+        return self._task.system_tags
 
     @property
     def data(self) -> Any:

@@ -165,8 +165,10 @@ class _Attempt:
         self.capture = TaskCapture(
             lambda stream, line: run.emit(TaskOutput(task.pathspec, stream, line))
         )
-        self._context = task_context(run, node.name, task.task_id, attempt, inp.frames)
-        self.cards = open_cards(run, node, task.record(run, attempt, "running"))
+        running = task.record(run, attempt, "running")
+        running.finished_at = None
+        self._context = task_context(run, node.name, task.task_id, attempt, inp.frames, running)
+        self.cards = open_cards(run, node, running)
 
     def __enter__(self) -> _Attempt:
         self._tokens = (enter_task(self._context), start_capture(self.capture))

@@ -122,8 +122,10 @@ def task_context(
     task_id: int,
     attempt: int,
     frames: tuple[ForeachFrame, ...] = (),
+    record: TaskRecord | None = None,
 ) -> TaskContext:
-    """What ``current`` reports during one attempt of a task."""
+    """What ``current`` reports during one attempt of a task (``record``: the task's as it
+    stands while it runs)."""
     return TaskContext(
         flow_name=run.flow_name,
         run_id=run.run_id,
@@ -133,10 +135,12 @@ def task_context(
         origin_run_id=str(run.record.origin_run_id) if run.record.origin_run_id else None,
         namespace=run.namespace,
         username=run.record.user,
-        tags=frozenset(run.record.tags + run.record.system_tags),
+        tags=frozenset(run.record.tags),
         parameter_names=tuple(sorted(n for n in run.param_refs if is_parameter(run.flow_cls, n))),
         project=from_tags(run.flow_name, run.record.system_tags),
         parallel=parallel_info(run.graph[step], frames, task_id),
+        store=run.datastore.urls,
+        record=record,
     )
 
 

@@ -157,7 +157,7 @@ def test_retry_catch_timeout_current_and_logs(runs: dict[str, Any]) -> None:
         "is_production": False,
     }
     assert isinstance(run_id, str) and isinstance(robust["where"]["task_id"], str)
-    assert f"user:{robust['where']['username']}" in robust["where"]["tags"]
+    assert robust["where"]["tags"] == []  # user tags only, as Metaflow's (none given)
     assert robust["attempts"] == 2  # current.retry_count on the attempt that succeeded
     assert robust["flaky_attempt"] == 2
     assert robust["flaky_stdout"] == "attempt 2 to stdout\n"  # the latest attempt's logs

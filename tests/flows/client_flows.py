@@ -43,3 +43,38 @@ class NamespaceProbeFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+class SelfAwareFlow(FlowSpec):
+    """Steps that look themselves up in the client while they run, and keep client
+    objects as artifacts (Metaflow's ``current.task`` / ``current.run``)."""
+
+    @step
+    def start(self):
+        from asyncflow import NotFoundError, Task, current
+
+        me = Task(current.pathspec or "")
+        self.seen = {
+            "pathspec": me.pathspec,
+            "finished": me.finished,
+            "successful": me.successful,
+            "artifacts": [a.id for a in me],
+            "run": me.parent.parent.pathspec,
+            "step": me.parent.id,
+        }
+        me.parent.parent.add_tag("tagged-while-running")
+        try:
+            Task(f"{current.flow_name}/{current.run_id}/end/99")
+            self.other = "found"
+        except NotFoundError:
+            self.other = "not found"
+        self.task_obj, self.run_obj = current.task, current.run
+        self.next(self.end)
+
+    @step
+    def end(self):
+        from asyncflow import current
+
+        self.task_obj, run = current.task, current.run
+        assert run is not None
+        self.run_tags = sorted(run.user_tags)

@@ -143,21 +143,15 @@ class BranchInForeachFlow(FlowSpec):
 
 
 class BadForeachFlow(FlowSpec):
-    """``source()`` gives what start fans out over; ``"unset"`` leaves the artifact unset.
+    """``_value`` is what start fans out over; ``unset`` leaves the artifact unset.
+    Private, so no class constant: a generator could not be stored as one."""
 
-    A function, not a class constant: constants are artifacts, and some values tried here
-    (a generator) cannot be stored.
-    """
-
-    @staticmethod
-    def source() -> Any:
-        return 5
+    _value: Any = 5
 
     @step
     def start(self):
-        value = type(self).source()
-        if value != "unset":
-            self.things = value
+        if type(self)._value != "unset":
+            self.things = type(self)._value
         self.next(self.each, foreach="things")
 
     @step
