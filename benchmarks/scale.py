@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .harness import compiled_env
+
 FANOUT = """
 import os
 from asyncflow import FlowSpec, step
@@ -89,7 +91,7 @@ def measure(argv: list[str], cwd: Path, env: dict[str, str]) -> Sample:
 def fan_run(work: Path, tasks: int, tag: str) -> tuple[Sample, Path]:
     """One CLI run of the trivial foreach in a store of its own (plain line output)."""
     home = work / f"store-{tasks}-{tag}"
-    env = {**os.environ, "ASYNCFLOW_HOME": str(home), "BENCH_TASKS": str(tasks),
+    env = {**compiled_env(), "ASYNCFLOW_HOME": str(home), "BENCH_TASKS": str(tasks),
            "ASYNCFLOW_DISPLAY": "plain"}  # fmt: skip
     argv = [sys.executable, "fan.py", "run", "--max-num-splits", str(tasks)]
     return measure(argv, work, env), home
@@ -97,7 +99,7 @@ def fan_run(work: Path, tasks: int, tag: str) -> tuple[Sample, Path]:
 
 def list_tasks(work: Path, home: Path) -> dict[str, float]:
     """Time ``Step.tasks()`` over the foreach step in a fresh process."""
-    env = {**os.environ, "ASYNCFLOW_HOME": str(home)}
+    env = {**compiled_env(), "ASYNCFLOW_HOME": str(home)}
     out = subprocess.run([sys.executable, "-c", LIST_TASKS], cwd=work, env=env, check=True,
                          capture_output=True, text=True)  # fmt: skip
     result: dict[str, float] = json.loads(out.stdout)

@@ -8,7 +8,6 @@ machine slows every figure of a round alike; read the ratios.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
 import subprocess
@@ -18,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import metaflow_env
-from .harness import REPO
+from .harness import REPO, compiled_env
 
 FANOUT = """
 import os
@@ -56,7 +55,7 @@ def cpu_of(argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None) ->
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-_MF_ENV = {**os.environ, **metaflow_env.env_for({})}
+_MF_ENV = {**compiled_env(), **metaflow_env.env_for({})}
 
 
 def _metaflow_cases(work: Path, flow: str) -> dict[str, list[str]]:
@@ -90,7 +89,7 @@ def main(argv: list[str]) -> None:
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        env = {**os.environ, "ASYNCFLOW_HOME": str(work / ".asyncflow")}
+        env = {**compiled_env(), "ASYNCFLOW_HOME": str(work / ".asyncflow")}
         flow = str(REPO / "examples" / "artifact_flow.py")
         subprocess.run([py, flow, "run"], cwd=work, env=env, check=True, capture_output=True)
         read = "from asyncflow import Flow; Flow('ArtifactFlow').latest_run.data.dataset"
