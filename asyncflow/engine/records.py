@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from ..flowspec import ForeachFrame
@@ -18,6 +18,7 @@ class TaskInput:
     step: str
     parents: tuple[TaskResult, ...]
     frames: tuple[ForeachFrame, ...] = ()
+    _: KW_ONLY
     #: The task's id when the scheduler chose it (the tasks of a ``@parallel`` gang).
     task_id: int | None = None
     #: How many times a switch looped back into this step before this task (recursion).

@@ -399,7 +399,7 @@ class _Scheduler:
                     self._launch(tg, ready)
             else:
                 again = result.iteration + 1 if out == result.step else 0
-                self._launch(tg, TaskInput(out, (result,), result.frames, again))
+                self._launch(tg, TaskInput(out, (result,), result.frames, iteration=again))
 
     def _fan_out(self, tg: TaskGroup, result: TaskResult, child: str) -> None:
         """Run the foreach's tasks from a few feeders that each take the next item when
@@ -435,11 +435,13 @@ class _Scheduler:
         ids = [self.run_ctx.next_task_id() for _ in range(size)]
         inputs = [
             TaskInput(
-                child, (result,),
-                (*result.frames, ForeachFrame(result.step, PARALLEL_VAR, i, size, i)), ids[i],
+                child,
+                (result,),
+                (*result.frames, ForeachFrame(result.step, PARALLEL_VAR, i, size, i)),
+                task_id=ids[i],
             )
             for i in range(size)
-        ]  # fmt: skip
+        ]
         # a resumed run copies a gang only whole: its nodes may depend on each other
         plan = self.run_ctx.resume
         reuse = plan is None or all(plan.clone_of(inp) is not None for inp in inputs)

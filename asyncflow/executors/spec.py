@@ -123,4 +123,4 @@ def spec_input(inp: TaskInput) -> TaskInput:
         TaskResult(p.step, p.task_id, p.pathspec, without_data(p.artifacts), p.frames)
         for p in inp.parents
     )
-    return TaskInput(inp.step, parents, inp.frames, inp.iteration)
+    return TaskInput(inp.step, parents, inp.frames, task_id=inp.task_id, iteration=inp.iteration)
