@@ -947,7 +947,7 @@ def _tasks(rows: list[tuple[Any, ...]]) -> list[TaskRecord]:
     stacks = json.loads("[" + ",".join(r[8] for r in rows) + "]")
     parents = json.loads("[" + ",".join(r[9] for r in rows) + "]")
     return [
-        TaskRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], stack, parent, r[10])
+        TaskRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], stack, parent, r[10], r[11])
         for r, stack, parent in zip(rows, stacks, parents, strict=True)
     ]
 
