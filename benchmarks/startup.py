@@ -74,11 +74,11 @@ def _metaflow_cases(work: Path, flow: str) -> dict[str, list[str]]:
             "Metaflow: tutorial flow, whole process": run}  # fmt: skip
 
 
-def main(argv: list[str]) -> None:
-    """Measure and print the table."""
+def main(argv: list[str]) -> dict[str, float]:
+    """Measure and print the tables; return the median CPU seconds of each process."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.startup")
     p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--tasks", default="1000,10000")
+    p.add_argument("--tasks", default="1000,10000", help="foreach sizes ('' for none)")
     p.add_argument(
         "--no-metaflow",
         dest="metaflow",
@@ -107,14 +107,14 @@ def main(argv: list[str]) -> None:
             for name, args in cases.items():
                 case_env = env if not name.startswith("Metaflow") else _MF_ENV
                 samples[name].append(cpu_of(args, work, case_env))
-        base = statistics.median(samples["python -c pass"])
+        medians = {name: statistics.median(values) for name, values in samples.items()}
+        base = medians["python -c pass"]
         print("| process | median CPU | x `python -c pass` |\n|---|---:|---:|")
-        for name, values in samples.items():
-            m = statistics.median(values)
+        for name, m in medians.items():
             print(f"| {name} | {m:.3f} s | {m / base:.1f}x |")
         (work / "fan.py").write_text(FANOUT)
         print("\n| foreach tasks via the CLI | median CPU | per task |\n|---|---:|---:|")
-        for tasks in (int(t) for t in a.tasks.split(",")):
+        for tasks in (int(t) for t in a.tasks.split(",") if t):
             values = []
             for r in range(3):
                 home = work / f"fan-{tasks}-{r}"
@@ -123,6 +123,7 @@ def main(argv: list[str]) -> None:
                                      work, fan_env))  # fmt: skip
             m = statistics.median(values)
             print(f"| {tasks:,} | {m:.2f} s | {m / tasks * 1000:.3f} ms |")
+    return medians
 
 
 if __name__ == "__main__":
