@@ -71,6 +71,7 @@ def _figures(
         "cpu_per_task_ms": {f"{int(r['tasks']):,} tasks": r["cpu_per_task_ms"] for r in rows},
         "peak_mb": {f"{int(r['tasks']):,} tasks": r["peak_mb"] for r in rows},
         "list_tasks_s": {f"{int(r['tasks']):,} tasks": r["list_s"] for r in rows},
+        "list_tasks_cpu_s": {f"{int(r['tasks']):,} tasks": r["list_cpu_s"] for r in rows},
         "persist_vs_raw": {
             f"{'fsync' if r['fsync'] else 'no fsync'}": r["ratio"] for r in persisted
         },
