@@ -15,9 +15,6 @@ from typing import Any
 import anyio
 import click
 
-from .cards.cli import register as register_card_commands
-from .cli_inspect import exit_with
-from .cli_inspect import register as register_inspect_commands
 from .configs import given_from_environment
 from .decorators import attach_to_every_step
 from .display import LinePrinter, make_display
@@ -29,7 +26,7 @@ from .graph import FlowGraph, StepNode, step_functions, to_dot, to_mermaid
 from .lint import lint
 from .parameter_options import add_parameter_options, parameter_values
 from .store import Datastore, StoreURLs
-from .store_options import store_options
+from .store_options import FSYNC_OPTION, store_options
 
 __all__ = ["cli", "main"]
 
@@ -85,7 +82,36 @@ _MAX_NUM_SPLITS = click.option(
 _SIDECARS = ["nullSidecarLogger", "debugLogger", "nullSidecarMonitor", "debugMonitor"]
 
 
-@click.group()
+class _FlowCommands(click.Group):
+    """A flow script's commands. Those reading the store (``dump``, ``logs``, ``tag``,
+    ``help``, ``card``) are added when one is looked up or listed: ``run`` never imports
+    the client or the cards' command line (a few percent of a small run's start)."""
+
+    _readers_added = False
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and not self._readers_added:
+            self._add_readers()
+            found = super().get_command(ctx, cmd_name)
+        return found
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_readers()
+        return super().list_commands(ctx)
+
+    def _add_readers(self) -> None:
+        if self._readers_added:
+            return
+        self._readers_added = True
+        from .cards.cli import register as register_card_commands
+        from .cli_inspect import register as register_inspect_commands
+
+        register_inspect_commands(self)  # dump, logs, tag, help (asyncflow/cli_inspect.py)
+        register_card_commands(self)  # card get|list|view (asyncflow/cards/cli.py)
+
+
+@click.group(cls=_FlowCommands)
 @click.version_option(package_name="asyncflow", message="%(prog)s: asyncflow %(version)s")
 @store_options
 # Metaflow's command lines for local mode (`python flow.py --no-pylint run`) work unchanged.
@@ -304,6 +330,8 @@ def _drive(
         with _sigterm_as_interrupt(terminated):
             result = anyio.run(start, engine)
     except AsyncflowException as exc:
+        from .cli_inspect import exit_with
+
         exit_with(exc)
     except KeyboardInterrupt:
         where = f"Run {started[0]}" if started else "The run"
@@ -421,5 +449,4 @@ def _leave(code: str | int | None) -> None:
     sys.exit(code)
 
 
-register_inspect_commands(cli)  # dump, logs, tag, --fsync (asyncflow/cli_inspect.py)
-register_card_commands(cli)  # card get|list|view (asyncflow/cards/cli.py)
+cli.params.append(FSYNC_OPTION)  # --fsync (asyncflow/store_options.py)

@@ -8,7 +8,6 @@ console script.
 from __future__ import annotations
 
 import functools
-import os
 import pickle
 import reprlib
 import sys
@@ -27,7 +26,6 @@ from .store.pickling import allow_pickle
 from .wording import plural
 
 __all__ = [
-    "FSYNC_OPTION",
     "MAX_VALUE_SIZE",
     "add_help_command",
     "artifact_lines",
@@ -409,27 +407,8 @@ def _tag_lines(run: Run) -> list[str]:
     ]
 
 
-def _set_fsync(ctx: click.Context, param: click.Parameter, value: bool | None) -> None:
-    # The datastore reads its fsync default from the environment, which keeps this
-    # option independent of how each command builds its Datastore.
-    if value is not None:
-        os.environ["ASYNCFLOW_FSYNC"] = "1" if value else "0"
-
-
-FSYNC_OPTION = click.Option(
-    ["--fsync/--no-fsync"],
-    default=None,
-    expose_value=False,
-    is_eager=True,
-    callback=_set_fsync,
-    help="fsync every blob and metadata commit (survives power loss; slower). "
-    "Default: $ASYNCFLOW_FSYNC, else off.",
-)
-
-
 def register(cli: click.Group) -> None:
-    """Add ``dump``, ``logs``, ``tag`` and ``--fsync`` to a flow script's command group."""
-    cli.params.append(FSYNC_OPTION)
+    """Add ``dump``, ``logs``, ``tag`` and ``help`` to a flow script's command group."""
     for command in (dump, logs, tag):
         cli.add_command(command)
     add_help_command(cli)

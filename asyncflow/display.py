@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TextIO
 
 from .events import (
+    ArtifactStored,
     Event,
     RunFinished,
     RunStarted,
@@ -139,6 +140,8 @@ class LinePrinter:
         return self._output.closed
 
     def __call__(self, event: Event) -> None:
+        if type(event) is ArtifactStored:  # the most frequent event, and never a line
+            return
         if self._quiet and not isinstance(event, TaskFailed | TaskRetrying):
             return
         with self._lock:

@@ -30,7 +30,6 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from typing import Any, TextIO
 
@@ -243,11 +242,16 @@ def stop_capture(token: Token[TaskCapture | None]) -> None:
     _capture.reset(token)
 
 
-@contextmanager
-def capture_suspended() -> Iterator[None]:
-    """Let output reach the real streams again, inside a task (for event listeners)."""
-    token = _capture.set(None)
-    try:
-        yield
-    finally:
-        _capture.reset(token)
+class capture_suspended:
+    """Let output reach the real streams again, inside a task (for event listeners).
+
+    A class, not ``@contextmanager``: the engine enters it for every event it emits.
+    """
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _capture.set(None)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _capture.reset(self._token)

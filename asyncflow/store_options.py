@@ -1,8 +1,10 @@
-"""The ``--datastore-root`` and ``--metadata`` options both command lines share."""
+"""The ``--datastore-root`` and ``--metadata`` options both command lines share, and a flow
+script's ``--fsync``."""
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,7 +13,7 @@ import click
 from .exceptions import DatastoreError
 from .store.urls import resolve_urls
 
-__all__ = ["store_options"]
+__all__ = ["FSYNC_OPTION", "store_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,3 +45,21 @@ def store_options(command: F) -> F:
         help="Where artifacts are stored: a directory or s3://bucket/prefix (default: "
         "$ASYNCFLOW_DATASTORE, else $ASYNCFLOW_HOME, else the nearest .asyncflow directory).",
     )(with_metadata)
+
+
+def _set_fsync(ctx: click.Context, param: click.Parameter, value: bool | None) -> None:
+    # The datastore reads its fsync default from the environment, which keeps this
+    # option independent of how each command builds its Datastore.
+    if value is not None:
+        os.environ["ASYNCFLOW_FSYNC"] = "1" if value else "0"
+
+
+FSYNC_OPTION = click.Option(
+    ["--fsync/--no-fsync"],
+    default=None,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_fsync,
+    help="fsync every blob and metadata commit (survives power loss; slower). "
+    "Default: $ASYNCFLOW_FSYNC, else off.",
+)

@@ -1,7 +1,8 @@
-"""The chart of issue #13's figures: ``python -m benchmarks.round_two_chart``.
+"""The chart of issue #13's figures: ``python -m benchmarks.round_two_chart [JSON]``.
 
-Reads ``results/round-two.json`` (the medians the startup, scale and persist_speed
-benchmarks printed) and writes ``results/round-two.png`` (needs matplotlib).
+Reads ``results/round-two.json`` (written by ``python -m benchmarks.round_two``) and
+writes ``results/round-two.png`` beside it (needs matplotlib). Baselines are grey,
+Metaflow red, asyncflow blue; dashed lines are the goals.
 """
 
 from __future__ import annotations
@@ -23,24 +24,30 @@ def draw(figures: dict[str, Any], path: Path) -> Path:
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
     panels = [
-        ("startup_cpu_s", "whole-process CPU (s, log)", True),
-        ("cpu_per_task_ms", "CPU per trivial task via the CLI (ms)", False),
-        ("persist_vs_raw", "1 GiB NumPy persist / raw write", False),
+        ("startup_cpu_s", "whole-process CPU (s, log)", True, ()),
+        ("cpu_per_task_ms", "CPU per trivial task via the CLI (ms)", False, (0.3,)),
+        ("persist_vs_raw", "1 GiB NumPy persist / raw write", False, (1.0, 1.2)),
     ]
-    for ax, (key, title, log) in zip(axes, panels, strict=True):
+    for ax, (key, title, log, goals) in zip(axes, panels, strict=True):
         values = figures[key]
-        colors = ["#c8443c" if "Metaflow" in k or "before" in k else "#2b7bba" for k in values]
-        ax.bar(list(values), list(values.values()), color=colors)
+        ax.bar(list(values), list(values.values()), color=[_color(k) for k in values])
         ax.set_title(title, fontsize=10)
         ax.tick_params(axis="x", labelsize=7, rotation=35)
         if log:
             ax.set_yscale("log")
-    axes[2].axhline(1.2, color="#555555", linestyle="--", linewidth=1)  # the goal
+        for goal in goals:
+            ax.axhline(goal, color="#555555", linestyle="--", linewidth=1)
     fig.suptitle("asyncflow round two (issue #13): medians, baselines from the same runs")
     fig.tight_layout()
     fig.savefig(path, dpi=72)
     plt.close(fig)
     return path
+
+
+def _color(label: str) -> str:
+    if "Metaflow" in label or "before" in label:
+        return "#c8443c"
+    return "#9a9a9a" if label.startswith("python") else "#2b7bba"
 
 
 def main(argv: list[str]) -> None:

@@ -6,7 +6,7 @@ time (user + system) and peak RSS come from ``wait4``; a foreach of one task in 
 same rounds is the fixed cost (interpreter, imports, run set-up) subtracted to give the
 cost per task. ``--big`` adds one run of 100,000 tasks. After each size, a fresh
 process lists the foreach step's tasks through the client (``Step.tasks()``) and
-reports the time of that call alone.
+reports the wall and CPU time of that call alone.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from .harness import compiled_env
 
 FANOUT = """
 import os
@@ -54,11 +56,11 @@ LIST_TASKS = """
 import json, sys, time
 from asyncflow import Flow
 run = Flow("FanFlow").latest_run
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 tasks = run["work"].tasks()
-elapsed = time.perf_counter() - t0
+elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
 assert run.data.total == sum(range(len(tasks))), "the join saw every task"
-json.dump({"list_s": elapsed, "tasks": len(tasks)}, sys.stdout)
+json.dump({"list_s": elapsed, "list_cpu_s": cpu, "tasks": len(tasks)}, sys.stdout)
 """
 
 
@@ -89,7 +91,7 @@ def measure(argv: list[str], cwd: Path, env: dict[str, str]) -> Sample:
 def fan_run(work: Path, tasks: int, tag: str) -> tuple[Sample, Path]:
     """One CLI run of the trivial foreach in a store of its own (plain line output)."""
     home = work / f"store-{tasks}-{tag}"
-    env = {**os.environ, "ASYNCFLOW_HOME": str(home), "BENCH_TASKS": str(tasks),
+    env = {**compiled_env(), "ASYNCFLOW_HOME": str(home), "BENCH_TASKS": str(tasks),
            "ASYNCFLOW_DISPLAY": "plain"}  # fmt: skip
     argv = [sys.executable, "fan.py", "run", "--max-num-splits", str(tasks)]
     return measure(argv, work, env), home
@@ -97,7 +99,7 @@ def fan_run(work: Path, tasks: int, tag: str) -> tuple[Sample, Path]:
 
 def list_tasks(work: Path, home: Path) -> dict[str, float]:
     """Time ``Step.tasks()`` over the foreach step in a fresh process."""
-    env = {**os.environ, "ASYNCFLOW_HOME": str(home)}
+    env = {**compiled_env(), "ASYNCFLOW_HOME": str(home)}
     out = subprocess.run([sys.executable, "-c", LIST_TASKS], cwd=work, env=env, check=True,
                          capture_output=True, text=True)  # fmt: skip
     result: dict[str, float] = json.loads(out.stdout)
@@ -147,6 +149,7 @@ def _row(
         "peak_mb": med(runs, "peak_mb"),
         "fixed_peak_mb": med(fixed, "peak_mb"),
         "list_s": listed["list_s"],
+        "list_cpu_s": listed["list_cpu_s"],
     }
 
 
@@ -154,14 +157,15 @@ def table(rows: list[dict[str, float]]) -> str:
     """The rows as Markdown."""
     lines = [
         "| tasks | runs | whole process CPU | one-task run CPU | CPU per task | wall per task "
-        "| peak RSS (one-task run) | `Step.tasks()` |",
+        "| peak RSS (one-task run) | `Step.tasks()` wall (CPU) |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['tasks']:,} | {r['repeats']} | {r['cpu_s']:.2f} s | {r['fixed_cpu_s']:.2f} s "
             f"| {r['cpu_per_task_ms']:.3f} ms | {r['wall_per_task_ms']:.3f} ms "
-            f"| {r['peak_mb']:.0f} MiB ({r['fixed_peak_mb']:.0f}) | {r['list_s']:.3f} s |"
+            f"| {r['peak_mb']:.0f} MiB ({r['fixed_peak_mb']:.0f}) "
+            f"| {r['list_s']:.3f} s ({r['list_cpu_s']:.3f} s) |"
         )
     return "\n".join(lines)
 

@@ -8,7 +8,6 @@ machine slows every figure of a round alike; read the ratios.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
 import subprocess
@@ -18,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import metaflow_env
-from .harness import REPO
+from .harness import REPO, compiled_env
 
 FANOUT = """
 import os
@@ -56,7 +55,7 @@ def cpu_of(argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None) ->
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-_MF_ENV = {**os.environ, **metaflow_env.env_for({})}
+_MF_ENV = {**compiled_env(), **metaflow_env.env_for({})}
 
 
 def _metaflow_cases(work: Path, flow: str) -> dict[str, list[str]]:
@@ -75,11 +74,11 @@ def _metaflow_cases(work: Path, flow: str) -> dict[str, list[str]]:
             "Metaflow: tutorial flow, whole process": run}  # fmt: skip
 
 
-def main(argv: list[str]) -> None:
-    """Measure and print the table."""
+def main(argv: list[str]) -> dict[str, float]:
+    """Measure and print the tables; return the median CPU seconds of each process."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.startup")
     p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--tasks", default="1000,10000")
+    p.add_argument("--tasks", default="1000,10000", help="foreach sizes ('' for none)")
     p.add_argument(
         "--no-metaflow",
         dest="metaflow",
@@ -90,7 +89,7 @@ def main(argv: list[str]) -> None:
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        env = {**os.environ, "ASYNCFLOW_HOME": str(work / ".asyncflow")}
+        env = {**compiled_env(), "ASYNCFLOW_HOME": str(work / ".asyncflow")}
         flow = str(REPO / "examples" / "artifact_flow.py")
         subprocess.run([py, flow, "run"], cwd=work, env=env, check=True, capture_output=True)
         read = "from asyncflow import Flow; Flow('ArtifactFlow').latest_run.data.dataset"
@@ -108,14 +107,14 @@ def main(argv: list[str]) -> None:
             for name, args in cases.items():
                 case_env = env if not name.startswith("Metaflow") else _MF_ENV
                 samples[name].append(cpu_of(args, work, case_env))
-        base = statistics.median(samples["python -c pass"])
+        medians = {name: statistics.median(values) for name, values in samples.items()}
+        base = medians["python -c pass"]
         print("| process | median CPU | x `python -c pass` |\n|---|---:|---:|")
-        for name, values in samples.items():
-            m = statistics.median(values)
+        for name, m in medians.items():
             print(f"| {name} | {m:.3f} s | {m / base:.1f}x |")
         (work / "fan.py").write_text(FANOUT)
         print("\n| foreach tasks via the CLI | median CPU | per task |\n|---|---:|---:|")
-        for tasks in (int(t) for t in a.tasks.split(",")):
+        for tasks in (int(t) for t in a.tasks.split(",") if t):
             values = []
             for r in range(3):
                 home = work / f"fan-{tasks}-{r}"
@@ -124,6 +123,7 @@ def main(argv: list[str]) -> None:
                                      work, fan_env))  # fmt: skip
             m = statistics.median(values)
             print(f"| {tasks:,} | {m:.2f} s | {m / tasks * 1000:.3f} ms |")
+    return medians
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 import warnings
 import weakref
@@ -41,6 +42,17 @@ def builtin_serializers() -> list[Serializer]:
     ]  # fmt: skip
 
 
+#: The built-ins by encoding (module, class): a registry of the built-ins imports one
+#: when a value needs it, so loading a msgpack value imports no ctypes, NumPy or pickle glue.
+_BUILTINS = {
+    "bytes/1": ("serializers._bytes", "BytesSerializer"),
+    "msgpack/1": ("serializers._msgpack", "MsgpackSerializer"),
+    "numpy/1": ("serializers._numpy", "NumpySerializer"),
+    "arrow-ipc/1": ("serializers._arrow", "ArrowSerializer"),
+    "cloudpickle/1": ("serializers._pickle", "CloudpickleSerializer"),
+}
+
+
 class Registry:
     """A set of serializers, tried from the highest priority down.
 
@@ -66,11 +78,16 @@ class Registry:
         self._candidates: weakref.WeakKeyDictionary[type, tuple[Serializer, ...]] = (
             weakref.WeakKeyDictionary()
         )
-        for serializer in builtin_serializers() if serializers is None else serializers:
+        self._builtins_pending = dict(_BUILTINS) if serializers is None else {}
+        for serializer in serializers or ():
             self.register(serializer)
 
     def register(self, serializer: Serializer, *, replace: bool = False) -> None:
         """Add ``serializer``; an encoding already present needs ``replace=True``."""
+        self._load_builtins()
+        self._add(serializer, replace)
+
+    def _add(self, serializer: Serializer, replace: bool = False) -> None:
         with self._lock:
             if serializer.encoding in self._by_encoding and not replace:
                 raise DuplicateEncodingError(serializer.encoding)
@@ -82,16 +99,33 @@ class Registry:
     @property
     def serializers(self) -> tuple[Serializer, ...]:
         """The registered serializers, in the order they are tried."""
+        self._load_builtins()
         self._load_plugins()
         return self._ordered
 
     def get(self, encoding: str) -> Serializer | None:
         """The serializer registered for ``encoding``, if any."""
         found = self._by_encoding.get(encoding)
+        if found is None and encoding in self._builtins_pending:
+            self._load_builtin(encoding)
+            found = self._by_encoding.get(encoding)
         if found is not None:  # a plugin never replaces an encoding: no need to scan for one
             return found
         self._load_plugins()
         return self._by_encoding.get(encoding)
+
+    def _load_builtin(self, encoding: str) -> None:
+        with self._lock:
+            home = self._builtins_pending.pop(encoding, None)
+            if home is not None:
+                module, name = home
+                self._add(getattr(importlib.import_module(module), name)())
+
+    def _load_builtins(self) -> None:
+        if self._builtins_pending:
+            with self._lock:
+                for encoding in list(self._builtins_pending):
+                    self._load_builtin(encoding)
 
     def serialize(
         self, obj: Any, *, artifact: str | None = None, step: str | None = None
@@ -150,6 +184,7 @@ class Registry:
     def _candidates_for(self, obj: Any) -> tuple[Serializer, ...]:
         # can_serialize answers for a type, not a value: the answer is cached per
         # type, and value-dependent refusals happen in serialize() via Declined.
+        self._load_builtins()
         self._load_plugins()
         cls = type(obj)
         with self._lock:

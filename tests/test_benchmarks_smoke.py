@@ -112,6 +112,20 @@ def test_persist_speed_benchmark_compares_with_the_raw_write() -> None:
     assert all(row["raw_s"] > 0 and row["ratio"] > 0 for row in rows)
 
 
+@pytest.mark.slow
+def test_round_two_runs_every_goal_beside_its_baseline(tmp_path: Path) -> None:
+    from benchmarks import round_two
+
+    out = tmp_path / "round-two.json"
+    figures = round_two.main(["--repeats", "1", "--tasks", "3", "--no-big", "--size-mb", "2",
+                              "--out", str(out), "--no-chart"])  # fmt: skip
+    assert json.loads(out.read_text())["cpu_per_task_ms"] == figures["cpu_per_task_ms"]
+    assert {"python -c pass", "import asyncflow", "asyncflow: small read",
+            "asyncflow: tutorial"} <= set(figures["startup_cpu_s"])  # fmt: skip
+    assert list(figures["cpu_per_task_ms"]) == ["3 tasks"]
+    assert set(figures["persist_vs_raw"]) == {"no fsync", "fsync"}
+
+
 def test_ui_benchmark_measures_every_page_beside_the_baseline(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -197,8 +197,8 @@ def test_verify_reports_corrupted_and_missing_blobs(tmp_path: Path) -> None:
 def test_the_fsync_option_reaches_the_datastore(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: bool, env: str, fsync: bool
 ) -> None:
-    from asyncflow.cli_inspect import FSYNC_OPTION
     from asyncflow.store import Datastore
+    from asyncflow.store_options import FSYNC_OPTION
 
     monkeypatch.setenv("ASYNCFLOW_FSYNC", "")
     assert FSYNC_OPTION.callback is not None

@@ -105,6 +105,8 @@ async def test_metadata_records_attempts_and_a_resumed_runs_origins(store_root: 
     assert start.origin_pathspec == origin_start.pathspec
     assert run["start"].origin_pathspec == f"{origin.pathspec}/start"
     rerun = next(t for t in run["process"] if t.index == 2)
+    cloned = [t for t in run["process"] if t.index != 2]  # listed in bulk, not one by one
+    assert cloned and all(t.origin_pathspec is not None for t in cloned)
     assert "origin-task-id" not in rerun.metadata_dict and rerun.origin_pathspec is None
     assert rerun.metadata_dict["origin-run-id"] == str(failed.run_id)
     assert [(m.name, m.value, m.type) for m in rerun.metadata if m.name.startswith("attempt")] == [

@@ -26,6 +26,7 @@ HEAVY = {
     "asyncflow.engine",
     "asyncflow.runner",
     "asyncflow.cli",
+    "asyncflow.decorators",
     "click",
     "importlib.metadata",
     "cloudpickle",
@@ -91,13 +92,23 @@ def test_reading_an_artifact_does_not_import_the_engine(tmp_path: Path) -> None:
         "assert Flow('ReadFlow').latest_run['end'].task.data.x == [1, 2, 3]"
     )
     # decoding scans the serializer plugins' entry points once: importlib.metadata may load
-    unneeded = {"anyio", "asyncio", "asyncflow.engine", "asyncflow.runner", "click"}
+    unneeded = {
+        *("anyio", "asyncio", "asyncflow.engine", "asyncflow.runner", "click"),
+        *("asyncflow.decorators", "ctypes", "serializers._bytes", "serializers._pickle"),
+    }
     assert sorted(imported_by(statement) & (unneeded | {"cloudpickle", "pyarrow", "pandas"})) == []
 
 
 def test_a_flow_module_does_not_import_the_engine() -> None:
     statement = "from asyncflow import FlowSpec, step, Parameter, current, retry, catch"
     assert sorted(imported_by(statement) & ENGINE) == []
+
+
+def test_a_flow_script_s_command_line_imports_no_client() -> None:
+    # `flow.py run` needs the engine; dump, logs, tag and card import the client when called
+    assert "asyncflow.engine" in imported_by("import asyncflow.cli")
+    readers = {"asyncflow.client", "asyncflow.cli_inspect", "asyncflow.cards.cli"}
+    assert sorted(imported_by("import asyncflow.cli") & readers) == []
 
 
 def test_reading_a_name_imports_only_its_home() -> None:

@@ -310,12 +310,12 @@ class Run(ClientObject):
 
     def __getitem__(self, step: str) -> Step:
         step_obj = Step._create(self, step)
-        if not step_obj._tasks():
+        if not step_obj._tasks(limit=1):
             raise NotFoundError("step", f"{self.pathspec}/{step}")
         return step_obj
 
     def __contains__(self, step: str) -> bool:
-        return bool(Step._create(self, step)._tasks())
+        return bool(Step._create(self, step)._tasks(limit=1))
 
     @property
     def end_task(self) -> Task | None:
@@ -351,7 +351,7 @@ class Step(ClientObject):
         store = get_datastore(root, ("step", pathspec))
         record = load_run(store, pathspec, "step", _namespace_check)
         self._init(Run._from_record(record, store), step)
-        if not self._tasks():
+        if not self._tasks(limit=1):
             raise NotFoundError("step", pathspec)
 
     @classmethod
@@ -367,9 +367,9 @@ class Step(ClientObject):
     def _urls(self) -> StoreURLs:
         return self._run._store.urls
 
-    def _tasks(self) -> list[TaskRecord]:
-        record = self._run._record
-        return self._run._store.metadata.list_tasks(record.flow, record.run_id, self.id)
+    def _tasks(self, limit: int | None = None) -> list[TaskRecord]:
+        run = self._run._record
+        return self._run._store.metadata.list_tasks(run.flow, run.run_id, self.id, limit=limit)
 
     @property
     def parent(self) -> Run:
@@ -444,8 +444,8 @@ class Step(ClientObject):
     @property
     def task(self) -> Task | None:
         """A task of this step (the only one, outside a foreach)."""
-        tasks = self.tasks()
-        return tasks[0] if tasks else None
+        first = self._tasks(limit=1)
+        return Task._from_record(first[0], self._run._store) if first else None
 
     @property
     def created_at(self) -> datetime | None:

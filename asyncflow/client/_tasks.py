@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..current import running_record
-from ..decorators import ExceptionWrapper
 from ..exceptions import NotFoundError
 from ..store import ArtifactRef, Datastore, StoreLocation, StoreURLs, TaskRecord
 from ..store.ranged import CHUNKS_FIELD
@@ -24,6 +23,7 @@ from ._lookup import (
 )
 
 if TYPE_CHECKING:
+    from ..decorators import ExceptionWrapper
     from ._runs import Step
 
 __all__ = ["Artifacts", "Attempt", "DataArtifact", "Metadata", "MetaflowData", "Task"]
@@ -148,6 +148,8 @@ class Task(ClientObject):
         """What failed the task, as Metaflow gives it: an exception object with ``.type``
         (``module.ClassName``), ``.exception`` (the message) and ``.stacktrace`` (the
         traceback text, also its ``str()``); None for a task that did not fail."""
+        from ..decorators import ExceptionWrapper  # the decorators cost a reader ~10% of its start
+
         text = self._record.exception
         return ExceptionWrapper.from_traceback(text) if text is not None else None
 

@@ -52,6 +52,8 @@ class RunContext:
     _task_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     #: Finished tasks commit in groups (see engine/commits.py).
     commits: GroupCommit = field(default_factory=GroupCommit)
+    #: What ``current`` reports for every task of the run (engine/task.py: run_facts).
+    facts: tuple[tuple[int, int], tuple[Any, ...]] | None = None
 
     @property
     def run_id(self) -> str:

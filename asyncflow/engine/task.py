@@ -126,22 +126,38 @@ def task_context(
 ) -> TaskContext:
     """What ``current`` reports during one attempt of a task (``record``: the task's as it
     stands while it runs)."""
+    origin_run_id, namespace, username, tags, parameter_names, project = run_facts(run)
     return TaskContext(
         flow_name=run.flow_name,
         run_id=run.run_id,
         step_name=step,
         task_id=str(task_id),
         retry_count=attempt,
-        origin_run_id=str(run.record.origin_run_id) if run.record.origin_run_id else None,
-        namespace=run.namespace,
-        username=run.record.user,
-        tags=frozenset(run.record.tags),
-        parameter_names=tuple(sorted(n for n in run.param_refs if is_parameter(run.flow_cls, n))),
-        project=from_tags(run.flow_name, run.record.system_tags),
+        origin_run_id=origin_run_id,
+        namespace=namespace,
+        username=username,
+        tags=tags,
+        parameter_names=parameter_names,
+        project=project,
         parallel=parallel_info(run.graph[step], frames, task_id),
         store=run.datastore.urls,
         record=record,
     )
+
+
+def run_facts(run: RunContext) -> tuple[Any, ...]:
+    """What ``current`` reports alike for every task of the run, worked out once per run
+    (and again if its parameters change), not once per task."""
+    key = (id(run.record), len(run.param_refs))
+    if run.facts is None or run.facts[0] != key:
+        record = run.record
+        names = sorted(n for n in run.param_refs if is_parameter(run.flow_cls, n))
+        run.facts = key, (
+            str(record.origin_run_id) if record.origin_run_id else None, run.namespace,
+            record.user, frozenset(record.tags), tuple(names),
+            from_tags(run.flow_name, record.system_tags),
+        )  # fmt: skip
+    return run.facts[1]
 
 
 def join_args(run: RunContext, node: StepNode, inp: TaskInput) -> tuple[Any, ...]:

@@ -23,6 +23,7 @@ from serializers import (
     SerializerPluginWarning,
     UnknownEncodingError,
     UnserializableError,
+    builtin_serializers,
     default_registry,
 )
 from serializers.testing import join_buffers
@@ -75,6 +76,16 @@ def round_trip(registry: Registry, value: Any) -> Any:
 def test_builtins_are_tried_in_priority_order_with_cloudpickle_last() -> None:
     encodings = [s.encoding for s in Registry(plugins=False).serializers]
     assert encodings == ["bytes/1", "msgpack/1", "numpy/1", "arrow-ipc/1", "cloudpickle/1"]
+
+
+def test_builtins_load_lazily_as_the_same_serializers() -> None:
+    lazy = Registry(plugins=False)
+    msgpack = lazy.get("msgpack/1")
+    assert msgpack is not None and msgpack.encoding == "msgpack/1"
+    assert set(lazy._by_encoding) == {"msgpack/1"}, "reading one encoding loads one built-in"
+    assert round_trip(lazy, b"x" * 1000) == b"x" * 1000  # serializing loads them all
+    eager = [(type(s), s.encoding) for s in builtin_serializers()]
+    assert [(type(s), s.encoding) for s in lazy.serializers] == eager
 
 
 def test_registered_serializers_are_sorted_by_priority() -> None:
