@@ -257,7 +257,7 @@ def _tasks(flow: str, pathspec: str, root: StoreURLs) -> list[Task]:
 @click.option(
     "--private",
     is_flag=True,
-    help="Accepted for Metaflow's command line; asyncflow stores no private artifacts.",
+    help="Also show private artifacts (names starting with '_'), as Metaflow's dump does.",
 )
 @click.option(
     "--file",
@@ -276,7 +276,14 @@ def dump(
     """Print the artifacts of a task (run_id/step/task_id) or of every task of a step."""
     wanted = {name for name in include.split(",") if name}
     tasks = _tasks(obj.flow_cls.__name__, pathspec, obj.root)
-    chosen = {t.pathspec: [a for a in t.artifacts if not wanted or a.id in wanted] for t in tasks}
+    chosen = {
+        t.pathspec: [
+            a
+            for a in t.artifacts
+            if (private or not a.id.startswith("_")) and (not wanted or a.id in wanted)
+        ]
+        for t in tasks
+    }
     if out_file is not None:
         values = {ps: {a.id: a.data for a in artifacts} for ps, artifacts in chosen.items()}
         with open(out_file, "wb") as out:

@@ -160,3 +160,13 @@ def test_tag_list_flat_prints_one_tag_a_line(fan_root: Path) -> None:
     assert proc.stderr.splitlines() == ["Tags of 1 run:", "nightly"]
     everything = run_python(FAN, "tag", "list", "--flat", "--run-id", "1", root=fan_root)
     assert "runtime:asyncflow" in everything.stderr.splitlines()
+
+
+def test_dump_shows_private_artifacts_only_with_private(tmp_path: Path) -> None:
+    script, root = str(REPO / "tests" / "flows" / "private_script.py"), tmp_path / "store"
+    run_python(script, "run", root=root, check=True)
+    plain = run_python(script, "dump", "1/start", root=root)
+    assert plain.returncode == 0, plain.stderr
+    assert "shown" in plain.stdout and "_note" not in plain.stdout
+    private = run_python(script, "dump", "--private", "1/start", root=root)
+    assert "_note" in private.stdout and "'private'" in private.stdout
