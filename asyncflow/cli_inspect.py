@@ -1,8 +1,7 @@
 """Inspecting stored runs from a flow script: ``python flow.py dump|logs|tag ...``.
 
-``register(cli)`` adds the commands (and the ``--fsync`` option) to a flow
-script's click group; the rendering helpers are shared with the ``asyncflow``
-console script.
+``register(cli)`` adds the commands to a flow script's click group; the rendering
+helpers are shared with the ``asyncflow`` console script.
 """
 
 from __future__ import annotations

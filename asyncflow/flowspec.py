@@ -317,7 +317,15 @@ def is_internal(name: str) -> bool:
 
 #: What the engine keeps on each task's flow object (set with ``object.__setattr__``).
 _INTERNAL = frozenset(
-    {"_artifacts", "_transition", "_num_parallel", "_foreach_frames", "_is_join", "_input_reads"}
+    {
+        "_artifacts",
+        "_transition",
+        "_switched_on",
+        "_num_parallel",
+        "_foreach_frames",
+        "_is_join",
+        "_input_reads",
+    }
 )
 
 

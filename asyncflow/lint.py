@@ -243,9 +243,7 @@ def _unjoined_at_end(graph: FlowGraph, end: StepNode, split: str, came_from: str
 
 def _join_findings(graph: FlowGraph, node: StepNode, split: str) -> Iterator[str]:
     roots = graph[split].out_funcs
-    # steps a switch chooses between lie on one branch: count branches, not steps
-    branches = {graph.join_branch(node.name, p) for p in node.in_funcs if p in graph}
-    if branches != set(roots):
+    if _branches_into(graph, node) != set(roots):
         yield (
             f"{_at(node)}: this join is reached from {plural(len(node.in_funcs), 'step')} "
             f"({', '.join(node.in_funcs)}) but the split at step '{split}' opened "

@@ -113,6 +113,7 @@ def _assigning(name: str) -> type[FlowSpec]:
         ("a/b", ReservedArtifactError, "'a/b' contains '/', which separates the parts"),
         ("_current_step", ReservedArtifactError, "'_current_step' is reserved by asyncflow"),
         ("_transition", ReservedArtifactError, "'_transition' is reserved by asyncflow"),
+        ("_switched_on", ReservedArtifactError, "'_switched_on' is reserved by asyncflow"),
     ],
 )
 async def test_names_a_step_cannot_assign_fail_it_clearly(
