@@ -7,7 +7,7 @@ import io
 import json
 import os
 import re
-import select
+import selectors
 import shutil
 import socket
 import subprocess
@@ -449,13 +449,15 @@ def _stderr_until(proc: subprocess.Popen[bytes], text: str) -> str:
     assert proc.stderr is not None
     said = b""
     deadline = time.monotonic() + 60
-    while text.encode() not in said:
-        assert time.monotonic() < deadline, f"asyncflow ui said only: {said!r}"
-        ready, _, _ = select.select([proc.stderr], [], [], 1)
-        if ready:
-            chunk = os.read(proc.stderr.fileno(), 4096)
-            assert chunk, f"asyncflow ui exited: {said!r}"
-            said += chunk
+    # a selector, not select(): a long test session may hold descriptors past 1024
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stderr, selectors.EVENT_READ)
+        while text.encode() not in said:
+            assert time.monotonic() < deadline, f"asyncflow ui said only: {said!r}"
+            if selector.select(timeout=1):
+                chunk = os.read(proc.stderr.fileno(), 4096)
+                assert chunk, f"asyncflow ui exited: {said!r}"
+                said += chunk
     return said.decode()
 
 

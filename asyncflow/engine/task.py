@@ -49,6 +49,7 @@ __all__ = [
     "join_args",
     "parallel_info",
     "persists_cheaply",
+    "run_facts",
     "stored_event",
     "task_context",
     "user_traceback",
