@@ -60,6 +60,14 @@ class TaskArtifacts:
     def __contains__(self, name: str) -> bool:
         return name in self.inherited
 
+    def snapshot(self) -> TaskArtifacts:
+        """A copy whose bookkeeping no longer follows this one (the names are copied, the
+        values stay shared)."""
+        copy = TaskArtifacts(self.datastore, self.step, self.pathspec, self.inherited)
+        copy._on_stored = self._on_stored
+        copy.loaded, copy.assigned = set(self.loaded), set(self.assigned)
+        return copy
+
     def load(self, name: str) -> Any:
         """Decode inherited artifact ``name`` (a fresh, private copy) and note that it was read."""
         value = self.datastore.load(self.inherited[name], pathspec=self.pathspec, writable=True)

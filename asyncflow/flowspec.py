@@ -302,6 +302,20 @@ class FlowSpec:
         if artifacts is not None:
             artifacts.assigned.add(name)
 
+    def _snapshot(self) -> FlowSpec:
+        """A detached copy of this task's flow object: the artifacts as bound now.
+
+        What this object's body assigns later does not reach the copy. The names are
+        copied before the values: an assignment binds the value before it notes the
+        name, so every name copied has its value (under the GIL each copy is atomic).
+        """
+        artifacts = self._artifacts
+        copy = type(self).__new__(type(self))
+        snapshot = artifacts.snapshot() if artifacts is not None else None
+        copy.__dict__.update(self.__dict__)
+        object.__setattr__(copy, "_artifacts", snapshot)
+        return copy
+
     def _artifact_values(self) -> dict[str, Any]:
         """Values of the artifacts this task assigned or read."""
         return {k: v for k, v in self.__dict__.items() if not is_internal(k)}

@@ -23,10 +23,12 @@ from asyncflow import (
     step,
     timeout,
 )
+from asyncflow.artifacts import TaskArtifacts
 from asyncflow.decorators import CatchSpec, RetrySpec, TimeoutSpec, step_specs
 from asyncflow.events import Event, TaskFailed, TaskFinished, TaskRetrying
 from asyncflow.exceptions import FlowDefinitionError, LintError, NotFoundError
 from asyncflow.graph import FlowGraph
+from asyncflow.store import Datastore
 from tests.flows import retrying
 from tests.flows.retrying import (
     AlwaysFailsFlow,
@@ -34,6 +36,8 @@ from tests.flows.retrying import (
     AtOnceRetryFlow,
     CatchFlow,
     CatchOnForeachFlow,
+    CaughtAsyncTimeoutFlow,
+    CaughtSyncTimeoutFlow,
     FlakyFlow,
     QuietCatchFlow,
     SiblingFailureFlow,
@@ -251,6 +255,45 @@ async def test_a_sync_step_fails_on_time_and_its_thread_is_abandoned(store_root:
     )
     await anyio.to_thread.run_sync(finished.wait)
     assert "too_late" not in Run(result.pathspec)["block"].task  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("flow", [CaughtSyncTimeoutFlow, CaughtAsyncTimeoutFlow])
+async def test_catch_after_a_timeout_keeps_what_the_step_set_by_its_deadline(
+    store_root: Path, flow: type[FlowSpec]
+) -> None:
+    gate, finished = threading.Event(), threading.Event()
+    retrying.signals.update(gate=gate, abandoned_finished=finished)
+    try:
+        result = await Engine().run(flow)
+    finally:
+        gate.set()
+    assert result.successful
+    run = Run(result.pathspec)
+    slow = run["slow"].task
+    assert slow is not None and slow.current_attempt == 0  # caught in its own attempt
+    assert slow.successful
+    assert slow.data.before == 1
+    assert (slow.data.err.type, slow.data.err.exception) == (
+        "metaflow.plugins.timeout_decorator.TimeoutException",
+        "step 'slow' timed out after 1 second (@timeout)",
+    )
+    assert run["end"].task.data.passed_down == 1  # type: ignore[union-attr]
+    if flow is CaughtSyncTimeoutFlow:  # its thread goes on, and its late work is left out
+        await anyio.to_thread.run_sync(finished.wait)
+    assert "after" not in Run(result.pathspec)["slow"].task  # type: ignore[operator]
+
+
+def test_a_snapshot_of_a_flow_object_does_not_follow_it(store_root: Path) -> None:
+    artifacts = TaskArtifacts(Datastore(), "slow", "F/1/slow/2", {})
+    flow = CaughtSyncTimeoutFlow._for_task(artifacts)
+    flow.kept = [1]
+    snapshot = flow._snapshot()
+    flow.kept = [2]  # what the abandoned body does after the deadline
+    flow.late = 3
+    assert snapshot.kept == [1]
+    assert snapshot._artifacts is not None and snapshot._artifacts.assigned == {"kept"}
+    assert snapshot._artifact_values() == {"kept": [1]}
+    assert flow._artifacts is not None and flow._artifacts.assigned == {"kept", "late"}
 
 
 async def test_a_timeout_that_is_never_caught_fails_the_run(store_root: Path) -> None:

@@ -183,6 +183,21 @@ class _Attempt:
         leave_task(self._tokens[0])
         self.capture.flush()
 
+    def stop_at_deadline(self) -> None:
+        """The body ran past its ``@timeout``: the attempt goes on with what the body had
+        set at the deadline, as Metaflow's does; the abandoned body (a thread cannot be
+        stopped) keeps changing the old flow object, which nothing reads any more.
+
+        The values are the ones bound at the deadline, not copies: a later
+        ``self.x = ...`` cannot reach them, only an in-place change to an object (a list
+        appended to) in the moment before it is stored, and if that breaks its encoding,
+        ``@catch``'s fallback attempt records the exception alone. Copying every value
+        here would cost as much as storing it, on the event loop, and race the same way.
+        """
+        self.flow = self.flow._snapshot()
+        if self.cards is not None:
+            self.cards.flow = self.flow
+
     def logs(self, traceback_text: str = "") -> dict[str, str]:
         return {
             "stdout": self.capture.text("stdout"),
@@ -210,19 +225,15 @@ async def _attempt(run: RunContext, task: _Task, attempt: int) -> TaskResult:
         return await _remote_attempt(run, task, attempt, executor)
     with _Attempt(run, task, attempt) as current_attempt:
         outcome = await _guard(_in_environment(run, task, current_attempt))
-        if isinstance(outcome, Exception) and _caught_here(task, attempt, outcome):
+        if isinstance(outcome, Exception) and _caught_here(task, attempt):
             outcome = await _catch_in_attempt(run, task, current_attempt, outcome)
     return await _settle(run, task, attempt, current_attempt, outcome)
 
 
-def _caught_here(task: _Task, attempt: int, exc: Exception) -> bool:
+def _caught_here(task: _Task, attempt: int) -> bool:
     """Whether ``@catch`` recovers this failed attempt itself, keeping what the step set
-    before it raised (its last attempt; not a timeout, whose body may still be running)."""
-    return (
-        task.policy.catch is not None
-        and attempt == task.policy.retries
-        and not isinstance(exc, StepTimeoutError)
-    )
+    before it raised or timed out (its last attempt)."""
+    return task.policy.catch is not None and attempt == task.policy.retries
 
 
 async def _catch_in_attempt(
@@ -246,9 +257,14 @@ async def _in_environment(run: RunContext, task: _Task, current_attempt: _Attemp
     """The body, with the step's ``@environment`` and ``@secrets`` variables set."""
     node = task.node
     async with task_environment(run, node):
-        return await execute(
-            run, node, current_attempt.flow, join_args(run, node, task.inp), task.policy.timeout
-        )
+        try:
+            return await execute(
+                run, node, current_attempt.flow, join_args(run, node, task.inp),
+                task.policy.timeout,
+            )  # fmt: skip
+        except StepTimeoutError:  # raised at the deadline, with no await since
+            current_attempt.stop_at_deadline()
+            raise
 
 
 async def _remote_attempt(

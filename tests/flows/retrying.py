@@ -160,6 +160,45 @@ class SyncTimeoutFlow(FlowSpec):
         pass
 
 
+class CaughtSyncTimeoutFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.slow)
+
+    @timeout(seconds=1)
+    @catch(var="err", print_exception=False)
+    @step
+    def slow(self):
+        self.before = 1
+        signals["gate"].wait()  # past the deadline: the thread is abandoned, not stopped
+        self.after = 2
+        signals["abandoned_finished"].set()
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.passed_down = self.before
+
+
+class CaughtAsyncTimeoutFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.slow)
+
+    @timeout(seconds=1)
+    @catch(var="err", print_exception=False)
+    @step
+    async def slow(self):
+        self.before = 1
+        await anyio.sleep_forever()
+        self.after = 2
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.passed_down = self.before
+
+
 class SiblingFailureFlow(FlowSpec):
     @step
     def start(self):
