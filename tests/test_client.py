@@ -230,6 +230,22 @@ async def test_tag_changes_follow_metaflows_rules(store_root: Path) -> None:
     assert run.user_tags == {"c"}
 
 
+async def test_a_run_objects_tags_are_as_its_own_changes_left_them(store_root: Path) -> None:
+    """As Metaflow's: a run object's tags are as read when it was made, then as each
+    change made through it left them (so a task's add_tag(t) then `t in user_tags`
+    holds while parallel tasks change the tags); a fresh object reads them again."""
+    pathspec = await _run(MixedFlow, tags=("nightly",))
+    mine, theirs = Run(pathspec), Run(pathspec)
+    theirs.add_tag("x")
+    theirs.remove_tag("nightly")
+    assert mine.user_tags == {"nightly"} and "nightly" in mine.tags
+    assert mine.status == "successful" and mine.user_tags == {"nightly"}  # still as read
+    mine.add_tag("y")  # the change's result: theirs included
+    assert mine.user_tags == {"x", "y"} and "nightly" not in mine.tags
+    assert theirs.user_tags == {"x"}
+    assert Run(pathspec).user_tags == {"x", "y"}
+
+
 async def test_steps_tasks_and_artifacts_carry_the_runs_tags(store_root: Path) -> None:
     """As in Metaflow: a flow has no tags, everything under a run has the run's (also
     once changed), and filtering a run's steps or a step's tasks by tag keeps all or none."""

@@ -38,6 +38,7 @@ from asyncflow.store.faults import ENV
 from asyncflow.store.maintenance import collect_garbage, verify
 from asyncflow.store.metadata import TaskCommit
 from tests.flows.crashable import big_value
+from tests.flows.tag_racer import race
 
 from .conftest import REPO
 from .servers import Postgres, S3Server
@@ -45,6 +46,7 @@ from .servers import Postgres, S3Server
 CRASHABLE = str(REPO / "tests" / "flows" / "crashable.py")
 FAN = str(REPO / "tests" / "flows" / "fan_script.py")
 ELSEWHERE = str(REPO / "tests" / "flows" / "elsewhere.py")
+TAG_RACER = str(REPO / "tests" / "flows" / "tag_racer.py")
 BACKENDS = ["local/sqlite", "s3/sqlite", "local/postgres", "s3/postgres"]
 
 
@@ -357,6 +359,42 @@ def test_concurrent_tag_updates_all_apply(backend: Backend) -> None:
         run.run_id
     ]
     assert other.metadata.list_runs("TagFlow", tags=["first"]) == []
+
+
+def test_tag_changes_racing_in_threads_and_processes_lose_nothing(backend: Backend) -> None:
+    """Tasks of parallel branches change one run's tags at once (Metaflow's
+    TagMutationTest): each change is one read-and-write, so none is lost, and each
+    racer's run object sees what its own change left."""
+    store = backend.open()
+    record = store.metadata.create_run("TagFlow", "ann", {}, ["first"], ["user:ann"])
+    pathspec, rounds, gate = record.pathspec, 40, backend.home.parent / "gate"
+    racers = [f"{kind}{i}" for kind in "pt" for i in range(3)]
+    args = (str(rounds), str(gate))
+    procs = [_start(backend, TAG_RACER, pathspec, name, *args) for name in racers[:3]]
+    errors: list[BaseException] = []
+
+    def racer(name: str) -> None:
+        try:
+            race(pathspec, name, rounds, gate, root=backend.urls)
+        except BaseException as exc:  # reported below, naming its round
+            errors.append(exc)
+
+    threads = [threading.Thread(target=racer, args=(name,)) for name in racers[3:]]
+    for t in threads:
+        t.start()
+    while not all(Path(f"{gate}.{name}").exists() for name in racers):
+        ended = [proc.communicate() for proc in procs if proc.poll() is not None]
+        assert ended == [] and errors == [], (ended, errors)  # died before the start
+        time.sleep(0.01)
+    gate.touch()  # all at once, as parallel branches start
+    for t in threads:
+        t.join()
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    assert errors == []
+    expected = {"first"} | {f"{name}-{i}" for name in racers for i in range(rounds)}
+    assert Run(pathspec, root=backend.urls).user_tags == expected  # SHARED removed last
 
 
 def test_namespaces_and_tags_select_runs_of_any_writer(backend: Backend) -> None:

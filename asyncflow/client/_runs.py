@@ -161,6 +161,10 @@ class Run(ClientObject):
 
     def _init(self, record: RunRecord, store: Datastore) -> None:
         self._record, self._store = record, store
+        # Tags as Metaflow's: as read when this object was made, then as each change made
+        # through it left them, so add_tag(t) then `t in user_tags` holds however other
+        # tasks change the run's tags meanwhile (a fresh Run(...) sees their changes).
+        self._user_tags = frozenset(record.tags)
         self.id, self.pathspec = str(record.run_id), record.pathspec
 
     def _urls(self) -> StoreURLs:
@@ -240,14 +244,14 @@ class Run(ClientObject):
 
     @property
     def tags(self) -> frozenset[str]:
-        """User and system tags."""
-        record = self._refresh()
-        return frozenset(record.tags) | frozenset(record.system_tags)
+        """User and system tags (user tags as :attr:`user_tags` has them)."""
+        return self._user_tags | frozenset(self._record.system_tags)
 
     @property
     def user_tags(self) -> frozenset[str]:
-        """Tags a user added."""
-        return frozenset(self._refresh().tags)
+        """Tags a user added: as when this object was made or last changed its tags
+        (Metaflow's rule); ``Run(pathspec)`` again sees changes made elsewhere since."""
+        return self._user_tags
 
     @property
     def system_tags(self) -> frozenset[str]:
@@ -287,8 +291,8 @@ class Run(ClientObject):
             raise TagError(self.pathspec, sorted(refused)[0], "it is a system tag")
         add = [tag for tag in add if tag not in system]
         remove = [tag for tag in remove if tag not in add]  # removed, then added back
-        self._store.metadata.update_tags(self._record.flow, self._record.run_id, add, remove)
-        self._refresh()
+        flow, run_id = self._record.flow, self._record.run_id
+        self._user_tags = frozenset(self._store.metadata.update_tags(flow, run_id, add, remove))
 
     def has_tags(self, tags: Iterable[str]) -> bool:
         """Whether the run has every one of ``tags`` (its steps, tasks and artifacts have
