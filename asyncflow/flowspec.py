@@ -45,6 +45,8 @@ class ForeachFrame:
     ``(step, var, num_splits, index, value)`` that Metaflow's ``ForeachFrame`` is."""
 
     _fields = ("step", "var", "num_splits", "index", "value")
+    # no __dict__: every task of a foreach (and a join, for each input) holds one
+    __slots__ = ("_copied", "_copy", "_source", "index", "num_splits", "step", "var")
 
     def __init__(self, step: str, var: str, index: int, num_splits: int, item: Any) -> None:
         self.step, self.var, self.index, self.num_splits = step, var, index, num_splits

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from .._gcpause import gc_paused
 from ..exceptions import NamespaceMismatchError, NotFoundError, TagError
 from ..store import Datastore, RunRecord, StoreLocation, StoreURLs, TaskRecord, resolve_urls
 from ..tags import valid_tags
@@ -427,7 +428,8 @@ class Step(ClientObject):
         every one of ``tags``)."""
         if tags and not self._run.has_tags(tags):
             return []
-        return [Task._from_record(r, self._run._store) for r in self._tasks()]
+        with gc_paused():
+            return [Task._from_record(r, self._run._store) for r in self._tasks()]
 
     def control_tasks(self) -> list[Task]:
         """The control task (node 0) of each gang of a ``@parallel`` step; none elsewhere."""

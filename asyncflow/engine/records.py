@@ -25,7 +25,7 @@ class TaskInput:
     iteration: int = field(default=0, kw_only=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no __dict__: a join holds one per input
 class TaskResult:
     """A committed task, as its successors need it."""
 

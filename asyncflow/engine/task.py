@@ -8,9 +8,10 @@ from __future__ import annotations
 import itertools
 import linecache
 import traceback
-from collections.abc import Callable, Iterator, Sized
+import weakref
+from collections.abc import Callable, Iterator, Sequence, Sized
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, overload
 
 import anyio
 
@@ -34,7 +35,7 @@ from ..store import ArtifactRef, TaskRecord
 from ..wording import a_type, plural
 from .context import RunContext
 from .prefetch import prefetch, to_prefetch
-from .records import TaskInput
+from .records import TaskInput, TaskResult
 
 __all__ = [
     "Inputs",
@@ -64,15 +65,46 @@ class TaskError(Exception):
         self.pathspec, self.exception, self.formatted = pathspec, exception, formatted
 
 
-class Inputs(list[FlowSpec]):
-    """The ``inputs`` of a join step: one view per parent task, also by step name."""
+class Inputs(Sequence[FlowSpec]):
+    """The ``inputs`` of a join step: one view per parent task, also by step name.
+
+    Each view is built when it is read and kept only while someone holds it (a join of
+    100,000 tasks would otherwise hold 100,000 views for the whole body).
+    """
+
+    def __init__(self, parents: tuple[TaskResult, ...], view: Callable[[TaskResult], FlowSpec]):
+        self._parents, self._view = parents, view
+        self._views: weakref.WeakValueDictionary[int, FlowSpec] = weakref.WeakValueDictionary()
+
+    def __len__(self) -> int:
+        return len(self._parents)
+
+    @overload
+    def __getitem__(self, index: int) -> FlowSpec: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[FlowSpec]: ...
+    def __getitem__(self, index: int | slice) -> FlowSpec | list[FlowSpec]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self._parents))[index]]
+        position = range(len(self._parents))[index]  # negative indices, IndexError
+        flow = self._views.get(position)
+        if flow is None:
+            flow = self._views[position] = self._view(self._parents[position])
+        return flow
+
+    def __iter__(self) -> Iterator[FlowSpec]:
+        return (self[i] for i in range(len(self._parents)))
 
     def __getattr__(self, step: str) -> FlowSpec:
-        for flow in self:
-            artifacts = flow._artifacts
-            if artifacts is not None and artifacts.step == step:
-                return flow
+        if step.startswith("_"):
+            raise AttributeError(step)
+        for position, parent in enumerate(self._parents):
+            if parent.step == step:
+                return self[position]
         raise AttributeError(f"no input comes from step '{step}'")
+
+    def __repr__(self) -> str:
+        return f"Inputs({list(self)!r})"
 
 
 #: What a successful body leaves: its artifacts, a foreach's items, a switch's chosen step.
@@ -165,13 +197,13 @@ def join_args(run: RunContext, node: StepNode, inp: TaskInput) -> tuple[Any, ...
     """The step's extra arguments: ``(inputs,)`` for a join, nothing otherwise."""
     if node.type != "join":
         return ()
-    views = Inputs(
-        run.flow_cls._for_task(
+
+    def view(p: TaskResult) -> FlowSpec:
+        return run.flow_cls._for_task(
             TaskArtifacts(run.datastore, p.step, p.pathspec, p.artifacts), p.frames
         )
-        for p in inp.parents
-    )
-    return (views,)
+
+    return (Inputs(inp.parents, view),)
 
 
 def input_reads(node: StepNode, inp: TaskInput) -> Callable[[str], str | None]:

@@ -8,7 +8,7 @@ from typing import Any
 __all__ = ["ArtifactRef", "AttemptRecord", "CardRecord", "RunRecord", "StepStats", "TaskRecord"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no __dict__: a join holds one per input
 class ArtifactRef:
     """Where an artifact's bytes are and how to decode them; no value inside.
 
@@ -62,7 +62,7 @@ class RunRecord:
         return f"{self.flow}/{self.run_id}"
 
 
-@dataclass
+@dataclass(slots=True)  # no __dict__: a listing builds one per task
 class TaskRecord:
     """One committed task: its place in the graph, its outcome and timings."""
 
