@@ -146,11 +146,9 @@ class LinePrinter:
             return
         with self._lock:
             lines = self._lines(event)
-        if not lines:
-            return
-        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        with self._lock:
-            self._output.write("".join(f"{stamp} {line}\n" for line in lines))
+            if lines:
+                stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+                self._output.write("".join(f"{stamp} {line}\n" for line in lines))
 
     def _lines(self, event: Event) -> list[str]:
         match event:

@@ -138,10 +138,6 @@ class MetadataStore(Protocol):
         """What a task printed to ``stream`` in ``attempt`` (default: its latest)."""
         ...
 
-    def put_logs(self, run_id: int, task_id: int, attempt: int, logs: dict[str, str]) -> None:
-        """Store the output of one attempt before its task commits."""
-        ...
-
     def put_attempt(self, run_id: int, attempt: AttemptRecord, logs: dict[str, str]) -> None:
         """Store an attempt that did not end its task (a failed one, retried), its times
         and its output, at once. The attempt that ends the task is committed with it."""
@@ -611,11 +607,6 @@ class SQLiteMetadataStore:
             args.append(attempt)
         rows = self._read(sql + " ORDER BY attempt DESC LIMIT 1", args)
         return str(rows[0][0]) if rows else ""
-
-    def put_logs(self, run_id: int, task_id: int, attempt: int, logs: dict[str, str]) -> None:
-        """Store the output of one attempt (a retried one, before its task commits)."""
-        with self._write() as cur:
-            _insert_logs(cur, run_id, task_id, attempt, logs)
 
     def put_attempt(self, run_id: int, attempt: AttemptRecord, logs: dict[str, str]) -> None:
         """Store an attempt that did not end its task, its times and output, at once."""
