@@ -22,7 +22,7 @@ from serializers.errors import (
 )
 
 if TYPE_CHECKING:
-    from importlib.metadata import EntryPoint
+    from serializers._entry_points import EntryPoint
 
 __all__ = ["Registry", "builtin_serializers", "default_registry"]
 
@@ -204,8 +204,7 @@ class Registry:
         with self._lock:
             if not self._plugins_pending:
                 return
-            # importlib.metadata is slow to import and to scan: only on first use.
-            from importlib.metadata import entry_points
+            from serializers._entry_points import entry_points
 
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 self._load_plugin(ep)

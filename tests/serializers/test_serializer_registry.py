@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-import importlib.metadata
 import socket
 import sys
 import threading
-from importlib.metadata import EntryPoint
 from typing import Any, ClassVar
 
 import pytest
 
 import serializers
+import serializers._entry_points as entry_points_module
 import serializers.registry as registry_module
 from serializers import (
     Declined,
@@ -26,6 +25,7 @@ from serializers import (
     builtin_serializers,
     default_registry,
 )
+from serializers._entry_points import EntryPoint
 from serializers.testing import join_buffers
 
 
@@ -287,7 +287,7 @@ def test_plugins_load_once_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None
         calls.append(group)
         return [_entry_point("recorder", f"{__name__}:Recorder")]
 
-    monkeypatch.setattr(importlib.metadata, "entry_points", fake_entry_points)
+    monkeypatch.setattr(entry_points_module, "entry_points", fake_entry_points)
     registry = Registry(plugins=True)
     assert calls == []
     assert registry.serialize(3).encoding == "msgpack/1"
@@ -303,7 +303,7 @@ def test_plugin_may_be_a_class_a_factory_or_an_instance(monkeypatch: pytest.Monk
         _entry_point("b", f"{__name__}:INSTANCE"),
         _entry_point("c", f"{__name__}:make_recorder"),
     ]
-    monkeypatch.setattr(importlib.metadata, "entry_points", lambda *, group: points)
+    monkeypatch.setattr(entry_points_module, "entry_points", lambda *, group: points)
     with pytest.warns(SerializerPluginWarning) as warned:
         registry = Registry([], plugins=True)
         assert [s.encoding for s in registry.serializers] == ["recorder/1", "unsafe/1"]
@@ -320,7 +320,7 @@ def test_broken_plugins_are_warned_about_and_skipped(monkeypatch: pytest.MonkeyP
         _entry_point("none", f"{__name__}:BROKEN"),
         _entry_point("good", f"{__name__}:Recorder"),
     ]
-    monkeypatch.setattr(importlib.metadata, "entry_points", lambda *, group: points)
+    monkeypatch.setattr(entry_points_module, "entry_points", lambda *, group: points)
     registry = Registry([], plugins=True)
     with pytest.warns(SerializerPluginWarning) as warned:
         assert registry.serialize(5).encoding == "recorder/1"
@@ -336,7 +336,7 @@ def test_plugins_false_ignores_entry_points(monkeypatch: pytest.MonkeyPatch) -> 
     def fail(*, group: str) -> list[EntryPoint]:
         raise AssertionError("entry points were read")
 
-    monkeypatch.setattr(importlib.metadata, "entry_points", fail)
+    monkeypatch.setattr(entry_points_module, "entry_points", fail)
     assert Registry(plugins=False).serialize(1).encoding == "msgpack/1"
 
 
