@@ -263,7 +263,7 @@ def _tasks(flow: str, pathspec: str, root: StoreURLs) -> list[Task]:
     "out_file",
     type=click.Path(dir_okay=False, writable=True),
     default=None,
-    help="Write the values to this file, pickled as {task pathspec: {name: value}}, "
+    help="Write the values to this file, pickled as {run_id/step/task_id: {name: value}}, "
     "instead of printing them (as Metaflow's dump --file does).",
 )
 @no_pickle_option
@@ -284,7 +284,11 @@ def dump(
         for t in tasks
     }
     if out_file is not None:
-        values = {ps: {a.id: a.data for a in artifacts} for ps, artifacts in chosen.items()}
+        # keyed without the flow's name, which the script implies, as Metaflow keys them
+        values = {
+            ps.partition("/")[2]: {a.id: a.data for a in artifacts}
+            for ps, artifacts in chosen.items()
+        }
         with open(out_file, "wb") as out:
             pickle.dump(values, out, protocol=pickle.HIGHEST_PROTOCOL)
         click.echo(f"Artifacts of {plural(len(values), 'task')} written to {out_file}", err=True)
