@@ -27,6 +27,7 @@ __all__ = [
     "MetadataStore",
     "SQLiteMetadataStore",
     "TaskCommit",
+    "artifacts_by_task",
     "attempt_of",
     "step_stats_of",
 ]
@@ -47,6 +48,7 @@ _HAS_TAG = (
     " OR ? IN (SELECT value FROM json_each(system_tags)))"
 )
 _ARTIFACT_COLUMNS = "name, key, encoding, size, type, metadata, inline"
+_ARTIFACT_COLUMNS_OF_A = ", ".join(f"a.{c}" for c in _ARTIFACT_COLUMNS.split(", "))
 #: ``(parent step, step)`` of a run's tasks. CROSS JOIN fixes the loop order, so each
 #: parent is found by primary key (SQLite's planner otherwise scans the run's tasks once
 #: per parent: quadratic in a foreach).
@@ -203,6 +205,13 @@ class MetadataStore(Protocol):
 
     def list_artifacts(self, flow: str, run_id: int, task_id: int) -> list[ArtifactRef]:
         """Artifact records of a task, by name."""
+        ...
+
+    def list_artifacts_of_tasks(
+        self, flow: str, run_id: int, task_ids: Sequence[int]
+    ) -> dict[int, list[ArtifactRef]]:
+        """Artifact records of many tasks in one query, each task's by name, inline values
+        with their bytes; a task with no artifact (or no such task) is left out."""
         ...
 
     def get_inline(self, key: str) -> bytes | None:
@@ -596,6 +605,24 @@ class SQLiteMetadataStore:
             ArtifactRef(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), bool(r[6])) for r in rows
         ]
 
+    def list_artifacts_of_tasks(
+        self, flow: str, run_id: int, task_ids: Sequence[int]
+    ) -> dict[int, list[ArtifactRef]]:
+        """Artifact records of many tasks in one query, each task's by name, inline values
+        with their bytes; a task with no artifact (or no such task) is left out."""
+        if not task_ids:
+            return {}
+        # The ids go in as one JSON array (no limit on bound variables); CROSS JOIN keeps
+        # json_each outermost, so each task's rows are found by primary key.
+        rows = self._read(
+            f"SELECT a.task_id, {_ARTIFACT_COLUMNS_OF_A}, b.data FROM json_each(?) j "
+            "CROSS JOIN artifacts a ON a.run_id = ? AND a.task_id = j.value "
+            "LEFT JOIN inline_blobs b ON a.inline = 1 AND b.key = a.key "
+            "WHERE a.flow = ? ORDER BY a.task_id, a.name",
+            (json.dumps([int(t) for t in task_ids]), run_id, flow),
+        )
+        return artifacts_by_task(rows)
+
     def get_logs(
         self, flow: str, run_id: int, task_id: int, stream: str, attempt: int | None = None
     ) -> str:
@@ -945,6 +972,18 @@ def _tasks(rows: list[tuple[Any, ...]]) -> list[TaskRecord]:
         TaskRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], stack, parent, r[10], r[11])
         for r, stack, parent in zip(rows, stacks, parents, strict=True)
     ]
+
+
+def artifacts_by_task(rows: Sequence[tuple[Any, ...]]) -> dict[int, list[ArtifactRef]]:
+    """Rows of ``task_id``, the artifact columns and the inline bytes (or None), as each
+    task's refs; the metadata columns decoded in one call, not one per row."""
+    metadata = json.loads("[" + ",".join(r[6] for r in rows) + "]")
+    by_task: dict[int, list[ArtifactRef]] = {}
+    for r, meta in zip(rows, metadata, strict=True):
+        data = None if r[8] is None else bytes(r[8])
+        ref = ArtifactRef(r[1], r[2], r[3], int(r[4]), r[5], meta, bool(r[7]), data)
+        by_task.setdefault(int(r[0]), []).append(ref)
+    return by_task
 
 
 def _card(row: tuple[Any, ...]) -> CardRecord:
