@@ -214,7 +214,8 @@ def test_artifacts_of_many_tasks_in_one_query_with_inline_bytes(
     meta: MetadataStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What a join reads of its parents: each task's refs by name, inline ones with
-    their bytes (shared keys too), tasks of other runs and tasks without artifacts left out."""
+    their bytes (a value many tasks share read once), tasks of other runs and tasks
+    without artifacts left out."""
     run, other = (meta.create_run("P", "ann", {}, [], []).run_id for _ in range(2))
     shared = _artifact("same", "k" * 64, b"\x01shared")
     for task_id in (1, 2, 3):
@@ -226,7 +227,9 @@ def test_artifacts_of_many_tasks_in_one_query_with_inline_bytes(
 
     fetched = Fetched(meta, monkeypatch)
     found = meta.list_artifacts_of_tasks("P", run, [3, 1, 4, 99])
-    assert len(fetched.queries) == 1
+    # the refs, then each inline value's bytes once: 3 values, not 4 (one is shared)
+    assert [n for _, n in fetched.queries] == [6, 3]
+    assert found[1][2].data is found[3][2].data  # tasks sharing a value share its bytes
     assert sorted(found) == [1, 3]  # no artifact, no such task: absent
     for task_id in (1, 3):
         refs = found[task_id]
@@ -253,9 +256,13 @@ def test_artifacts_of_tasks_take_more_ids_than_a_query_binds(meta: MetadataStore
 def test_artifacts_of_tasks_found_by_key_not_by_scanning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """SQLite's plan for the bulk read: each task's artifacts by primary key."""
+    """SQLite's plans for the bulk read: each task's artifacts, and each inline value,
+    by primary key."""
     meta = SQLiteMetadataStore(tmp_path / "meta.db")
-    run = _fan_run(meta, 3)
+    run = meta.create_run("P", "ann", {}, [], []).run_id
+    for task_id in (2, 3):
+        refs = [_artifact("out", f"{task_id}" * 64, b"\x02"), _artifact("big", "b" * 64)]
+        meta.commit_task(TaskRecord("P", run, "work", task_id, "successful"), refs)
     seen: list[tuple[str, Sequence[Any]]] = []
     read = meta._read
 
@@ -265,7 +272,9 @@ def test_artifacts_of_tasks_found_by_key_not_by_scanning(
 
     monkeypatch.setattr(meta, "_read", noting)
     meta.list_artifacts_of_tasks("P", run, [2, 3])
-    ((sql, args),) = seen
-    plan = " ".join(str(row[-1]) for row in read("EXPLAIN QUERY PLAN " + sql, args))
-    assert "SEARCH a USING INDEX sqlite_autoindex_artifacts_1 (run_id=? AND task_id=?)" in plan
+    plans = [" ".join(str(row[-1]) for row in read("EXPLAIN QUERY PLAN " + sql, args))
+             for sql, args in seen]  # fmt: skip
+    by_key, blobs = plans
+    assert "SEARCH a USING INDEX sqlite_autoindex_artifacts_1 (run_id=? AND task_id=?)" in by_key
+    assert "SEARCH inline_blobs USING INDEX sqlite_autoindex_inline_blobs_1 (key=?)" in blobs
     meta.close()

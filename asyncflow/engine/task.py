@@ -72,7 +72,7 @@ class Inputs(Sequence[FlowSpec]):
     100,000 tasks would otherwise hold 100,000 views for the whole body).
     """
 
-    def __init__(self, parents: tuple[TaskResult, ...], view: Callable[[TaskResult], FlowSpec]):
+    def __init__(self, parents: Sequence[TaskResult], view: Callable[[TaskResult], FlowSpec]):
         self._parents, self._view = parents, view
         self._views: weakref.WeakValueDictionary[int, FlowSpec] = weakref.WeakValueDictionary()
 

@@ -29,6 +29,7 @@ __all__ = [
     "TaskCommit",
     "artifacts_by_task",
     "attempt_of",
+    "inline_keys",
     "step_stats_of",
 ]
 
@@ -210,8 +211,9 @@ class MetadataStore(Protocol):
     def list_artifacts_of_tasks(
         self, flow: str, run_id: int, task_ids: Sequence[int]
     ) -> dict[int, list[ArtifactRef]]:
-        """Artifact records of many tasks in one query, each task's by name, inline values
-        with their bytes; a task with no artifact (or no such task) is left out."""
+        """Artifact records of many tasks, each task's by name, inline values with their
+        bytes, in two queries (one for the bytes, read once per value however many tasks
+        share it); a task with no artifact (or no such task) is left out."""
         ...
 
     def get_inline(self, key: str) -> bytes | None:
@@ -608,20 +610,25 @@ class SQLiteMetadataStore:
     def list_artifacts_of_tasks(
         self, flow: str, run_id: int, task_ids: Sequence[int]
     ) -> dict[int, list[ArtifactRef]]:
-        """Artifact records of many tasks in one query, each task's by name, inline values
-        with their bytes; a task with no artifact (or no such task) is left out."""
+        """Artifact records of many tasks, each task's by name, inline values with their
+        bytes, in two queries (one for the bytes, read once per value however many tasks
+        share it); a task with no artifact (or no such task) is left out."""
         if not task_ids:
             return {}
-        # The ids go in as one JSON array (no limit on bound variables); CROSS JOIN keeps
-        # json_each outermost, so each task's rows are found by primary key.
+        # The ids and keys go in as JSON arrays (no limit on bound variables); CROSS JOIN
+        # keeps json_each outermost, so each task's rows are found by primary key.
         rows = self._read(
-            f"SELECT a.task_id, {_ARTIFACT_COLUMNS_OF_A}, b.data FROM json_each(?) j "
+            f"SELECT a.task_id, {_ARTIFACT_COLUMNS_OF_A} FROM json_each(?) j "
             "CROSS JOIN artifacts a ON a.run_id = ? AND a.task_id = j.value "
-            "LEFT JOIN inline_blobs b ON a.inline = 1 AND b.key = a.key "
             "WHERE a.flow = ? ORDER BY a.task_id, a.name",
             (json.dumps([int(t) for t in task_ids]), run_id, flow),
         )
-        return artifacts_by_task(rows)
+        keys = inline_keys(rows)
+        blobs = keys and self._read(
+            "SELECT key, data FROM inline_blobs WHERE key IN (SELECT value FROM json_each(?))",
+            (json.dumps(keys),),
+        )
+        return artifacts_by_task(rows, blobs or [])
 
     def get_logs(
         self, flow: str, run_id: int, task_id: int, stream: str, attempt: int | None = None
@@ -974,14 +981,25 @@ def _tasks(rows: list[tuple[Any, ...]]) -> list[TaskRecord]:
     ]
 
 
-def artifacts_by_task(rows: Sequence[tuple[Any, ...]]) -> dict[int, list[ArtifactRef]]:
-    """Rows of ``task_id``, the artifact columns and the inline bytes (or None), as each
-    task's refs; the metadata columns decoded in one call, not one per row."""
+def inline_keys(rows: Sequence[tuple[Any, ...]]) -> list[str]:
+    """The distinct keys of the inline values among rows of ``task_id`` and the artifact
+    columns."""
+    return sorted({r[2] for r in rows if r[7]})
+
+
+def artifacts_by_task(
+    rows: Sequence[tuple[Any, ...]], blobs: Sequence[tuple[Any, ...]]
+) -> dict[int, list[ArtifactRef]]:
+    """Rows of ``task_id`` and the artifact columns, with the ``(key, data)`` of their
+    inline values, as each task's refs: tasks sharing a value share its bytes, and the
+    metadata columns are decoded in one call, not one per row."""
+    data = {key: bytes(value) for key, value in blobs}
     metadata = json.loads("[" + ",".join(r[6] for r in rows) + "]")
     by_task: dict[int, list[ArtifactRef]] = {}
     for r, meta in zip(rows, metadata, strict=True):
-        data = None if r[8] is None else bytes(r[8])
-        ref = ArtifactRef(r[1], r[2], r[3], int(r[4]), r[5], meta, bool(r[7]), data)
+        inline = bool(r[7])
+        ref = ArtifactRef(r[1], r[2], r[3], int(r[4]), r[5], meta, inline,
+                          data.get(r[2]) if inline else None)  # fmt: skip
         by_task.setdefault(int(r[0]), []).append(ref)
     return by_task
 

@@ -30,7 +30,7 @@ from psycopg_pool import ConnectionPool
 from ..exceptions import DatastoreError, LeaseLapsedError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
-from .metadata import TaskCommit, artifacts_by_task, attempt_of, step_stats_of
+from .metadata import TaskCommit, artifacts_by_task, attempt_of, inline_keys, step_stats_of
 from .postgres_schema import migrate
 from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStats, TaskRecord
 from .urls import _redacted
@@ -430,14 +430,16 @@ class PostgresMetadataStore:
         with their bytes; a task with no artifact (or no such task) is left out."""
         if not task_ids:
             return {}
-        columns = ", ".join(f"a.{c}" for c in _ARTIFACT_COLUMNS.split(", "))
         rows = self._read(
-            f"SELECT a.task_id, {columns}, b.data FROM artifacts a "
-            "LEFT JOIN inline_blobs b ON a.inline AND b.key = a.key "
-            "WHERE a.flow=%s AND a.run_id=%s AND a.task_id = ANY(%s) ORDER BY a.task_id, a.name",
+            f"SELECT task_id, {_ARTIFACT_COLUMNS} FROM artifacts "
+            "WHERE flow=%s AND run_id=%s AND task_id = ANY(%s) ORDER BY task_id, name",
             (flow, run_id, [int(t) for t in task_ids]),
         )
-        return artifacts_by_task(rows)
+        keys = inline_keys(rows)
+        blobs = keys and self._read(
+            "SELECT key, data FROM inline_blobs WHERE key = ANY(%s)", (keys,)
+        )
+        return artifacts_by_task(rows, blobs or [])
 
     def get_logs(
         self, flow: str, run_id: int, task_id: int, stream: str, attempt: int | None = None
