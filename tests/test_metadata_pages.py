@@ -227,9 +227,10 @@ def test_artifacts_of_many_tasks_in_one_query_with_inline_bytes(
 
     fetched = Fetched(meta, monkeypatch)
     found = meta.list_artifacts_of_tasks("P", run, [3, 1, 4, 99])
-    # the refs, then each inline value's bytes once: 3 values, not 4 (one is shared)
-    assert [n for _, n in fetched.queries] == [6, 3]
-    assert found[1][2].data is found[3][2].data  # tasks sharing a value share its bytes
+    # a row per distinct record (the shared `same` and `big` once, each `out`), then the
+    # bytes of the 3 inline values: not a row per task and artifact
+    assert [n for _, n in fetched.queries] == [4, 3]
+    assert found[1][2] is found[3][2]  # tasks with the same record share one ref
     assert sorted(found) == [1, 3]  # no artifact, no such task: absent
     for task_id in (1, 3):
         refs = found[task_id]

@@ -618,9 +618,9 @@ class SQLiteMetadataStore:
         # The ids and keys go in as JSON arrays (no limit on bound variables); CROSS JOIN
         # keeps json_each outermost, so each task's rows are found by primary key.
         rows = self._read(
-            f"SELECT a.task_id, {_ARTIFACT_COLUMNS_OF_A} FROM json_each(?) j "
+            f"SELECT json_group_array(a.task_id), {_ARTIFACT_COLUMNS_OF_A} FROM json_each(?) j "
             "CROSS JOIN artifacts a ON a.run_id = ? AND a.task_id = j.value "
-            "WHERE a.flow = ? ORDER BY a.task_id, a.name",
+            f"WHERE a.flow = ? GROUP BY {_ARTIFACT_COLUMNS_OF_A} ORDER BY a.name",
             (json.dumps([int(t) for t in task_ids]), run_id, flow),
         )
         keys = inline_keys(rows)
@@ -628,7 +628,8 @@ class SQLiteMetadataStore:
             "SELECT key, data FROM inline_blobs WHERE key IN (SELECT value FROM json_each(?))",
             (json.dumps(keys),),
         )
-        return artifacts_by_task(rows, blobs or [])
+        owners = json.loads("[" + ",".join(r[0] for r in rows) + "]")
+        return artifacts_by_task(rows, owners, blobs or [])
 
     def get_logs(
         self, flow: str, run_id: int, task_id: int, stream: str, attempt: int | None = None
@@ -982,25 +983,32 @@ def _tasks(rows: list[tuple[Any, ...]]) -> list[TaskRecord]:
 
 
 def inline_keys(rows: Sequence[tuple[Any, ...]]) -> list[str]:
-    """The distinct keys of the inline values among rows of ``task_id`` and the artifact
-    columns."""
+    """The distinct keys of the inline values among rows of the tasks' ids and the
+    artifact columns."""
     return sorted({r[2] for r in rows if r[7]})
 
 
 def artifacts_by_task(
-    rows: Sequence[tuple[Any, ...]], blobs: Sequence[tuple[Any, ...]]
+    rows: Sequence[tuple[Any, ...]],
+    owners: Sequence[Sequence[int]],
+    blobs: Sequence[tuple[Any, ...]],
 ) -> dict[int, list[ArtifactRef]]:
-    """Rows of ``task_id`` and the artifact columns, with the ``(key, data)`` of their
-    inline values, as each task's refs: tasks sharing a value share its bytes, and the
-    metadata columns are decoded in one call, not one per row."""
+    """Each task's refs from rows of the artifact columns (after a first column) by name,
+    the ids of the tasks that have each, and the ``(key, data)`` of the inline values.
+
+    One row stands for every task with that very record (a foreach's tasks all inherit
+    their parent's artifacts), and those tasks share one ref: fewer rows to read and one
+    object, not one per task. The metadata columns are decoded in one call.
+    """
     data = {key: bytes(value) for key, value in blobs}
     metadata = json.loads("[" + ",".join(r[6] for r in rows) + "]")
     by_task: dict[int, list[ArtifactRef]] = {}
-    for r, meta in zip(rows, metadata, strict=True):
+    for r, meta, task_ids in zip(rows, metadata, owners, strict=True):
         inline = bool(r[7])
         ref = ArtifactRef(r[1], r[2], r[3], int(r[4]), r[5], meta, inline,
                           data.get(r[2]) if inline else None)  # fmt: skip
-        by_task.setdefault(int(r[0]), []).append(ref)
+        for task_id in task_ids:
+            by_task.setdefault(int(task_id), []).append(ref)
     return by_task
 
 

@@ -431,15 +431,16 @@ class PostgresMetadataStore:
         if not task_ids:
             return {}
         rows = self._read(
-            f"SELECT task_id, {_ARTIFACT_COLUMNS} FROM artifacts "
-            "WHERE flow=%s AND run_id=%s AND task_id = ANY(%s) ORDER BY task_id, name",
+            f"SELECT array_agg(task_id), {_ARTIFACT_COLUMNS} FROM artifacts "
+            "WHERE flow=%s AND run_id=%s AND task_id = ANY(%s) "
+            f"GROUP BY {_ARTIFACT_COLUMNS} ORDER BY name",
             (flow, run_id, [int(t) for t in task_ids]),
         )
         keys = inline_keys(rows)
         blobs = keys and self._read(
             "SELECT key, data FROM inline_blobs WHERE key = ANY(%s)", (keys,)
         )
-        return artifacts_by_task(rows, blobs or [])
+        return artifacts_by_task(rows, [r[0] for r in rows], blobs or [])
 
     def get_logs(
         self, flow: str, run_id: int, task_id: int, stream: str, attempt: int | None = None
