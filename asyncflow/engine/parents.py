@@ -3,7 +3,8 @@
 A join of 100,000 tasks would otherwise hold 100,000 results (refs, inline bytes,
 frames) from the first task's end to the join's. What it keeps instead is the ids,
 each parent's step and, for a foreach, the items; a parent's artifacts are read when
-first asked for, a page of parents in one query.
+first asked for, with those of a page of parents in one bulk read
+(``MetadataStore.list_artifacts_of_tasks``).
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ Split = tuple[str, str, int]
 
 class JoinParents(Sequence[TaskResult]):
     """The tasks a join follows, in order; each is built as a :class:`TaskResult` when
-    read, its artifacts read with those of :attr:`PAGE` parents around it in one query.
+    read, its artifacts read with those of :attr:`PAGE` parents around it in one bulk read.
 
     Pickled without its store (a worker reads its own: see :func:`reading_from`).
     """
 
-    #: How many parents' artifacts one query reads (and the join holds at most, unless
-    #: its body keeps them).
+    #: How many parents' artifacts one bulk read fetches (and the join holds at most,
+    #: unless its body keeps them).
     PAGE = 1000
 
     def __init__(
