@@ -17,6 +17,7 @@ from asyncflow import Engine, Run
 from asyncflow.engine.joins import JoinBarriers
 from asyncflow.engine.parents import JoinParents, parent_ids, reading_from
 from asyncflow.engine.records import TaskInput, TaskResult
+from asyncflow.engine.task import input_reads
 from asyncflow.executors.spec import spec_input
 from asyncflow.flowspec import ForeachFrame
 from asyncflow.graph import FlowGraph
@@ -110,6 +111,22 @@ def test_a_join_reads_its_parents_a_page_per_query(
     assert [p.task_id for p in parents[10:12]] == [12, 13] and counting.reads == 3
     with pytest.raises(IndexError):
         parents[25]
+    store.close()
+
+
+def test_a_join_missing_an_attribute_hints_from_one_page_of_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``hasattr(self, name)`` in a join builds the hint of its message: it must not read
+    every input's artifacts each time."""
+    monkeypatch.setattr(JoinParents, "PAGE", 10)
+    store, run, results = _fan(tmp_path, 25)
+    counting = _Counting(store)
+    inp = _join_input(counting, run, results)
+    inp.parents[-1]  # the body is reading the last page
+    reads = input_reads(FlowGraph(WideFlow)["join"], inp)
+    assert [reads("nope"), reads("nope"), reads("out")] == [None, None, "[i.out for i in inputs]"]
+    assert counting.reads == 2  # the last page, then the first for the hints: not all three
     store.close()
 
 
