@@ -15,7 +15,7 @@ import pytest
 
 from asyncflow import Engine, Run
 from asyncflow.engine.joins import JoinBarriers
-from asyncflow.engine.parents import JoinParents, parent_ids, reading_from
+from asyncflow.engine.parents import JoinParents, first_from, parent_ids, reading_from
 from asyncflow.engine.records import TaskInput, TaskResult
 from asyncflow.engine.task import input_reads
 from asyncflow.executors.spec import spec_input
@@ -127,6 +127,8 @@ def test_a_join_missing_an_attribute_hints_from_one_page_of_inputs(
     reads = input_reads(FlowGraph(WideFlow)["join"], inp)
     assert [reads("nope"), reads("nope"), reads("out")] == [None, None, "[i.out for i in inputs]"]
     assert counting.reads == 2  # the last page, then the first for the hints: not all three
+    assert first_from(inp.parents, "work") == 0 and first_from(inp.parents, "start") is None
+    assert counting.reads == 2  # `inputs.work` finds its input by step, reading nothing
     store.close()
 
 

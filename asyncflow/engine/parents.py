@@ -18,7 +18,7 @@ from ..flowspec import ForeachFrame
 from ..store import ArtifactRef, MetadataStore
 from .records import TaskInput, TaskResult
 
-__all__ = ["JoinParents", "parent_ids", "reading_from"]
+__all__ = ["JoinParents", "first_from", "parent_ids", "reading_from"]
 
 #: The foreach a join closes, as each parent's last frame has it: step, var, num_splits.
 Split = tuple[str, str, int]
@@ -73,6 +73,13 @@ class JoinParents(Sequence[TaskResult]):
             self._id_list = self._ids.tolist()
         return self._id_list
 
+    def position_of(self, step: str) -> int | None:
+        """Where the first parent from ``step`` is, or None (nothing read)."""
+        if step not in self._steps:
+            return None
+        index = self._steps.index(step)
+        return next(i for i, s in enumerate(self._step_of) if s == index)
+
     def pathspecs(self) -> list[str]:
         """The parents' pathspecs, in order (nothing read)."""
         return [self._pathspec(i) for i in range(len(self._ids))]
@@ -126,6 +133,14 @@ def parent_ids(inp: TaskInput) -> list[int]:
     if isinstance(inp.parents, JoinParents):
         return inp.parents.task_ids
     return [p.task_id for p in inp.parents]
+
+
+def first_from(parents: Sequence[TaskResult], step: str) -> int | None:
+    """Where the first of ``parents`` from ``step`` is, or None; a join's without reading
+    their artifacts."""
+    if isinstance(parents, JoinParents):
+        return parents.position_of(step)
+    return next((i for i, p in enumerate(parents) if p.step == step), None)
 
 
 def reading_from(inp: TaskInput, store: MetadataStore) -> TaskInput:

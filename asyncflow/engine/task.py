@@ -35,7 +35,7 @@ from ..projects import from_tags
 from ..store import ArtifactRef, TaskRecord
 from ..wording import a_type, plural
 from .context import RunContext
-from .parents import JoinParents
+from .parents import JoinParents, first_from
 from .prefetch import prefetch, to_prefetch
 from .records import TaskInput, TaskResult
 
@@ -100,10 +100,10 @@ class Inputs(Sequence[FlowSpec]):
     def __getattr__(self, step: str) -> FlowSpec:
         if step.startswith("_"):
             raise AttributeError(step)
-        for position, parent in enumerate(self._parents):
-            if parent.step == step:
-                return self[position]
-        raise AttributeError(f"no input comes from step '{step}'")
+        position = first_from(self._parents, step)
+        if position is None:
+            raise AttributeError(f"no input comes from step '{step}'")
+        return self[position]
 
     def __repr__(self) -> str:
         return f"Inputs({list(self)!r})"
