@@ -18,12 +18,13 @@ from asyncflow.engine.joins import JoinBarriers
 from asyncflow.engine.parents import JoinParents, first_from, parent_ids, reading_from
 from asyncflow.engine.records import TaskInput, TaskResult
 from asyncflow.engine.task import input_reads
+from asyncflow.exceptions import UnhandledInMergeArtifactsError
 from asyncflow.executors.spec import spec_input
 from asyncflow.flowspec import ForeachFrame
 from asyncflow.graph import FlowGraph
 from asyncflow.store import ArtifactRef, SQLiteMetadataStore, TaskRecord
 
-from .flows.wide import WideFlow
+from .flows.wide import WideFlow, WideMergeFlow
 
 pytestmark = pytest.mark.anyio
 
@@ -158,6 +159,21 @@ async def test_a_join_of_several_pages_sees_every_input_in_order(
     work = sorted(t.id for t in run["work"].tasks())
     parents = [t.id for t in run["join"].task.parent_tasks]  # type: ignore[union-attr]
     assert sorted(parents) == work
+
+
+async def test_a_join_merges_what_inputs_of_several_pages_agree_on(
+    store_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(JoinParents, "PAGE", 10)
+    merged = await Engine(max_num_splits=25).run(WideMergeFlow)
+    assert merged.status == "successful", merged.traceback
+    join = Run(merged.pathspec)["join"].task
+    assert join is not None and join.data.common == "the same everywhere"
+    assert join["items"].sha == Run(merged.pathspec)["start"].task["items"].sha  # type: ignore[index]
+    assert "out" not in join
+    conflict = await Engine(max_num_splits=25).run(WideMergeFlow, {"exclude": ""})
+    assert isinstance(conflict.exception, UnhandledInMergeArtifactsError)
+    assert conflict.exception.artifact_names == ["out"]
 
 
 async def test_a_resumed_join_reads_the_parents_its_run_cloned(
