@@ -22,7 +22,7 @@ from asyncflow.exceptions import UnhandledInMergeArtifactsError
 from asyncflow.executors.spec import spec_input
 from asyncflow.flowspec import ForeachFrame
 from asyncflow.graph import FlowGraph
-from asyncflow.store import ArtifactRef, SQLiteMetadataStore, TaskRecord
+from asyncflow.store import ArtifactRef, Datastore, SQLiteMetadataStore, TaskRecord
 
 from .flows.wide import WideFlow, WideMergeFlow
 
@@ -185,6 +185,22 @@ async def test_a_resumed_join_reads_the_parents_its_run_cloned(
     assert again.status == "successful", again.traceback
     assert again.run_id != first.run_id
     assert Run(again.pathspec)["join"].task.data.outs == list(range(25))  # type: ignore[union-attr]
+
+
+async def test_a_join_reads_its_parents_and_their_inline_values_from_postgresql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_server: Any
+) -> None:
+    monkeypatch.setattr(JoinParents, "PAGE", 10)
+    monkeypatch.chdir(tmp_path)
+    store = Datastore.open(str(tmp_path / "blobs"), metadata=postgres_server.fresh_url())
+    result = await Engine(store, max_num_splits=25).run(WideFlow, {"n": 25})
+    assert result.successful, result.traceback
+    run = Run(result.pathspec, root=store.urls)
+    assert run["join"].task.data.outs == list(range(25))  # type: ignore[union-attr]
+    work = int(run["work"].tasks()[0].id)
+    (out,) = [r for r in store.metadata.list_artifacts("WideFlow", result.run_id, work)
+              if r.name == "out"]  # fmt: skip
+    assert out.inline  # the values the join read were inline
 
 
 async def test_a_join_on_worker_processes_reads_its_parents_there(store_root: Path) -> None:
