@@ -74,6 +74,12 @@ class ForeachFrame:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
         return f"ForeachFrame({shown})"
 
+    @property
+    def item(self) -> Any:
+        """The item as the foreach listed it, shared by every task at this position
+        (``value`` is a task's own copy)."""
+        return self._source
+
     def fresh(self) -> ForeachFrame:
         """The same position for another task, which gets its own copy of the item."""
         return ForeachFrame(self.step, self.var, self.index, self.num_splits, self._source)
@@ -401,7 +407,8 @@ def describe_transition(steps: tuple[str, ...], foreach: str | None) -> list[str
 def _merge_refs(
     inputs: Iterable[FlowSpec], wanted: Callable[[str], bool]
 ) -> tuple[dict[str, ArtifactRef], list[str]]:
-    """The first ref of each wanted name across inputs, and the names whose content differs."""
+    """The first ref of each wanted name across inputs, and the names whose content
+    differs, by name (a join reads its inputs' refs from the store, which keeps no order)."""
     merged: dict[str, ArtifactRef] = {}
     conflicts: list[str] = []
     for inp in inputs:
@@ -412,4 +419,4 @@ def _merge_refs(
             first = merged.setdefault(name, ref)
             if (first.key, first.encoding) != (ref.key, ref.encoding) and name not in conflicts:
                 conflicts.append(name)
-    return merged, conflicts
+    return merged, sorted(conflicts)

@@ -66,7 +66,7 @@ async def test_merge_names_every_conflict_the_join_did_not_resolve(store_root: P
     result = await Engine().run(MergeConflictFlow)
     assert isinstance(result.exception, UnhandledInMergeArtifactsError)
     assert str(result.exception) == (
-        "step 'join' cannot merge artifacts whose values differ between its inputs: x, w; "
+        "step 'join' cannot merge artifacts whose values differ between its inputs: w, x; "
         "set them in the join (self.<name> = ...) before calling merge_artifacts, or exclude them"
     )
     join = Run(result.pathspec)["join"].task

@@ -1,6 +1,7 @@
 """Paged and summed-up metadata queries, the same on SQLite and PostgreSQL: runs of a
-flow and tasks of a step by page, counts, step summaries. Checked by what each query
-fetches (rows and SQL), never by how long it takes."""
+flow and tasks of a step by page, counts, step summaries, the artifacts of many tasks
+(what a join reads of its parents). Checked by what each query fetches (rows and SQL),
+never by how long it takes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from typing import Any
 
 import pytest
 
-from asyncflow.store import AttemptRecord, MetadataStore, SQLiteMetadataStore, TaskRecord
+from asyncflow.store import (
+    ArtifactRef,
+    AttemptRecord,
+    MetadataStore,
+    SQLiteMetadataStore,
+    TaskRecord,
+)
 
 from .servers import Postgres
 
@@ -195,4 +202,80 @@ def test_step_edges_find_each_parent_by_key_not_by_scanning(tmp_path: Path) -> N
     plan = " ".join(str(row[-1]) for row in meta._read("EXPLAIN QUERY PLAN " + STEP_EDGES,
                                                        ("P", run)))  # fmt: skip
     assert "SEARCH p USING INDEX sqlite_autoindex_tasks_1 (run_id=? AND task_id=?)" in plan
+    meta.close()
+
+
+def _artifact(name: str, key: str, data: bytes | None = None) -> ArtifactRef:
+    return ArtifactRef(name, key, "msgpack/1", len(data or b"x" * 9), "int", {"n": 1},
+                       data is not None, data)  # fmt: skip
+
+
+def test_artifacts_of_many_tasks_in_one_query_with_inline_bytes(
+    meta: MetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a join reads of its parents: each task's refs by name, inline ones with
+    their bytes (a value many tasks share read once), tasks of other runs and tasks
+    without artifacts left out."""
+    run, other = (meta.create_run("P", "ann", {}, [], []).run_id for _ in range(2))
+    shared = _artifact("same", "k" * 64, b"\x01shared")
+    for task_id in (1, 2, 3):
+        refs = [_artifact("out", f"{task_id}" * 64, b"\x02" + bytes([task_id])), shared,
+                _artifact("big", "b" * 64)]  # fmt: skip
+        meta.commit_task(TaskRecord("P", run, "work", task_id, "successful"), refs)
+    meta.commit_task(TaskRecord("P", run, "work", 4, "successful"), [])
+    meta.commit_task(TaskRecord("P", other, "work", 1, "successful"), [_artifact("x", "x" * 64)])
+
+    fetched = Fetched(meta, monkeypatch)
+    found = meta.list_artifacts_of_tasks("P", run, [3, 1, 4, 99])
+    # a row per distinct record (the shared `same` and `big` once, each `out`), then the
+    # bytes of the 3 inline values: not a row per task and artifact
+    assert [n for _, n in fetched.queries] == [4, 3]
+    assert found[1][2] is found[3][2]  # tasks with the same record share one ref
+    assert sorted(found) == [1, 3]  # no artifact, no such task: absent
+    for task_id in (1, 3):
+        refs = found[task_id]
+        assert [r.name for r in refs] == ["big", "out", "same"]
+        assert refs == meta.list_artifacts("P", run, task_id)  # the same records
+        big, out, same = refs
+        assert (out.inline, out.data) == (True, b"\x02" + bytes([task_id]))
+        assert same.data == b"\x01shared" and same.metadata == {"n": 1}
+        assert (big.inline, big.data, big.size) == (False, None, 9)
+    assert meta.list_artifacts_of_tasks("P", other, [1])[1][0].name == "x"
+    assert meta.list_artifacts_of_tasks("P", run, []) == {}
+    assert meta.list_artifacts_of_tasks("Q", run, [1]) == {}
+
+
+def test_artifacts_of_tasks_take_more_ids_than_a_query_binds(meta: MetadataStore) -> None:
+    """SQLite binds at most 32,766 variables per statement: the ids must not be bound
+    one by one."""
+    run = meta.create_run("P", "ann", {}, [], []).run_id
+    meta.commit_task(TaskRecord("P", run, "work", 40_000, "successful"), [_artifact("o", "o" * 64)])
+    found = meta.list_artifacts_of_tasks("P", run, range(1, 40_001))
+    assert list(found) == [40_000]
+
+
+def test_artifacts_of_tasks_found_by_key_not_by_scanning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's plans for the bulk read: each task's artifacts, and each inline value,
+    by primary key."""
+    meta = SQLiteMetadataStore(tmp_path / "meta.db")
+    run = meta.create_run("P", "ann", {}, [], []).run_id
+    for task_id in (2, 3):
+        refs = [_artifact("out", f"{task_id}" * 64, b"\x02"), _artifact("big", "b" * 64)]
+        meta.commit_task(TaskRecord("P", run, "work", task_id, "successful"), refs)
+    seen: list[tuple[str, Sequence[Any]]] = []
+    read = meta._read
+
+    def noting(sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        seen.append((sql, args))
+        return read(sql, args)
+
+    monkeypatch.setattr(meta, "_read", noting)
+    meta.list_artifacts_of_tasks("P", run, [2, 3])
+    plans = [" ".join(str(row[-1]) for row in read("EXPLAIN QUERY PLAN " + sql, args))
+             for sql, args in seen]  # fmt: skip
+    by_key, blobs = plans
+    assert "SEARCH a USING INDEX sqlite_autoindex_artifacts_1 (run_id=? AND task_id=?)" in by_key
+    assert "SEARCH inline_blobs USING INDEX sqlite_autoindex_inline_blobs_1 (key=?)" in blobs
     meta.close()

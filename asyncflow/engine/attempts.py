@@ -35,6 +35,7 @@ from ..store import AttemptRecord, TaskRecord
 from .cards import finish_cards, open_cards
 from .context import RunContext
 from .environ import task_environment
+from .parents import parent_ids
 from .records import TaskInput, TaskResult
 from .remote import fence, submit_attempt
 from .resume import clone_task
@@ -136,7 +137,7 @@ class _Task:
         return TaskRecord(
             run.flow_name, run.record.run_id, self.node.name, self.task_id, status, attempt,
             self.started, time.time(), [f.to_record() for f in self.inp.frames],
-            [p.task_id for p in self.inp.parents], attempt_started_at=self.attempt_started,
+            parent_ids(self.inp), attempt_started_at=self.attempt_started,
         )  # fmt: skip
 
 

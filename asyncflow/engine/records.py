@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,10 +14,14 @@ __all__ = ["TaskInput", "TaskResult"]
 
 @dataclass(frozen=True)
 class TaskInput:
-    """A task to run: its step, the tasks it follows, and its foreach position."""
+    """A task to run: its step, the tasks it follows, and its foreach position.
+
+    A join's ``parents`` are a :class:`~asyncflow.engine.parents.JoinParents` (ids, each
+    parent read when asked for); use :func:`~asyncflow.engine.parents.parent_ids` for ids.
+    """
 
     step: str
-    parents: tuple[TaskResult, ...]
+    parents: Sequence[TaskResult]
     frames: tuple[ForeachFrame, ...] = ()
     # keyword-only: two optional ints in a row are too easy to swap by position
     #: The task's id when the scheduler chose it (the tasks of a ``@parallel`` gang).
@@ -25,7 +30,7 @@ class TaskInput:
     iteration: int = field(default=0, kw_only=True)
 
 
-@dataclass(frozen=True, slots=True)  # no __dict__: a join holds one per input
+@dataclass(frozen=True, slots=True)  # no __dict__: a foreach's tasks each hold one
 class TaskResult:
     """A committed task, as its successors need it."""
 

@@ -23,6 +23,7 @@ from ..flowspec import PARALLEL_VAR
 from ..graph import FlowGraph, StepNode
 from ..store import ArtifactRef, Datastore, RunRecord, TaskRecord
 from .context import RunContext
+from .parents import parent_ids
 from .records import TaskInput, TaskResult
 
 __all__ = ["ResumePlan", "TaskKey", "clone_task", "plan_resume"]
@@ -134,7 +135,7 @@ async def clone_task(run: RunContext, inp: TaskInput, origin: TaskRecord) -> Tas
     record = TaskRecord(
         run.flow_name, run.record.run_id, node.name, task_id, "successful", origin.attempt,
         time.time(), time.time(), [f.to_record() for f in inp.frames],
-        [p.task_id for p in inp.parents], origin_task_id=origin.task_id,
+        parent_ids(inp), origin_task_id=origin.task_id,
     )  # fmt: skip
     refs, items = await anyio.to_thread.run_sync(
         _clone,

@@ -362,7 +362,9 @@ class _Scheduler:
 
     def __init__(self, run: RunContext) -> None:
         self.run_ctx = run
-        self.joins = JoinBarriers(run.graph)
+        self.joins = JoinBarriers(
+            run.graph, run.datastore.metadata, run.flow_name, run.record.run_id
+        )
         self.failure: Exception | None = None
 
     async def run(self) -> None:

@@ -5,6 +5,7 @@ The attempt loop around it (retries, ``@catch``, ``@timeout``) is in :mod:`.atte
 
 from __future__ import annotations
 
+import functools
 import itertools
 import linecache
 import traceback
@@ -34,6 +35,7 @@ from ..projects import from_tags
 from ..store import ArtifactRef, TaskRecord
 from ..wording import a_type, plural
 from .context import RunContext
+from .parents import JoinParents, first_from
 from .prefetch import prefetch, to_prefetch
 from .records import TaskInput, TaskResult
 
@@ -72,7 +74,7 @@ class Inputs(Sequence[FlowSpec]):
     100,000 tasks would otherwise hold 100,000 views for the whole body).
     """
 
-    def __init__(self, parents: tuple[TaskResult, ...], view: Callable[[TaskResult], FlowSpec]):
+    def __init__(self, parents: Sequence[TaskResult], view: Callable[[TaskResult], FlowSpec]):
         self._parents, self._view = parents, view
         self._views: weakref.WeakValueDictionary[int, FlowSpec] = weakref.WeakValueDictionary()
 
@@ -98,10 +100,10 @@ class Inputs(Sequence[FlowSpec]):
     def __getattr__(self, step: str) -> FlowSpec:
         if step.startswith("_"):
             raise AttributeError(step)
-        for position, parent in enumerate(self._parents):
-            if parent.step == step:
-                return self[position]
-        raise AttributeError(f"no input comes from step '{step}'")
+        position = first_from(self._parents, step)
+        if position is None:
+            raise AttributeError(f"no input comes from step '{step}'")
+        return self[position]
 
     def __repr__(self) -> str:
         return f"Inputs({list(self)!r})"
@@ -207,10 +209,19 @@ def join_args(run: RunContext, node: StepNode, inp: TaskInput) -> tuple[Any, ...
 
 
 def input_reads(node: StepNode, inp: TaskInput) -> Callable[[str], str | None]:
-    """For a join's messages: how to read an artifact of its inputs, if any input has it."""
+    """For a join's messages: how to read an artifact of its inputs, if any input has it.
 
+    Of a join of many inputs, the first page of them is looked at, once per name: every
+    ``hasattr(self, ...)`` that misses builds this message, and reading every input's
+    artifacts each time would cost a read of the whole join.
+    """
+
+    @functools.cache
     def reads(name: str) -> str | None:
-        steps = sorted({p.step for p in inp.parents if name in p.artifacts})
+        parents = inp.parents
+        if isinstance(parents, JoinParents):
+            parents = parents[: parents.PAGE]
+        steps = sorted({p.step for p in parents if name in p.artifacts})
         if not steps:
             return None
         if len(node.in_funcs) == 1:  # the join of a foreach: one input per item

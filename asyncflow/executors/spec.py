@@ -65,6 +65,10 @@ class TaskSpec:
     @property
     def input_pathspecs(self) -> list[str]:
         """The pathspecs of the tasks this one follows."""
+        from ..engine.parents import JoinParents
+
+        if isinstance(self.inp.parents, JoinParents):
+            return self.inp.parents.pathspecs()  # without reading their artifacts
         return [p.pathspec for p in self.inp.parents]
 
 
@@ -116,9 +120,15 @@ def without_data(refs: dict[str, ArtifactRef]) -> dict[str, ArtifactRef]:
 
 
 def spec_input(inp: TaskInput) -> TaskInput:
-    """``inp`` with its parents' references stripped of inline bytes, to send to a worker."""
+    """``inp`` with its parents' references stripped of inline bytes, to send to a worker.
+
+    A join's parents go as they are, ids and items (the worker reads their artifacts).
+    """
+    from ..engine.parents import JoinParents
     from ..engine.records import TaskResult
 
+    if isinstance(inp.parents, JoinParents):
+        return inp
     parents = tuple(
         TaskResult(p.step, p.task_id, p.pathspec, without_data(p.artifacts), p.frames)
         for p in inp.parents

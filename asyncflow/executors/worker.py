@@ -19,6 +19,7 @@ import anyio
 
 from ..engine.attempts import AttemptFailed, one_attempt
 from ..engine.context import RunContext
+from ..engine.parents import reading_from
 from ..events import ArtifactStored, Event, TaskOutput
 from ..graph import FlowGraph, step_functions
 from ..store import Datastore
@@ -74,7 +75,8 @@ async def _run(spec: TaskSpec, listener: Callable[[Event], None]) -> AttemptOutc
         as_launched=functools.partial(as_launched, spec.code),
     )  # fmt: skip
     try:
-        result = await one_attempt(run, spec.inp, spec.task_id, spec.attempt, spec.started)
+        inp = reading_from(spec.inp, store.metadata)
+        result = await one_attempt(run, inp, spec.task_id, spec.attempt, spec.started)
     except AttemptFailed as failed:
         formatted = as_launched(spec.code, failed.formatted)
         logs = {name: as_launched(spec.code, text) for name, text in failed.logs.items()}

@@ -30,7 +30,7 @@ from psycopg_pool import ConnectionPool
 from ..exceptions import DatastoreError, LeaseLapsedError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
-from .metadata import TaskCommit, attempt_of, step_stats_of
+from .metadata import TaskCommit, artifacts_by_task, attempt_of, inline_keys, step_stats_of
 from .postgres_schema import migrate
 from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStats, TaskRecord
 from .urls import _redacted
@@ -422,6 +422,25 @@ class PostgresMetadataStore:
             ArtifactRef(r[0], r[1], r[2], int(r[3]), r[4], json.loads(r[5]), bool(r[6]))
             for r in rows
         ]
+
+    def list_artifacts_of_tasks(
+        self, flow: str, run_id: int, task_ids: Sequence[int]
+    ) -> dict[int, list[ArtifactRef]]:
+        """Artifact records of many tasks in one query, each task's by name, inline values
+        with their bytes; a task with no artifact (or no such task) is left out."""
+        if not task_ids:
+            return {}
+        rows = self._read(
+            f"SELECT array_agg(task_id), {_ARTIFACT_COLUMNS} FROM artifacts "
+            "WHERE flow=%s AND run_id=%s AND task_id = ANY(%s) "
+            f"GROUP BY {_ARTIFACT_COLUMNS} ORDER BY name",
+            (flow, run_id, [int(t) for t in task_ids]),
+        )
+        keys = inline_keys(rows)
+        blobs = keys and self._read(
+            "SELECT key, data FROM inline_blobs WHERE key = ANY(%s)", (keys,)
+        )
+        return artifacts_by_task(rows, [r[0] for r in rows], blobs or [])
 
     def get_logs(
         self, flow: str, run_id: int, task_id: int, stream: str, attempt: int | None = None

@@ -37,3 +37,30 @@ class WideFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+class WideMergeFlow(FlowSpec):
+    """A foreach whose join merges what its inputs agree on (``exclude``: what it leaves)."""
+
+    n = Parameter("n", default=25)
+    exclude = Parameter("exclude", default="out")
+
+    @step
+    def start(self):
+        self.items = list(range(self.n))
+        self.common = "the same everywhere"
+        self.next(self.work, foreach="items")
+
+    @step
+    def work(self):
+        self.out = self.input
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.merge_artifacts(inputs, exclude=[n for n in self.exclude.split(",") if n])
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
