@@ -37,6 +37,7 @@ __all__ = [
     "LineSink",
     "TaskCapture",
     "capture_suspended",
+    "capturing",
     "install_proxies",
     "real_stream",
     "start_capture",
@@ -103,6 +104,8 @@ class TaskCapture:
 
     def flush(self) -> None:
         """Emit any unterminated last line."""
+        if not self._decoders and not self._pending["stdout"] and not self._pending["stderr"]:
+            return  # nothing unterminated (most tasks print nothing)
         for stream in ("stdout", "stderr"):
             with self._lock:
                 lines = self._add(stream, self._undecoded(stream))
@@ -240,6 +243,11 @@ def start_capture(capture: TaskCapture) -> Token[TaskCapture | None]:
 def stop_capture(token: Token[TaskCapture | None]) -> None:
     """Undo :func:`start_capture`."""
     _capture.reset(token)
+
+
+def capturing() -> bool:
+    """Whether output in this context goes to a task's capture."""
+    return _capture.get() is not None
 
 
 class capture_suspended:

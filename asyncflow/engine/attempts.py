@@ -20,11 +20,14 @@ from ..artifacts import TaskArtifacts
 from ..current import enter_task, leave_task
 from ..decorators import (
     CatchSpec,
+    EnvironmentSpec,
     ExceptionWrapper,
     IsolatedSpec,
     RetrySpec,
+    SecretsSpec,
     TimeoutSpec,
     find_spec,
+    step_specs,
 )
 from ..events import TaskFailed, TaskFinished, TaskOutput, TaskRetrying, TaskStarted
 from ..exceptions import AsyncflowException, StepExitError, StepTimeoutError
@@ -92,9 +95,20 @@ class _Policy:
     catch: CatchSpec | None = None
     timeout: TimeoutSpec | None = None
     isolated: bool = False
+    #: Whether the step sets variables (``@environment``, ``@secrets``) or has ``@card``.
+    environment: bool = False
+    cards: bool = False
 
     @classmethod
-    def of(cls, node: StepNode) -> _Policy:
+    def of(cls, run: RunContext, node: StepNode) -> _Policy:
+        """The step's policy, worked out once per run (every task of a step shares it)."""
+        policy: _Policy | None = run.step_policies.get(node.name)
+        if policy is None:
+            policy = run.step_policies[node.name] = cls._of(node)
+        return policy
+
+    @classmethod
+    def _of(cls, node: StepNode) -> _Policy:
         retry: RetrySpec | None = find_spec(node.func, RetrySpec)
         return cls(
             retry.times if retry else 0,
@@ -102,6 +116,8 @@ class _Policy:
             find_spec(node.func, CatchSpec),
             find_spec(node.func, TimeoutSpec),
             find_spec(node.func, IsolatedSpec) is not None,
+            any(isinstance(s, EnvironmentSpec | SecretsSpec) for s in step_specs(node.func)),
+            any(getattr(s, "name", None) == "card" for s in step_specs(node.func)),
         )
 
 
@@ -126,7 +142,7 @@ class _Task:
         node = run.graph[inp.step]
         task_id = inp.task_id if inp.task_id is not None else run.next_task_id()
         pathspec = run.task_pathspec(node.name, task_id)
-        return cls(node, inp, task_id, pathspec, _Policy.of(node), time.time())
+        return cls(node, inp, task_id, pathspec, _Policy.of(run, node), time.time())
 
     def begin(self, attempt: int) -> None:
         """Note when ``attempt`` starts (attempt 0 starts with the task)."""
@@ -168,7 +184,7 @@ class _Attempt:
         running = task.record(run, attempt, "running")
         running.finished_at = None
         self._context = task_context(run, node.name, task.task_id, attempt, inp.frames, running)
-        self.cards = open_cards(run, node, running)
+        self.cards = open_cards(run, node, running) if task.policy.cards else None
 
     def __enter__(self) -> _Attempt:
         self._tokens = (enter_task(self._context), start_capture(self.capture))
@@ -212,7 +228,7 @@ async def one_attempt(
     raise :class:`AttemptFailed` if it fails."""
     node = run.graph[inp.step]
     pathspec = run.task_pathspec(node.name, task_id)
-    task = _Task(node, inp, task_id, pathspec, _Policy.of(node), started)
+    task = _Task(node, inp, task_id, pathspec, _Policy.of(run, node), started)
     return await _attempt(run, task, attempt)
 
 
@@ -256,15 +272,21 @@ async def _catch_in_attempt(
 async def _in_environment(run: RunContext, task: _Task, current_attempt: _Attempt) -> Outcome:
     """The body, with the step's ``@environment`` and ``@secrets`` variables set."""
     node = task.node
+    if not task.policy.environment:
+        return await _body(run, task, current_attempt)
     async with task_environment(run, node):
-        try:
-            return await execute(
-                run, node, current_attempt.flow, join_args(run, node, task.inp),
-                task.policy.timeout,
-            )  # fmt: skip
-        except StepTimeoutError:  # raised at the deadline, with no await since
-            current_attempt.stop_at_deadline()
-            raise
+        return await _body(run, task, current_attempt)
+
+
+async def _body(run: RunContext, task: _Task, current_attempt: _Attempt) -> Outcome:
+    node = task.node
+    try:
+        return await execute(
+            run, node, current_attempt.flow, join_args(run, node, task.inp), task.policy.timeout
+        )
+    except StepTimeoutError:  # raised at the deadline, with no await since
+        current_attempt.stop_at_deadline()
+        raise
 
 
 async def _remote_attempt(

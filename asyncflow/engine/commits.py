@@ -17,22 +17,26 @@ from ..store import ArtifactRef, Datastore, TaskRecord
 __all__ = ["GroupCommit"]
 
 
-class _Pending:
-    """One task waiting for its commit."""
+_Item = tuple[TaskRecord, list[ArtifactRef], dict[str, str]]
 
-    def __init__(self, record: TaskRecord, refs: list[ArtifactRef], logs: dict[str, str]) -> None:
-        self.item = (record, refs, logs)
-        self.done = anyio.Event()
-        self.lead = False
-        self.error: Exception | None = None
+
+class _Batch:
+    """Tasks committing in one transaction; ``done`` is set when it has run."""
+
+    __slots__ = ("done", "errors", "items")
+
+    def __init__(self) -> None:
+        self.items: list[_Item] = []
+        self.errors: list[Exception | None] = []
+        self.done = anyio.Event()  # one for the batch, not one for each task
 
 
 class GroupCommit:
     """Commits a run's finished tasks in groups (call :meth:`commit` on the loop)."""
 
     def __init__(self) -> None:
-        self._queue: list[_Pending] = []
-        self._busy = False
+        self._running: _Batch | None = None  # in a transaction now
+        self._next: _Batch | None = None  # gathering while it runs
 
     async def commit(
         self,
@@ -45,44 +49,57 @@ class GroupCommit:
         limiter: anyio.CapacityLimiter,
     ) -> None:
         """Return once this task is committed; raise what its own commit raised."""
-        me = _Pending(record, refs, logs)
-        self._queue.append(me)
-        if self._busy:
-            await me.done.wait()
-            if not me.lead:
-                _raise(me)
-                return
-        self._busy = True
-        batch, self._queue = self._queue, []
+        running = self._running
+        if running is None:  # nothing commits now: this task commits at once, alone
+            batch, leads = _Batch(), True
+            self._running = batch
+        else:  # the first to wait leads the next transaction
+            batch, leads = self._next or _Batch(), self._next is None
+            self._next = batch
+        index = len(batch.items)
+        batch.items.append((record, refs, logs))
+        if not leads:
+            await batch.done.wait()
+        else:
+            if running is not None:
+                await running.done.wait()
+                self._running, self._next = batch, None
+            await self._lead(batch, datastore, fenced, limiter)
+        error = batch.errors[index]
+        if error is not None:
+            raise error
+
+    async def _lead(
+        self, batch: _Batch, datastore: Datastore, fenced: bool, limiter: anyio.CapacityLimiter
+    ) -> None:
         try:
-            await anyio.to_thread.run_sync(_commit, datastore, batch, fenced, limiter=limiter)
+            batch.errors = await anyio.to_thread.run_sync(
+                _commit, datastore, batch.items, fenced, limiter=limiter
+            )
+        except BaseException as exc:  # the hop itself failed: nobody's task is committed
+            error = exc if isinstance(exc, Exception) else RuntimeError("commit interrupted")
+            batch.errors = [error] * len(batch.items)
+            raise
         finally:
-            if self._queue:  # arrived during this transaction: the first leads the next
-                self._queue[0].lead = True
-                self._queue[0].done.set()
-            else:
-                self._busy = False
-            for pending in batch:
-                if pending is not me:
-                    pending.done.set()
-        _raise(me)
+            if self._next is None:
+                self._running = None
+            batch.done.set()
 
 
-def _raise(pending: _Pending) -> None:
-    if pending.error is not None:
-        raise pending.error
-
-
-def _commit(datastore: Datastore, batch: list[_Pending], fenced: bool) -> None:
-    """Commit ``batch`` in one transaction; if that fails, each task on its own."""
-    if len(batch) > 1:
+def _commit(datastore: Datastore, items: list[_Item], fenced: bool) -> list[Exception | None]:
+    """Commit ``items`` in one transaction; if that fails, each task on its own. Returns
+    each task's error (None: committed)."""
+    if len(items) > 1:
         try:
-            datastore.commit_tasks([p.item for p in batch], fenced=fenced)
-            return
+            datastore.commit_tasks(items, fenced=fenced)
+            return [None] * len(items)
         except Exception:
             pass  # find which task fails, and commit the others
-    for pending in batch:
+    errors: list[Exception | None] = []
+    for item in items:
         try:
-            datastore.commit_tasks([pending.item], fenced=fenced)
+            datastore.commit_tasks([item], fenced=fenced)
+            errors.append(None)
         except Exception as exc:
-            pending.error = exc
+            errors.append(exc)
+    return errors
