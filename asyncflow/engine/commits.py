@@ -1,42 +1,57 @@
 """Group commit: the tasks that finish while one transaction runs share the next one.
 
-A trivial task costs a fraction of a SQLite commit and of a worker-thread hop. The
-first task to commit becomes the leader and commits alone; tasks finishing meanwhile
-queue, and when the leader is done the first of them leads one transaction for the
-whole queue. A task is still visible only once committed, and each transaction is
-all-or-nothing, so a crash never shows half a task. A batch that fails is retried
-task by task, so one bad task (a stale attempt, a full disk) fails only itself.
+A trivial task costs a fraction of a SQLite commit and of a worker-thread hop. A run's
+commits go to one thread of their own: a task finishing while it is idle wakes it and
+commits at once; tasks finishing while a transaction runs gather, and the thread commits
+them together as soon as that one is done, without being woken again. A task is still
+visible only once committed, each transaction is all-or-nothing, so a crash never shows
+half a task, and each task waits for its own transaction before it returns. A batch that
+fails is retried task by task, so one bad task (a stale attempt, a full disk) fails only
+itself. The thread ends after a second with nothing to commit.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import anyio
 
+from ..events import _call_soon_threadsafe
 from ..store import ArtifactRef, Datastore, TaskRecord
 
 __all__ = ["GroupCommit"]
 
-
 _Item = tuple[TaskRecord, list[ArtifactRef], dict[str, str]]
+
+#: Seconds the commit thread waits for more work before it ends.
+LINGER = 1.0
 
 
 class _Batch:
-    """Tasks committing in one transaction; ``done`` is set when it has run."""
+    """Tasks committing in one transaction; ``done`` is set on the loop once it has run."""
 
-    __slots__ = ("done", "errors", "items")
+    __slots__ = ("call_soon", "datastore", "done", "errors", "fenced", "items")
 
-    def __init__(self) -> None:
+    def __init__(self, datastore: Datastore, fenced: bool) -> None:
+        self.datastore, self.fenced = datastore, fenced
         self.items: list[_Item] = []
         self.errors: list[Exception | None] = []
         self.done = anyio.Event()  # one for the batch, not one for each task
+        self.call_soon = _call_soon_threadsafe()  # how the thread reaches this loop
 
 
 class GroupCommit:
-    """Commits a run's finished tasks in groups (call :meth:`commit` on the loop)."""
+    """Commits a run's finished tasks in groups (call :meth:`commit` on the loop).
+
+    Every call passes the run's datastore and fencing; a group commits with its first's.
+    """
 
     def __init__(self) -> None:
-        self._running: _Batch | None = None  # in a transaction now
-        self._next: _Batch | None = None  # gathering while it runs
+        self._lock = threading.Condition()
+        self._gathering: _Batch | None = None
+        self._thread: threading.Thread | None = None
+        self._idle = False
 
     async def commit(
         self,
@@ -46,44 +61,48 @@ class GroupCommit:
         logs: dict[str, str],
         *,
         fenced: bool,
-        limiter: anyio.CapacityLimiter,
     ) -> None:
         """Return once this task is committed; raise what its own commit raised."""
-        running = self._running
-        if running is None:  # nothing commits now: this task commits at once, alone
-            batch, leads = _Batch(), True
-            self._running = batch
-        else:  # the first to wait leads the next transaction
-            batch, leads = self._next or _Batch(), self._next is None
-            self._next = batch
-        index = len(batch.items)
-        batch.items.append((record, refs, logs))
-        if not leads:
-            await batch.done.wait()
-        else:
-            if running is not None:
-                await running.done.wait()
-                self._running, self._next = batch, None
-            await self._lead(batch, datastore, fenced, limiter)
+        with self._lock:
+            batch = self._gathering
+            if batch is None:
+                batch = self._gathering = _Batch(datastore, fenced)
+            index = len(batch.items)
+            batch.items.append((record, refs, logs))
+            start = self._thread is None
+            if start:
+                self._thread = threading.Thread(
+                    target=self._serve, name="asyncflow-commits", daemon=True
+                )
+            elif self._idle:
+                self._idle = False
+                self._lock.notify()
+        if start:
+            assert self._thread is not None
+            self._thread.start()
+        await batch.done.wait()
         error = batch.errors[index]
         if error is not None:
             raise error
 
-    async def _lead(
-        self, batch: _Batch, datastore: Datastore, fenced: bool, limiter: anyio.CapacityLimiter
-    ) -> None:
-        try:
-            batch.errors = await anyio.to_thread.run_sync(
-                _commit, datastore, batch.items, fenced, limiter=limiter
-            )
-        except BaseException as exc:  # the hop itself failed: nobody's task is committed
-            error = exc if isinstance(exc, Exception) else RuntimeError("commit interrupted")
-            batch.errors = [error] * len(batch.items)
-            raise
-        finally:
-            if self._next is None:
-                self._running = None
-            batch.done.set()
+    def _serve(self) -> None:
+        """The commit thread: commit what gathered, until idle for :data:`LINGER`."""
+        while True:
+            with self._lock:
+                if self._gathering is None:
+                    self._idle = True
+                    self._lock.wait(LINGER)
+                    if self._gathering is None:  # nothing came: end (the next commit starts one)
+                        self._thread, self._idle = None, False
+                        return
+                batch, self._gathering = self._gathering, None
+            try:
+                batch.errors = _commit(batch.datastore, batch.items, batch.fenced)
+            except BaseException as exc:  # not the store's: its tasks fail, the thread goes on
+                error = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
+                batch.errors = [error] * len(batch.items)
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+                batch.call_soon(batch.done.set)
 
 
 def _commit(datastore: Datastore, items: list[_Item], fenced: bool) -> list[Exception | None]:

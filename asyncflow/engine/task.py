@@ -390,14 +390,12 @@ def _how_many(value: object, limit: int) -> str:
 async def commit(
     run: RunContext, record: TaskRecord, refs: list[ArtifactRef], logs: dict[str, str]
 ) -> None:
-    """Commit a task record in a worker thread, shielded: a commit begun is finished.
+    """Commit a task record in the run's commit thread, shielded: a commit begun is finished.
 
     Tasks finishing together share one transaction (see engine/commits.py).
     """
     with anyio.CancelScope(shield=True):
-        await run.commits.commit(
-            run.datastore, record, refs, logs, fenced=run.fenced, limiter=run.thread_limiter
-        )
+        await run.commits.commit(run.datastore, record, refs, logs, fenced=run.fenced)
 
 
 _ENGINE_MODULES = (
