@@ -207,6 +207,8 @@ _install_lock = threading.Lock()
 
 def install_proxies() -> None:
     """Route ``sys.stdout``/``sys.stderr`` through task-aware proxies (idempotent)."""
+    if isinstance(sys.stdout, _StreamProxy) and isinstance(sys.stderr, _StreamProxy):
+        return  # installed (every attempt asks)
     with _install_lock:
         if not isinstance(sys.stdout, _StreamProxy):
             sys.stdout = _proxy("stdout", sys.stdout)

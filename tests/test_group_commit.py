@@ -86,3 +86,42 @@ async def test_the_commit_thread_ends_when_idle_and_the_next_commit_starts_anoth
             await anyio.sleep(0.01)
         await commits.commit(store, _record(2), [], {}, fenced=False)
     assert sorted(t.task_id for t in store.metadata.list_tasks("F", 1)) == [1, 2]
+
+
+class GatedStore(Datastore):
+    """A real datastore whose commits wait until the test opens the gate."""
+
+    entered: threading.Event
+    gate: threading.Event
+
+    def commit_tasks(self, batch: Any, *, fenced: bool = False) -> None:
+        self.entered.set()
+        self.gate.wait(30)
+        super().commit_tasks(batch, fenced=fenced)
+
+
+async def test_a_task_cancelled_while_it_commits_returns_only_once_committed(
+    tmp_path: Path,
+) -> None:
+    store = GatedStore(tmp_path)
+    store.entered, store.gate = threading.Event(), threading.Event()
+    store.metadata.create_run("F", "me", {}, [], [])
+    commits, seen = GroupCommit(), {}
+
+    async def one(scope: anyio.CancelScope) -> None:
+        with scope:
+            await commits.commit(store, _record(1), [], {}, fenced=False)
+        seen["committed when it returned"] = bool(store.metadata.list_tasks("F", 1))
+        seen["cancelled"] = scope.cancelled_caught
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            scope = anyio.CancelScope()
+            tg.start_soon(one, scope)
+            while not store.entered.is_set():  # the commit thread is in the transaction
+                await anyio.sleep(0.005)
+            scope.cancel()
+            await anyio.sleep(0.05)
+            assert seen == {}  # still waiting for its commit
+            store.gate.set()
+    assert seen == {"committed when it returned": True, "cancelled": True}

@@ -42,7 +42,8 @@ class _Batch:
 
 
 class GroupCommit:
-    """Commits a run's finished tasks in groups (call :meth:`commit` on the loop).
+    """Commits a run's finished tasks in groups (call :meth:`commit` on the loop); a
+    commit begun is finished, whatever cancels the task that waits for it.
 
     Every call passes the run's datastore and fencing; a group commits with its first's.
     """
@@ -80,7 +81,12 @@ class GroupCommit:
         if start:
             assert self._thread is not None
             self._thread.start()
-        await batch.done.wait()
+        try:
+            await batch.done.wait()
+        except BaseException:  # cancelled: the cancellation goes on once the commit is done
+            with anyio.CancelScope(shield=True):  # (a shield only now: it costs every task)
+                await batch.done.wait()
+            raise
         error = batch.errors[index]
         if error is not None:
             raise error
