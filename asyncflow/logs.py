@@ -37,11 +37,12 @@ __all__ = [
     "LineSink",
     "TaskCapture",
     "capture_suspended",
-    "capturing",
     "install_proxies",
     "real_stream",
+    "resume_capture",
     "start_capture",
     "stop_capture",
+    "suspend_capture",
 ]
 
 LineSink = Callable[[str, str], None]
@@ -247,11 +248,6 @@ def stop_capture(token: Token[TaskCapture | None]) -> None:
     _capture.reset(token)
 
 
-def capturing() -> bool:
-    """Whether output in this context goes to a task's capture."""
-    return _capture.get() is not None
-
-
 class capture_suspended:
     """Let output reach the real streams again, inside a task (for event listeners).
 
@@ -265,3 +261,15 @@ class capture_suspended:
 
     def __exit__(self, *exc_info: object) -> None:
         _capture.reset(self._token)
+
+
+def suspend_capture() -> Token[TaskCapture | None] | None:
+    """:class:`capture_suspended` as two calls (the engine's, for every event it emits):
+    None if nothing is captured here, else the token for :func:`resume_capture`."""
+    return None if _capture.get() is None else _capture.set(None)
+
+
+def resume_capture(token: Token[TaskCapture | None] | None) -> None:
+    """Undo :func:`suspend_capture`."""
+    if token is not None:
+        _capture.reset(token)

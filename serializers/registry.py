@@ -251,7 +251,14 @@ def _instantiate(loaded: Any) -> Serializer:
 
 
 def _type_name(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
+    name = _BUILTIN_NAMES.get(cls)
+    return name if name is not None else f"{cls.__module__}.{cls.__qualname__}"
+
+
+_BUILTIN_NAMES = {
+    cls: f"builtins.{cls.__qualname__}"
+    for cls in (type(None), bool, int, float, complex, str, bytes, list, dict, tuple, set)
+}
 
 
 def _nbytes(buffer: Any) -> int:

@@ -340,15 +340,18 @@ async def _succeed(
 ) -> TaskResult:
     refs, items, chosen = outcome
     record = task.record(run, attempt, "successful")
-    try:
-        await commit(run, record, list(refs.values()), logs)
+    finished = TaskFinished(task.pathspec)
+    try:  # cancelled once its commit has begun, the task still commits and is reported done
+        await commit(
+            run, record, list(refs.values()), logs, committed_anyway=lambda: run.emit(finished)
+        )
     except Exception as exc:  # a full disk or a locked database: this attempt failed
         formatted = user_traceback(exc)
         failed_logs = {**logs, "stderr": logs.get("stderr", "") + formatted}
         raise AttemptFailed(exc, formatted, failed_logs) from exc
     if cards is not None:  # rendered from the committed task, before anyone is told of it
         await finish_cards(run, cards, record)
-    run.emit(TaskFinished(task.pathspec))
+    run.emit(finished)
     return TaskResult(
         task.node.name, task.task_id, task.pathspec, refs, task.inp.frames, items, chosen,
         task.inp.iteration,
@@ -392,9 +395,10 @@ async def _give_up(run: RunContext, task: _Task, attempt: int, failed: AttemptFa
             failed, attempt = fallback_failed, attempt + 1
     record = task.record(run, attempt, "failed")
     record.exception = failed.formatted
+    event = TaskFailed(task.pathspec, _one_line(failed.exception), failed.formatted)
     with contextlib.suppress(*_STORE_ERRORS):  # a full disk may refuse even this record
-        await commit(run, record, [], failed.logs)
-    run.emit(TaskFailed(task.pathspec, _one_line(failed.exception), failed.formatted))
+        await commit(run, record, [], failed.logs, committed_anyway=lambda: run.emit(event))
+    run.emit(event)
     raise TaskError(task.pathspec, failed.exception, failed.formatted) from failed.exception
 
 

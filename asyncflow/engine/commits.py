@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 
 import anyio
 
@@ -62,8 +63,14 @@ class GroupCommit:
         logs: dict[str, str],
         *,
         fenced: bool,
+        committed_anyway: Callable[[], None] | None = None,
     ) -> None:
-        """Return once this task is committed; raise what its own commit raised."""
+        """Return once this task is committed; raise what its own commit raised.
+
+        Cancelled meanwhile, it still waits for its transaction, calls
+        ``committed_anyway`` if that committed it (to report the task done), and then
+        lets the cancellation go on.
+        """
         with self._lock:
             batch = self._gathering
             if batch is None:
@@ -86,6 +93,8 @@ class GroupCommit:
         except BaseException:  # cancelled: the cancellation goes on once the commit is done
             with anyio.CancelScope(shield=True):  # (a shield only now: it costs every task)
                 await batch.done.wait()
+            if batch.errors[index] is None and committed_anyway is not None:
+                committed_anyway()
             raise
         error = batch.errors[index]
         if error is not None:

@@ -12,7 +12,7 @@ import anyio
 from ..events import Event, Listener
 from ..flowspec import FlowSpec
 from ..graph import FlowGraph
-from ..logs import capture_suspended, capturing
+from ..logs import resume_capture, suspend_capture
 from ..store import ArtifactRef, Datastore, RunRecord
 from .commits import GroupCommit
 
@@ -81,10 +81,9 @@ class RunContext:
         Listeners run outside the task's output capture: what they print goes to
         the real streams, not into the task's logs (nor back into the events).
         """
-        if not capturing():  # outside a task's body: nothing to suspend
+        token = suspend_capture()
+        try:
             for listener in self.listeners:
                 listener(event)
-            return
-        with capture_suspended():
-            for listener in self.listeners:
-                listener(event)
+        finally:
+            resume_capture(token)

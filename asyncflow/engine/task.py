@@ -396,14 +396,22 @@ def _how_many(value: object, limit: int) -> str:
 
 
 async def commit(
-    run: RunContext, record: TaskRecord, refs: list[ArtifactRef], logs: dict[str, str]
+    run: RunContext,
+    record: TaskRecord,
+    refs: list[ArtifactRef],
+    logs: dict[str, str],
+    *,
+    committed_anyway: Callable[[], None] | None = None,
 ) -> None:
     """Commit a task record in the run's commit thread: a commit begun is finished, even
-    if the task is cancelled meanwhile (the cancellation goes on once it is).
+    if the task is cancelled meanwhile (``committed_anyway`` is then called if it
+    committed, and the cancellation goes on).
 
     Tasks finishing together share one transaction (see engine/commits.py).
     """
-    await run.commits.commit(run.datastore, record, refs, logs, fenced=run.fenced)
+    await run.commits.commit(
+        run.datastore, record, refs, logs, fenced=run.fenced, committed_anyway=committed_anyway
+    )
 
 
 _ENGINE_MODULES = (
