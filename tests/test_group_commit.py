@@ -127,3 +127,21 @@ async def test_a_task_cancelled_while_it_commits_returns_only_once_committed_and
             store.gate.set()
     assert seen == {"committed when it returned": True, "cancelled": True}
     assert told == ["done"]  # so that the engine reports the task done, not cancelled
+
+
+async def test_when_no_commit_thread_can_start_the_tasks_fail_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    store = _store(tmp_path)
+    with monkeypatch.context() as patched:
+        patched.setattr(threading.Thread, "start", refuse)
+        with anyio.fail_after(30):
+            errors = await _commit_all(store, [_record(i) for i in range(1, 4)])
+    assert sorted(errors) == [1, 2, 3]
+    assert all("can't start new thread" in str(e) for e in errors.values())
+    assert store.metadata.list_tasks("F", 1) == []
+    with anyio.fail_after(30):  # once threads start again, so do commits
+        assert await _commit_all(store, [_record(4)]) == {}

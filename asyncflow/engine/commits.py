@@ -86,8 +86,7 @@ class GroupCommit:
                 self._idle = False
                 self._lock.notify()
         if start:
-            assert self._thread is not None
-            self._thread.start()
+            self._start()
         try:
             await batch.done.wait()
         except BaseException:  # cancelled: the cancellation goes on once the commit is done
@@ -99,6 +98,18 @@ class GroupCommit:
         error = batch.errors[index]
         if error is not None:
             raise error
+
+    def _start(self) -> None:
+        """Start the commit thread; if it cannot start, fail what gathered for it."""
+        assert self._thread is not None
+        try:
+            self._thread.start()
+        except Exception as exc:  # no thread to be had (RuntimeError: can't start a thread)
+            with self._lock:
+                self._thread, batch, self._gathering = None, self._gathering, None
+            if batch is not None:
+                batch.errors = [exc] * len(batch.items)
+                batch.done.set()
 
     def _serve(self) -> None:
         """The commit thread: commit what gathered, until idle for :data:`LINGER`."""
