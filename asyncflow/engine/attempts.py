@@ -95,9 +95,8 @@ class _Policy:
     catch: CatchSpec | None = None
     timeout: TimeoutSpec | None = None
     isolated: bool = False
-    #: Whether the step sets variables (``@environment``, ``@secrets``) or has ``@card``.
+    #: Whether the step sets variables (``@environment``, ``@secrets``).
     environment: bool = False
-    cards: bool = False
 
     @classmethod
     def of(cls, run: RunContext, node: StepNode) -> _Policy:
@@ -117,7 +116,6 @@ class _Policy:
             find_spec(node.func, TimeoutSpec),
             find_spec(node.func, IsolatedSpec) is not None,
             any(isinstance(s, EnvironmentSpec | SecretsSpec) for s in step_specs(node.func)),
-            any(getattr(s, "name", None) == "card" for s in step_specs(node.func)),
         )
 
 
@@ -184,7 +182,7 @@ class _Attempt:
         running = task.record(run, attempt, "running")
         running.finished_at = None
         self._context = task_context(run, node.name, task.task_id, attempt, inp.frames, running)
-        self.cards = open_cards(run, node, running) if task.policy.cards else None
+        self.cards = open_cards(run, node, running)
 
     def __enter__(self) -> _Attempt:
         self._tokens = (enter_task(self._context), start_capture(self.capture))
