@@ -351,7 +351,22 @@ _INTERNAL = frozenset(
 )
 
 
-def _check_artifact_name(flow_cls: type[FlowSpec], name: str, step: str | None) -> None:
+def _check_artifact_name(flow_cls: type, name: str, step: str | None) -> None:
+    if not _assignable(flow_cls, name):
+        _refuse_name(flow_cls, name, step)
+
+
+@functools.lru_cache(maxsize=4096)
+def _assignable(flow_cls: type, name: str) -> bool:
+    # every assignment in every task asks; a class's attributes are fixed once defined
+    try:
+        _refuse_name(flow_cls, name, None)
+    except (ParameterReadOnlyError, ReservedArtifactError):
+        return False
+    return True
+
+
+def _refuse_name(flow_cls: type, name: str, step: str | None) -> None:
     if is_parameter(flow_cls, name):
         raise ParameterReadOnlyError(name, step)
     if name in class_constants(flow_cls):

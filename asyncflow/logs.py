@@ -39,8 +39,10 @@ __all__ = [
     "capture_suspended",
     "install_proxies",
     "real_stream",
+    "resume_capture",
     "start_capture",
     "stop_capture",
+    "suspend_capture",
 ]
 
 LineSink = Callable[[str, str], None]
@@ -103,6 +105,8 @@ class TaskCapture:
 
     def flush(self) -> None:
         """Emit any unterminated last line."""
+        if not self._decoders and not self._pending["stdout"] and not self._pending["stderr"]:
+            return  # nothing unterminated (most tasks print nothing)
         for stream in ("stdout", "stderr"):
             with self._lock:
                 lines = self._add(stream, self._undecoded(stream))
@@ -204,6 +208,8 @@ _install_lock = threading.Lock()
 
 def install_proxies() -> None:
     """Route ``sys.stdout``/``sys.stderr`` through task-aware proxies (idempotent)."""
+    if isinstance(sys.stdout, _StreamProxy) and isinstance(sys.stderr, _StreamProxy):
+        return  # installed (every attempt asks)
     with _install_lock:
         if not isinstance(sys.stdout, _StreamProxy):
             sys.stdout = _proxy("stdout", sys.stdout)
@@ -255,3 +261,15 @@ class capture_suspended:
 
     def __exit__(self, *exc_info: object) -> None:
         _capture.reset(self._token)
+
+
+def suspend_capture() -> Token[TaskCapture | None] | None:
+    """:class:`capture_suspended` as two calls (the engine's, for every event it emits):
+    None if nothing is captured here, else the token for :func:`resume_capture`."""
+    return None if _capture.get() is None else _capture.set(None)
+
+
+def resume_capture(token: Token[TaskCapture | None] | None) -> None:
+    """Undo :func:`suspend_capture`."""
+    if token is not None:
+        _capture.reset(token)

@@ -78,6 +78,9 @@ class Registry:
         self._candidates: weakref.WeakKeyDictionary[type, tuple[Serializer, ...]] = (
             weakref.WeakKeyDictionary()
         )
+        #: The same for built-in types (which live as long as the process), read without
+        #: the lock: most values are ints, strings and the like.
+        self._builtin_candidates: dict[type, tuple[Serializer, ...]] = {}
         self._builtins_pending = dict(_BUILTINS) if serializers is None else {}
         for serializer in serializers or ():
             self.register(serializer)
@@ -95,6 +98,7 @@ class Registry:
             # Stable sort: equal priorities keep registration order.
             self._ordered = tuple(sorted(self._by_encoding.values(), key=lambda s: -s.priority))
             self._candidates.clear()
+            self._builtin_candidates = {}
 
     @property
     def serializers(self) -> tuple[Serializer, ...]:
@@ -146,7 +150,7 @@ class Registry:
                 continue
             metadata = dict(result.metadata)
             metadata["type"] = _type_name(type(obj))
-            metadata["size"] = sum(_nbytes(buffer) for buffer in result.buffers)
+            metadata["size"] = sum(map(_nbytes, result.buffers))
             return Encoded(serializer.encoding, list(result.buffers), metadata)
         raise UnserializableError(artifact, step, _type_name(type(obj)), reasons)
 
@@ -184,9 +188,12 @@ class Registry:
     def _candidates_for(self, obj: Any) -> tuple[Serializer, ...]:
         # can_serialize answers for a type, not a value: the answer is cached per
         # type, and value-dependent refusals happen in serialize() via Declined.
+        cls = type(obj)
+        cached = self._builtin_candidates.get(cls)  # filled once every serializer is loaded
+        if cached is not None:
+            return cached
         self._load_builtins()
         self._load_plugins()
-        cls = type(obj)
         with self._lock:
             cached = self._candidates.get(cls)
             ordered = self._ordered
@@ -196,6 +203,8 @@ class Registry:
         with self._lock:
             if self._ordered is ordered:
                 self._candidates[cls] = candidates
+                if cls.__module__ == "builtins":
+                    self._builtin_candidates[cls] = candidates
         return candidates
 
     def _load_plugins(self) -> None:
@@ -241,10 +250,19 @@ def _instantiate(loaded: Any) -> Serializer:
 
 
 def _type_name(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
+    name = _BUILTIN_NAMES.get(cls)
+    return name if name is not None else f"{cls.__module__}.{cls.__qualname__}"
+
+
+_BUILTIN_NAMES = {
+    cls: f"builtins.{cls.__qualname__}"
+    for cls in (type(None), bool, int, float, complex, str, bytes, list, dict, tuple, set)
+}
 
 
 def _nbytes(buffer: Any) -> int:
+    if type(buffer) is bytes:
+        return len(buffer)
     with memoryview(buffer) as view:
         return view.nbytes
 

@@ -20,11 +20,14 @@ from ..artifacts import TaskArtifacts
 from ..current import enter_task, leave_task
 from ..decorators import (
     CatchSpec,
+    EnvironmentSpec,
     ExceptionWrapper,
     IsolatedSpec,
     RetrySpec,
+    SecretsSpec,
     TimeoutSpec,
     find_spec,
+    step_specs,
 )
 from ..events import TaskFailed, TaskFinished, TaskOutput, TaskRetrying, TaskStarted
 from ..exceptions import AsyncflowException, StepExitError, StepTimeoutError
@@ -93,9 +96,19 @@ class _Policy:
     catch: CatchSpec | None = None
     timeout: TimeoutSpec | None = None
     isolated: bool = False
+    #: Whether the step sets variables (``@environment``, ``@secrets``).
+    environment: bool = False
 
     @classmethod
-    def of(cls, node: StepNode) -> _Policy:
+    def of(cls, run: RunContext, node: StepNode) -> _Policy:
+        """The step's policy, worked out once per run (every task of a step shares it)."""
+        policy: _Policy | None = run.step_policies.get(node.name)
+        if policy is None:
+            policy = run.step_policies[node.name] = cls._of(node)
+        return policy
+
+    @classmethod
+    def _of(cls, node: StepNode) -> _Policy:
         retry: RetrySpec | None = find_spec(node.func, RetrySpec)
         return cls(
             retry.times if retry else 0,
@@ -103,6 +116,7 @@ class _Policy:
             find_spec(node.func, CatchSpec),
             find_spec(node.func, TimeoutSpec),
             find_spec(node.func, IsolatedSpec) is not None,
+            any(isinstance(s, EnvironmentSpec | SecretsSpec) for s in step_specs(node.func)),
         )
 
 
@@ -127,7 +141,7 @@ class _Task:
         node = run.graph[inp.step]
         task_id = inp.task_id if inp.task_id is not None else run.next_task_id()
         pathspec = run.task_pathspec(node.name, task_id)
-        return cls(node, inp, task_id, pathspec, _Policy.of(node), time.time())
+        return cls(node, inp, task_id, pathspec, _Policy.of(run, node), time.time())
 
     def begin(self, attempt: int) -> None:
         """Note when ``attempt`` starts (attempt 0 starts with the task)."""
@@ -213,7 +227,7 @@ async def one_attempt(
     raise :class:`AttemptFailed` if it fails."""
     node = run.graph[inp.step]
     pathspec = run.task_pathspec(node.name, task_id)
-    task = _Task(node, inp, task_id, pathspec, _Policy.of(node), started)
+    task = _Task(node, inp, task_id, pathspec, _Policy.of(run, node), started)
     return await _attempt(run, task, attempt)
 
 
@@ -257,15 +271,21 @@ async def _catch_in_attempt(
 async def _in_environment(run: RunContext, task: _Task, current_attempt: _Attempt) -> Outcome:
     """The body, with the step's ``@environment`` and ``@secrets`` variables set."""
     node = task.node
+    if not task.policy.environment:
+        return await _body(run, task, current_attempt)
     async with task_environment(run, node):
-        try:
-            return await execute(
-                run, node, current_attempt.flow, join_args(run, node, task.inp),
-                task.policy.timeout,
-            )  # fmt: skip
-        except StepTimeoutError:  # raised at the deadline, with no await since
-            current_attempt.stop_at_deadline()
-            raise
+        return await _body(run, task, current_attempt)
+
+
+async def _body(run: RunContext, task: _Task, current_attempt: _Attempt) -> Outcome:
+    node = task.node
+    try:
+        return await execute(
+            run, node, current_attempt.flow, join_args(run, node, task.inp), task.policy.timeout
+        )
+    except StepTimeoutError:  # raised at the deadline, with no await since
+        current_attempt.stop_at_deadline()
+        raise
 
 
 async def _remote_attempt(
@@ -319,15 +339,18 @@ async def _succeed(
 ) -> TaskResult:
     refs, items, chosen = outcome
     record = task.record(run, attempt, "successful")
-    try:
-        await commit(run, record, list(refs.values()), logs)
+    finished = TaskFinished(task.pathspec)
+    try:  # cancelled once its commit has begun, the task still commits and is reported done
+        await commit(
+            run, record, list(refs.values()), logs, committed_anyway=lambda: run.emit(finished)
+        )
     except Exception as exc:  # a full disk or a locked database: this attempt failed
         formatted = user_traceback(exc)
         failed_logs = {**logs, "stderr": logs.get("stderr", "") + formatted}
         raise AttemptFailed(exc, formatted, failed_logs) from exc
     if cards is not None:  # rendered from the committed task, before anyone is told of it
         await finish_cards(run, cards, record)
-    run.emit(TaskFinished(task.pathspec))
+    run.emit(finished)
     return TaskResult(
         task.node.name, task.task_id, task.pathspec, refs, task.inp.frames, items, chosen,
         task.inp.iteration,
@@ -371,9 +394,10 @@ async def _give_up(run: RunContext, task: _Task, attempt: int, failed: AttemptFa
             failed, attempt = fallback_failed, attempt + 1
     record = task.record(run, attempt, "failed")
     record.exception = failed.formatted
+    event = TaskFailed(task.pathspec, _one_line(failed.exception), failed.formatted)
     with contextlib.suppress(*_STORE_ERRORS):  # a full disk may refuse even this record
-        await commit(run, record, [], failed.logs)
-    run.emit(TaskFailed(task.pathspec, _one_line(failed.exception), failed.formatted))
+        await commit(run, record, [], failed.logs, committed_anyway=lambda: run.emit(event))
+    run.emit(event)
     raise TaskError(task.pathspec, failed.exception, failed.formatted) from failed.exception
 
 

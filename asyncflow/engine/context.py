@@ -12,7 +12,7 @@ import anyio
 from ..events import Event, Listener
 from ..flowspec import FlowSpec
 from ..graph import FlowGraph
-from ..logs import capture_suspended
+from ..logs import resume_capture, suspend_capture
 from ..store import ArtifactRef, Datastore, RunRecord
 from .commits import GroupCommit
 
@@ -54,6 +54,8 @@ class RunContext:
     commits: GroupCommit = field(default_factory=GroupCommit)
     #: What ``current`` reports for every task of the run (engine/task.py: run_facts).
     facts: tuple[tuple[int, int], tuple[Any, ...]] | None = None
+    #: What each step's decorators ask of its attempts, by step (engine/attempts.py).
+    step_policies: dict[str, Any] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
@@ -79,6 +81,9 @@ class RunContext:
         Listeners run outside the task's output capture: what they print goes to
         the real streams, not into the task's logs (nor back into the events).
         """
-        with capture_suspended():
+        token = suspend_capture()
+        try:
             for listener in self.listeners:
                 listener(event)
+        finally:
+            resume_capture(token)

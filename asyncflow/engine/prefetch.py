@@ -45,12 +45,18 @@ def to_prefetch(flow: FlowSpec, read: frozenset[str]) -> list[str]:
     """Of the names a step's source reads (``read``), the inherited artifacts not loaded
     yet, and ``input`` if it reads a foreach item not copied yet (cheap: no I/O)."""
     names = []
-    if not read.isdisjoint(("input", "foreach_stack")) and _uncopied_items(flow):
+    if ("input" in read or "foreach_stack" in read) and _uncopied_items(flow):
         names.append("input")
     artifacts = flow._artifacts
     if artifacts is not None:
-        names += [n for n in sorted(read) if n in artifacts and n not in flow.__dict__]
+        inherited, loaded = artifacts.inherited, flow.__dict__
+        names += [n for n in _in_order(read) if n in inherited and n not in loaded]
     return names
+
+
+@functools.lru_cache(maxsize=1024)
+def _in_order(read: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(read))  # once per step, not once per task
 
 
 def _uncopied_items(flow: FlowSpec) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from ..config_values import evaluate
@@ -378,14 +379,17 @@ class _Scheduler:
         tg.start_soon(self._task, tg, inp)
 
     async def _task(self, tg: TaskGroup, inp: TaskInput) -> None:
-        async with self.run_ctx.task_limiter:
-            try:
-                result = await run_task(self.run_ctx, inp)
-            except Exception as err:  # a TaskError, or the store failing a resumed run's clone
-                if self.failure is None:
-                    self.failure = err
-                tg.cancel_scope.cancel()
-                return
+        limiter, slot = self.run_ctx.task_limiter, object()
+        await _take_slot(limiter, slot)
+        try:
+            result = await run_task(self.run_ctx, inp)
+        except Exception as err:  # a TaskError, or the store failing a resumed run's clone
+            if self.failure is None:
+                self.failure = err
+            tg.cancel_scope.cancel()
+            return
+        finally:
+            limiter.release_on_behalf_of(slot)
         self._successors(tg, result)
 
     def _successors(self, tg: TaskGroup, result: TaskResult) -> None:
@@ -466,6 +470,17 @@ class _Scheduler:
             if self.failure is None:
                 self.failure = err
             gang.cancel_scope.cancel()
+
+
+async def _take_slot(limiter: anyio.CapacityLimiter, slot: object) -> None:
+    """Take one of ``limiter``'s tokens for ``slot``: at once when one is free (with a
+    cancellation checkpoint, but no yield to the loop: the task yields at its commit),
+    else waiting in line."""
+    await anyio.lowlevel.checkpoint_if_cancelled()
+    try:
+        limiter.acquire_on_behalf_of_nowait(slot)
+    except anyio.WouldBlock:
+        await limiter.acquire_on_behalf_of(slot)
 
 
 def _feeders(max_workers: float) -> int:

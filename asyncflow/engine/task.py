@@ -251,21 +251,29 @@ async def execute(
         return await anyio.to_thread.run_sync(
             body_then_finish, limiter=run.thread_limiter, abandon_on_cancel=True
         )
-    with _deadline(node, limit):
-        if node.is_async:
-            if to_prefetch(flow, node.reads):  # a thread hop costs more than nothing to load
+    if limit is None:  # an async step (a sync one without a deadline returned above)
+        await _awaited_body(run, node, flow, args)
+    else:
+        with _deadline(node, limit):
+            if node.is_async:
+                await _awaited_body(run, node, flow, args)
+            else:
                 await anyio.to_thread.run_sync(
-                    prefetch, flow, node.reads, limiter=run.thread_limiter
+                    node.func, flow, *args, limiter=run.thread_limiter, abandon_on_cancel=True
                 )
-            await node.func(flow, *args)
-        else:
-            await anyio.to_thread.run_sync(
-                node.func, flow, *args, limiter=run.thread_limiter, abandon_on_cancel=True
-            )
     _clear_catch_var(node, flow)
     if persists_cheaply(node, flow):
         return finish(run, node, flow)
     return await anyio.to_thread.run_sync(finish, run, node, flow, limiter=run.thread_limiter)
+
+
+async def _awaited_body(
+    run: RunContext, node: StepNode, flow: FlowSpec, args: tuple[Any, ...]
+) -> None:
+    """An async step's body, on the loop, after what it reads is loaded in a thread."""
+    if to_prefetch(flow, node.reads):  # a thread hop costs more than nothing to load
+        await anyio.to_thread.run_sync(prefetch, flow, node.reads, limiter=run.thread_limiter)
+    await node.func(flow, *args)
 
 
 #: Strings and bytes up to this length persist on the event loop (see persists_cheaply).
@@ -399,16 +407,22 @@ def _how_many(value: object, limit: int) -> str:
 
 
 async def commit(
-    run: RunContext, record: TaskRecord, refs: list[ArtifactRef], logs: dict[str, str]
+    run: RunContext,
+    record: TaskRecord,
+    refs: list[ArtifactRef],
+    logs: dict[str, str],
+    *,
+    committed_anyway: Callable[[], None] | None = None,
 ) -> None:
-    """Commit a task record in a worker thread, shielded: a commit begun is finished.
+    """Commit a task record in the run's commit thread: a commit begun is finished, even
+    if the task is cancelled meanwhile (``committed_anyway`` is then called if it
+    committed, and the cancellation goes on).
 
     Tasks finishing together share one transaction (see engine/commits.py).
     """
-    with anyio.CancelScope(shield=True):
-        await run.commits.commit(
-            run.datastore, record, refs, logs, fenced=run.fenced, limiter=run.thread_limiter
-        )
+    await run.commits.commit(
+        run.datastore, record, refs, logs, fenced=run.fenced, committed_anyway=committed_anyway
+    )
 
 
 _ENGINE_MODULES = (

@@ -171,7 +171,9 @@ class Datastore:
         meta = dict(encoded.metadata)
         type_name = str(meta.get("type", type(value).__qualname__))
         if size <= self.inline_threshold:
-            data = b"".join(memoryview(b).cast("B") for b in encoded.buffers)
+            buffers = encoded.buffers
+            one = len(buffers) == 1 and type(buffers[0]) is bytes
+            data = buffers[0] if one else b"".join(memoryview(b).cast("B") for b in buffers)
             key = content_key([data])
             return ArtifactRef(name, key, encoded.encoding, size, type_name, meta, True, data)
         if known_key is None and isinstance(self.blobs, LocalBlobStore):

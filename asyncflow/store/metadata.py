@@ -951,8 +951,12 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
+#: One encoder for every row (``json.dumps`` with options builds one per call).
+_ENCODER = json.JSONEncoder(sort_keys=True, default=repr)
+
+
 def _dump(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=repr)
+    return _ENCODER.encode(value)
 
 
 def _run(row: tuple[Any, ...]) -> RunRecord:
