@@ -27,7 +27,13 @@ from ..decorators import (
     find_spec,
 )
 from ..events import TaskFailed, TaskFinished, TaskOutput, TaskRetrying, TaskStarted
-from ..exceptions import AsyncflowException, StepExitError, StepTimeoutError
+from ..exceptions import (
+    AsyncflowException,
+    FailureHandledByCatch,
+    StepExitError,
+    StepTimeoutError,
+    WorkerDiedError,
+)
 from ..flowspec import FlowSpec
 from ..graph import StepNode
 from ..logs import TaskCapture, start_capture, stop_capture
@@ -37,7 +43,7 @@ from .context import RunContext
 from .environ import task_environment
 from .records import TaskInput, TaskResult
 from .remote import fence, submit_attempt
-from .resume import clone_task
+from .resume import clone_task, reuse_task
 from .task import (
     Outcome,
     TaskError,
@@ -68,6 +74,8 @@ async def run_task(run: RunContext, inp: TaskInput, *, reuse: bool = True) -> Ta
     the origin run finished is copied instead, unless ``reuse`` is False.
     """
     origin = run.resume.clone_of(inp) if run.resume is not None and reuse else None
+    if origin is not None and origin.run_id == run.record.run_id:  # a run continued in place
+        return await reuse_task(run, inp, origin)
     if origin is not None:
         return await clone_task(run, inp, origin)
     task = _Task.create(run, inp)
@@ -364,6 +372,9 @@ async def _give_up(run: RunContext, task: _Task, attempt: int, failed: AttemptFa
     catch = task.policy.catch
     if catch is not None:
         await _keep_logs(run, task, attempt, failed.logs)
+        if isinstance(failed.exception, WorkerDiedError):  # no exception of the user's
+            why = FailureHandledByCatch(attempt + 1)
+            failed = AttemptFailed(why, f"{failed.formatted}{type(why).__name__}: {why}\n", {})
         try:
             return await _fallback(run, task, attempt + 1, catch, failed)
         except AttemptFailed as fallback_failed:

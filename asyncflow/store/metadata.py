@@ -23,6 +23,7 @@ from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStat
 from .schema import MIGRATIONS, migrate
 
 __all__ = [
+    "LAST_TASK_ID",
     "STEP_EDGES",
     "MetadataStore",
     "SQLiteMetadataStore",
@@ -56,6 +57,15 @@ STEP_EDGES = (
     "WHERE t.flow=? AND t.run_id=?"
 )
 _ATTEMPT_COLUMNS = "task_id, attempt, status, started_at, finished_at"
+#: The largest task id a run used, wherever a task left a trace (``?``: the run id, 4 times).
+LAST_TASK_ID = (
+    "SELECT COALESCE(MAX(m), 0) FROM ("
+    + " UNION ALL ".join(
+        f"SELECT MAX(task_id) AS m FROM {table} WHERE run_id=?"
+        for table in ("tasks", "attempts", "logs", "task_fences")
+    )
+    + ") AS used"
+)
 _CARD_COLUMNS = "flow, run_id, step, task_id, hash, type, card_id, key, size, created_at, runtime"
 
 
@@ -145,6 +155,11 @@ class MetadataStore(Protocol):
 
     def list_attempts(self, run_id: int, task_ids: Sequence[int]) -> list[AttemptRecord]:
         """The recorded attempts of these tasks, by task id then attempt."""
+        ...
+
+    def last_task_id(self, run_id: int) -> int:
+        """The largest task id the run has used (0 if none): its committed tasks' and
+        those that only recorded attempts, logs or a fence before the run stopped."""
         ...
 
     def get_run(self, flow: str, run_id: int) -> RunRecord | None:
@@ -624,6 +639,10 @@ class SQLiteMetadataStore:
             [run_id, *task_ids],
         )
         return [AttemptRecord(*r) for r in rows]
+
+    def last_task_id(self, run_id: int) -> int:
+        """The largest task id the run has used (0 if none)."""
+        return int(self._read(LAST_TASK_ID, [run_id] * 4)[0][0])
 
     def fence_attempt(self, run_id: int, task_id: int, attempt: int) -> None:
         """Record ``attempt`` as the only attempt of the task allowed to commit from now on."""

@@ -30,7 +30,7 @@ from psycopg_pool import ConnectionPool
 from ..exceptions import DatastoreError, LeaseLapsedError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
-from .metadata import TaskCommit, attempt_of, step_stats_of
+from .metadata import LAST_TASK_ID, TaskCommit, attempt_of, step_stats_of
 from .postgres_schema import migrate
 from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStats, TaskRecord
 from .urls import _redacted
@@ -451,6 +451,10 @@ class PostgresMetadataStore:
             (run_id, list(task_ids)),
         )
         return [AttemptRecord(*r) for r in rows]
+
+    def last_task_id(self, run_id: int) -> int:
+        """The largest task id the run has used (0 if none)."""
+        return int(self._read(LAST_TASK_ID.replace("?", "%s"), [run_id] * 4)[0][0])
 
     def fence_attempt(self, run_id: int, task_id: int, attempt: int) -> None:
         """Record ``attempt`` as the only attempt of the task allowed to commit from now on."""
