@@ -52,6 +52,7 @@ from .task import (
     finish,
     inherited_refs,
     input_reads,
+    is_gang_worker,
     join_args,
     stored_event,
     task_context,
@@ -177,6 +178,8 @@ class _Attempt:
         running.finished_at = None
         self._context = task_context(run, node.name, task.task_id, attempt, inp.frames, running)
         self.cards = open_cards(run, node, running)
+        #: Output of the same attempt number that came before this one (a gang worker's).
+        self.before: dict[str, str] = {}
 
     def __enter__(self) -> _Attempt:
         self._tokens = (enter_task(self._context), start_capture(self.capture))
@@ -207,9 +210,10 @@ class _Attempt:
             self.cards.flow = self.flow
 
     def logs(self, traceback_text: str = "") -> dict[str, str]:
+        before = self.before
         return {
-            "stdout": self.capture.text("stdout"),
-            "stderr": self.capture.text("stderr") + traceback_text,
+            "stdout": before.get("stdout", "") + self.capture.text("stdout"),
+            "stderr": before.get("stderr", "") + self.capture.text("stderr") + traceback_text,
         }
 
 
@@ -371,14 +375,19 @@ async def _give_up(run: RunContext, task: _Task, attempt: int, failed: AttemptFa
     """The last attempt failed: let ``@catch`` recover the task, or fail it for good."""
     catch = task.policy.catch
     if catch is not None:
-        await _keep_logs(run, task, attempt, failed.logs)
+        # A gang's control task has the fallback attempt; its workers, relaunched only
+        # with it in Metaflow, are recovered in their last attempt, as it left them.
+        fallback = attempt if is_gang_worker(task.node, task.inp.frames) else attempt + 1
+        if fallback > attempt:
+            await _keep_logs(run, task, attempt, failed.logs)
+        before = failed.logs if fallback == attempt else {}
         if isinstance(failed.exception, WorkerDiedError):  # no exception of the user's
             why = FailureHandledByCatch(attempt + 1)
             failed = AttemptFailed(why, f"{failed.formatted}{type(why).__name__}: {why}\n", {})
         try:
-            return await _fallback(run, task, attempt + 1, catch, failed)
+            return await _fallback(run, task, fallback, catch, failed, before)
         except AttemptFailed as fallback_failed:
-            failed, attempt = fallback_failed, attempt + 1
+            failed, attempt = fallback_failed, fallback
     record = task.record(run, attempt, "failed")
     record.exception = failed.formatted
     with contextlib.suppress(*_STORE_ERRORS):  # a full disk may refuse even this record
@@ -388,11 +397,18 @@ async def _give_up(run: RunContext, task: _Task, attempt: int, failed: AttemptFa
 
 
 async def _fallback(
-    run: RunContext, task: _Task, attempt: int, catch: CatchSpec, failed: AttemptFailed
+    run: RunContext,
+    task: _Task,
+    attempt: int,
+    catch: CatchSpec,
+    failed: AttemptFailed,
+    before: dict[str, str],
 ) -> TaskResult:
-    """Metaflow's ``@catch`` fallback: an extra attempt that only records the exception."""
+    """Metaflow's ``@catch`` fallback: an extra attempt that only records the exception
+    (``before``: the logs it keeps when it is no extra attempt but the failed one)."""
     task.begin(attempt)
     with _Attempt(run, task, attempt) as fallback:
+        fallback.before = before
         if catch.print_exception:
             fallback.capture.write(
                 "stderr", f"@catch caught an exception from {task.pathspec}:\n{failed.formatted}"

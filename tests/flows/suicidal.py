@@ -1,0 +1,129 @@
+"""Flow scripts whose steps kill the flow's own process (run as real subprocesses).
+
+``SUICIDE`` picks the flow: ``linear`` (a @retry/@catch step SIGKILLs itself on every
+attempt), ``foreach`` (every inner task does), ``one`` (one inner task does while the
+others wait for it, in flight as the process dies), ``segfault`` (``end`` segfaults
+after printing), ``catch-first`` (``start`` kills itself, @catch and no retry).
+"""
+
+import ctypes
+import os
+import signal
+import time
+from pathlib import Path
+
+from asyncflow import FlowSpec, catch, current, retry, step
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class LinearFlow(FlowSpec):
+    @step
+    def start(self):
+        self.before = os.getpid()
+        self.next(self.die)
+
+    @retry(times=2)
+    @catch(var="ex", print_exception=False)
+    @step
+    def die(self):
+        print(f"dying in attempt {current.retry_count}")
+        die()
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.seen = self.ex.type
+
+
+class ForeachFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = [0, 1, 2, 3]
+        self.next(self.inner, foreach="items")
+
+    @retry(times=1)
+    @catch(var="ex", print_exception=False)
+    @step
+    def inner(self):
+        die()
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.types = [i.ex.type for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class OneFlow(FlowSpec):
+    """Item 0 kills the process once the others are running; they wait for that."""
+
+    @step
+    def start(self):
+        self.items, self.first_pid = [0, 1, 2], os.getpid()
+        self.next(self.inner, foreach="items")
+
+    @catch(var="ex", print_exception=False)
+    @step
+    def inner(self):
+        self.pid, self.retry = os.getpid(), current.retry_count
+        gate = Path(os.environ["SUICIDE_DIR"])
+        (gate / f"running-{self.input}").touch()
+        if self.input == 0:
+            while len(list(gate.glob("running-*"))) < 3:
+                time.sleep(0.01)
+            (gate / "died").touch()
+            die()
+        while not (gate / "died").exists():
+            time.sleep(0.01)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.retries = [i.retry if hasattr(i, "retry") else None for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class SegfaultEndFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("Crash and burn!")
+        ctypes.string_at(0)
+
+
+class CatchFirstFlow(FlowSpec):
+    @catch(var="ex", print_exception=False)
+    @step
+    def start(self):
+        die()
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+FLOWS = {
+    "linear": LinearFlow,
+    "foreach": ForeachFlow,
+    "one": OneFlow,
+    "segfault": SegfaultEndFlow,
+    "catch-first": CatchFirstFlow,
+}
+
+if __name__ == "__main__":
+    FLOWS[os.environ["SUICIDE"]]()
