@@ -33,7 +33,7 @@ The tree, so callers can catch at the level they need::
     │   └── StaleAttemptError          an attempt tried to commit after a newer one started
     ├── ExecutorError                  an executor cannot start, be reached, or use this store
     ├── WorkerDiedError                the process running a task ended first (a signal, an exit)
-    ├── FailureHandledByCatch          what @catch records when every attempt's process died
+    ├── FailureHandledByCatchError     what @catch records when the last attempt's process died
     ├── RemoteTaskError                a worker's exception that could not be sent back as is
     └── RunFailed                      a run ended because a task failed for good
 
@@ -51,7 +51,7 @@ __all__ = [
     "CorruptedBlobError",
     "DatastoreError",
     "ExecutorError",
-    "FailureHandledByCatch",
+    "FailureHandledByCatchError",
     "FlowDefinitionError",
     "FlowFileError",
     "ForeachError",
@@ -422,9 +422,9 @@ class WorkerDiedError(AsyncflowException):
         super().__init__(f"the worker running {pathspec} {how}")
 
 
-class FailureHandledByCatch(AsyncflowException):
+class FailureHandledByCatchError(AsyncflowException):
     """What ``@catch`` puts in its variable when the task's last attempt did not raise but
-    its process died (Metaflow's exception of that name, with Metaflow's message)."""
+    its process died (Metaflow's FailureHandledByCatch, with Metaflow's message)."""
 
     headline = "Task execution failed but @catch handled it"
 

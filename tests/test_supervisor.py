@@ -87,6 +87,21 @@ def test_every_task_of_a_foreach_killing_the_process_is_caught(store_root: Path)
     assert only(run, "join").data.types == [FAILURE_HANDLED] * 4
 
 
+def test_a_gangs_control_task_alone_gets_the_fallback_attempt(store_root: Path) -> None:
+    proc = run_flow(store_root, "parallel")
+    assert proc.returncode == 0, proc.stderr
+    run = Run("GangFlow/1")
+    assert run.successful
+    nodes = list(run["node"])
+    control = [t for t in nodes if t.metadata_dict.get("internal_task_type") == "control_task"]
+    assert [t.id for t in control] == [nodes[0].id]
+    assert attempts(nodes[0]) == ["0", "1", "2"]  # 2 attempts and the fallback
+    assert all(attempts(t) == ["0", "1"] for t in nodes[1:])  # recovered in their last
+    assert str(nodes[0]["ex"].data.type) == FAILURE_HANDLED
+    last = Task(nodes[1].pathspec, attempt=1)
+    assert "was killed by signal 9" in last.stderr  # the failed attempt's log is kept
+
+
 def test_an_innocent_task_in_flight_as_the_process_died_runs_again_from_attempt_0(
     store_root: Path,
 ) -> None:

@@ -29,7 +29,7 @@ from ..decorators import (
 from ..events import TaskFailed, TaskFinished, TaskOutput, TaskRetrying, TaskStarted
 from ..exceptions import (
     AsyncflowException,
-    FailureHandledByCatch,
+    FailureHandledByCatchError,
     StepExitError,
     StepTimeoutError,
     WorkerDiedError,
@@ -382,7 +382,7 @@ async def _give_up(run: RunContext, task: _Task, attempt: int, failed: AttemptFa
             await _keep_logs(run, task, attempt, failed.logs)
         before = failed.logs if fallback == attempt else {}
         if isinstance(failed.exception, WorkerDiedError):  # no exception of the user's
-            why = FailureHandledByCatch(attempt + 1)
+            why = FailureHandledByCatchError(attempt + 1)
             failed = AttemptFailed(why, f"{failed.formatted}{type(why).__name__}: {why}\n", {})
         try:
             return await _fallback(run, task, fallback, catch, failed, before)

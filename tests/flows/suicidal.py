@@ -2,8 +2,9 @@
 
 ``SUICIDE`` picks the flow: ``linear`` (a @retry/@catch step SIGKILLs itself on every
 attempt), ``foreach`` (every inner task does), ``one`` (one inner task does while the
-others wait for it, in flight as the process dies), ``segfault`` (``end`` segfaults
-after printing), ``catch-first`` (``start`` kills itself, @catch and no retry).
+others wait for it, in flight as the process dies), ``parallel`` (every node of a gang),
+``segfault`` (``end`` segfaults after printing), ``catch-first`` (``start`` kills itself,
+@catch and no retry).
 """
 
 import ctypes
@@ -12,7 +13,7 @@ import signal
 import time
 from pathlib import Path
 
-from asyncflow import FlowSpec, catch, current, retry, step
+from asyncflow import FlowSpec, catch, current, parallel, retry, step
 
 
 def die() -> None:
@@ -94,6 +95,28 @@ class OneFlow(FlowSpec):
         pass
 
 
+class GangFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.node, num_parallel=3)
+
+    @retry(times=1)
+    @catch(var="ex", print_exception=False)
+    @parallel
+    @step
+    def node(self):
+        die()
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
 class SegfaultEndFlow(FlowSpec):
     @step
     def start(self):
@@ -121,6 +144,7 @@ FLOWS = {
     "linear": LinearFlow,
     "foreach": ForeachFlow,
     "one": OneFlow,
+    "parallel": GangFlow,
     "segfault": SegfaultEndFlow,
     "catch-first": CatchFirstFlow,
 }
