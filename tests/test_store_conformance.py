@@ -240,6 +240,23 @@ def test_the_last_task_id_counts_tasks_that_left_only_attempts_logs_or_a_fence(
     assert meta.last_task_id(other.run_id) == 0
 
 
+def test_a_task_registered_with_a_failed_attempt_is_unfinished_until_it_commits(
+    backend: Backend,
+) -> None:
+    meta = backend.open().metadata
+    run = meta.create_run("Reg", "ann", {}, [], [])
+    frames = [{"step": "s", "var": "xs", "index": 1, "num_splits": 2}]
+    task = TaskRecord("Reg", run.run_id, "w", 4, "failed", 0, foreach_stack=frames, parents=[1])
+    meta.put_attempt(run.run_id, AttemptRecord(4, 0, "failed", 1.0, 2.0), {}, task)
+    meta.put_attempt(run.run_id, AttemptRecord(4, 1, "failed", 2.0, 3.0), {}, task)
+    meta.put_attempt(run.run_id, AttemptRecord(5, 0, "failed", 1.0, 2.0), {})  # unregistered
+    [found] = meta.list_unfinished("Reg", run.run_id)
+    assert (found.task_id, found.step, found.status, found.attempt) == (4, "w", "unfinished", 1)
+    assert (found.foreach_stack, found.parents) == (frames, [1])
+    meta.commit_task(TaskRecord("Reg", run.run_id, "w", 4, "successful", 2), [])
+    assert meta.list_unfinished("Reg", run.run_id) == []
+
+
 UPLOADER = """
 import sys
 import numpy as np

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from asyncflow import Run, Task
+from asyncflow.store import Datastore
 
 from .conftest import REPO, run_python
 
@@ -74,6 +75,29 @@ def test_a_step_that_kills_the_process_is_retried_and_caught_in_its_own(
         failed = Task(die.pathspec, attempt=attempt)
         assert failed.stdout == f"dying in attempt {attempt}\n"
         assert "was killed by signal 9 (SIGKILL: killed)" in failed.stderr
+
+
+def test_a_task_that_recorded_an_attempt_keeps_its_id_and_its_attempts(
+    store_root: Path,
+) -> None:
+    proc = run_flow(store_root, "raise-then-die")
+    assert proc.returncode == 0, proc.stderr
+    run = Run("RaiseThenDieFlow/1")
+    assert run.successful
+    die = only(run, "die")
+    assert die.id == "2"  # the id it had in the process that died
+    # attempt 1 died with the flow's process: not counted, it runs again in a worker
+    assert [(a.number, a.status) for a in die.attempts] == [
+        (0, "failed"), (1, "failed"), (2, "failed"), (3, "successful"),
+    ]  # fmt: skip
+    assert attempts(die) == ["0", "1", "2", "3"]
+    assert "ValueError: not yet" in Task(die.pathspec, attempt=0).stderr
+    for attempt in (1, 2):
+        failed = Task(die.pathspec, attempt=attempt)
+        assert failed.stdout == f"attempt {attempt}\n"
+        assert "was killed by signal 9" in failed.stderr
+    assert str(die["ex"].data.type) == FAILURE_HANDLED
+    assert Datastore(store_root).metadata.list_unfinished("RaiseThenDieFlow", 1) == []
 
 
 def test_every_task_of_a_foreach_killing_the_process_is_caught(store_root: Path) -> None:

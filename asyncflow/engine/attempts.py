@@ -79,10 +79,14 @@ async def run_task(run: RunContext, inp: TaskInput, *, reuse: bool = True) -> Ta
         return await reuse_task(run, inp, origin)
     if origin is not None:
         return await clone_task(run, inp, origin)
-    task = _Task.create(run, inp)
+    # A task the dead process of a continued run had registered keeps its id, and its
+    # attempt that died with that process is not counted: it runs again from there.
+    known = run.resume.unfinished_of(inp) if run.resume is not None and reuse else None
+    task = _Task.create(run, inp, known.task_id if known is not None else None)
     run.emit(TaskStarted(task.pathspec, tuple((f.index, f.num_splits) for f in inp.frames)))
     retries = task.policy.retries
-    for attempt in range(retries + 1):
+    first = min(known.attempt + 1, retries) if known is not None else 0
+    for attempt in range(first, retries + 1):
         try:
             return await _attempt(run, task, attempt)
         except AttemptFailed as failed:
@@ -131,9 +135,9 @@ class _Task:
         self.attempt_started = self.attempt_started or self.started
 
     @classmethod
-    def create(cls, run: RunContext, inp: TaskInput) -> _Task:
+    def create(cls, run: RunContext, inp: TaskInput, task_id: int | None = None) -> _Task:
         node = run.graph[inp.step]
-        task_id = inp.task_id if inp.task_id is not None else run.next_task_id()
+        task_id = task_id or (inp.task_id if inp.task_id is not None else run.next_task_id())
         pathspec = run.task_pathspec(node.name, task_id)
         return cls(node, inp, task_id, pathspec, _Policy.of(node), time.time())
 
@@ -361,13 +365,13 @@ _STORE_ERRORS = (AsyncflowException, OSError, sqlite3.Error)
 
 
 async def _keep_logs(run: RunContext, task: _Task, attempt: int, logs: dict[str, str]) -> None:
-    """Store a failed attempt's times and output; best effort, as the store may be what
-    failed."""
+    """Store a failed attempt's times and output, registering the task; best effort, as
+    the store may be what failed."""
     record = AttemptRecord(task.task_id, attempt, "failed", task.attempt_started, time.time())
     with contextlib.suppress(*_STORE_ERRORS):
         await anyio.to_thread.run_sync(
             run.datastore.metadata.put_attempt, run.record.run_id, record, logs,
-            limiter=run.thread_limiter,
+            task.record(run, attempt, "failed"), limiter=run.thread_limiter,
         )  # fmt: skip
 
 

@@ -11,7 +11,7 @@ new task rows that point at the origin's blob keys: no artifact is copied.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -50,6 +50,14 @@ class ResumePlan:
     chosen: dict[int, str]
     #: A run continued in place that was itself resumed: what its own origin gives.
     then: ResumePlan | None = None
+    #: A run continued in place: its tasks that recorded an attempt but never committed.
+    unfinished: dict[TaskKey, TaskRecord] = field(default_factory=dict)
+
+    def unfinished_of(self, inp: TaskInput) -> TaskRecord | None:
+        """The registered task of a continued run that ``inp`` runs again, if any."""
+        if inp.task_id is not None:  # a gang's ids are chosen together
+            return None
+        return self.unfinished.get((inp.step, tuple(f.index for f in inp.frames), inp.iteration))
 
     def clone_of(self, inp: TaskInput) -> TaskRecord | None:
         """The origin task to clone for ``inp``, or None if it must run."""
@@ -95,22 +103,30 @@ def plan_continuation(
     from ``step``) gives what the run had not cloned yet. ``param_refs`` is empty when no
     task committed and the run was no resume: its parameters are resolved again then."""
     tasks = datastore.metadata.list_tasks(run.flow, run.run_id)
+    unfinished = datastore.metadata.list_unfinished(run.flow, run.run_id)
     then = plan_resume(datastore, graph, run.origin_run_id, step) if run.origin_run_id else None
     committed = any(t.status == "successful" for t in tasks)
     refs = _origin_params(datastore, run, tasks) if committed else {}
     if not refs and then is not None:
         refs = then.param_refs
     return ResumePlan(
-        run, None, frozenset(), _successful(graph, tasks), refs, _switch_choices(graph, tasks), then
-    )
+        run, None, frozenset(), _successful(graph, tasks), refs, _switch_choices(graph, tasks),
+        then, _by_key(graph, unfinished, _iterations(tasks + unfinished)),
+    )  # fmt: skip
 
 
 def _successful(graph: FlowGraph, tasks: list[TaskRecord]) -> dict[TaskKey, TaskRecord]:
-    iterations = _iterations(tasks)
+    done = [t for t in tasks if t.status == "successful"]
+    return _by_key(graph, done, _iterations(tasks))
+
+
+def _by_key(
+    graph: FlowGraph, tasks: list[TaskRecord], iterations: dict[int, int]
+) -> dict[TaskKey, TaskRecord]:
     return {
         (t.step, tuple(int(f["index"]) for f in t.foreach_stack), iterations[t.task_id]): t
         for t in tasks
-        if t.status == "successful" and t.step in graph.nodes
+        if t.step in graph.nodes
     }
 
 

@@ -30,7 +30,14 @@ from psycopg_pool import ConnectionPool
 from ..exceptions import DatastoreError, LeaseLapsedError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
-from .metadata import LAST_TASK_ID, TaskCommit, attempt_of, step_stats_of
+from .metadata import (
+    LAST_TASK_ID,
+    UNFINISHED,
+    TaskCommit,
+    attempt_of,
+    step_stats_of,
+    unfinished,
+)
 from .postgres_schema import migrate
 from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStats, TaskRecord
 from .urls import _redacted
@@ -435,11 +442,30 @@ class PostgresMetadataStore:
         rows = self._read(sql + " ORDER BY attempt DESC LIMIT 1", args)
         return str(rows[0][0]) if rows else ""
 
-    def put_attempt(self, run_id: int, attempt: AttemptRecord, logs: dict[str, str]) -> None:
-        """Store an attempt that did not end its task, its times and output, at once."""
+    def put_attempt(
+        self,
+        run_id: int,
+        attempt: AttemptRecord,
+        logs: dict[str, str],
+        task: TaskRecord | None = None,
+    ) -> None:
+        """Store an attempt that did not end its task, its times and output, at once
+        (``task``: register it, see :meth:`MetadataStore.put_attempt`)."""
         with self._tx() as cur:
             _insert_logs(cur, run_id, attempt.task_id, attempt.attempt, logs)
             _insert_attempt(cur, run_id, attempt)
+            if task is not None:
+                cur.execute(
+                    "INSERT INTO task_starts (run_id, task_id, step, foreach_stack, parents) "
+                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    (run_id, task.task_id, task.step, _dump(task.foreach_stack),
+                     _dump(task.parents)),
+                )  # fmt: skip
+
+    def list_unfinished(self, flow: str, run_id: int) -> list[TaskRecord]:
+        """The registered tasks of the run that never committed, by task id."""
+        rows = self._read(UNFINISHED.replace("?", "%s"), (run_id,))
+        return [unfinished(flow, run_id, row) for row in rows]
 
     def list_attempts(self, run_id: int, task_ids: Sequence[int]) -> list[AttemptRecord]:
         """The recorded attempts of these tasks, by task id then attempt."""

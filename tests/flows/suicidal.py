@@ -1,10 +1,10 @@
 """Flow scripts whose steps kill the flow's own process (run as real subprocesses).
 
 ``SUICIDE`` picks the flow: ``linear`` (a @retry/@catch step SIGKILLs itself on every
-attempt), ``foreach`` (every inner task does), ``one`` (one inner task does while the
-others wait for it, in flight as the process dies), ``parallel`` (every node of a gang),
-``segfault`` (``end`` segfaults after printing), ``catch-first`` (``start`` kills itself,
-@catch and no retry).
+attempt), ``raise-then-die`` (the same, but attempt 0 raises), ``foreach`` (every inner
+task dies), ``one`` (one inner task dies while the others wait for it, in flight as the
+process dies), ``parallel`` (every node of a gang), ``segfault`` (``end`` segfaults after
+printing), ``catch-first`` (``start`` kills itself, @catch and no retry).
 """
 
 import ctypes
@@ -37,6 +37,28 @@ class LinearFlow(FlowSpec):
     @step
     def end(self):
         self.seen = self.ex.type
+
+
+class RaiseThenDieFlow(FlowSpec):
+    """Attempt 0 raises (recorded in the flow's process), the next ones kill it."""
+
+    @step
+    def start(self):
+        self.next(self.die)
+
+    @retry(times=2)
+    @catch(var="ex", print_exception=False)
+    @step
+    def die(self):
+        print(f"attempt {current.retry_count}")
+        if current.retry_count == 0:
+            raise ValueError("not yet")
+        die()
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
 
 
 class ForeachFlow(FlowSpec):
@@ -143,6 +165,7 @@ class CatchFirstFlow(FlowSpec):
 FLOWS = {
     "linear": LinearFlow,
     "foreach": ForeachFlow,
+    "raise-then-die": RaiseThenDieFlow,
     "one": OneFlow,
     "parallel": GangFlow,
     "segfault": SegfaultEndFlow,
