@@ -100,6 +100,20 @@ def test_a_task_that_recorded_an_attempt_keeps_its_id_and_its_attempts(
     assert Datastore(store_root).metadata.list_unfinished("RaiseThenDieFlow", 1) == []
 
 
+def test_a_resumed_run_whose_process_dies_is_continued_in_place_too(store_root: Path) -> None:
+    assert run_flow(store_root, "resume", PHASE="fail").returncode == 1
+    proc = run_python(SCRIPT, "resume", root=store_root, env={"SUICIDE": "resume", "PHASE": "die"})
+    assert proc.returncode == 0, proc.stderr
+    assert "The process running ResumeDieFlow/2 was killed by signal 9" in proc.stderr
+    run = Run("ResumeDieFlow/2")
+    assert run.successful and run.origin_pathspec == "ResumeDieFlow/1"
+    [start] = list(run["start"])  # cloned once, then kept as it was
+    assert start.origin_pathspec == only(Run("ResumeDieFlow/1"), "start").pathspec
+    work = only(run, "work")
+    assert [(a.number, a.status) for a in work.attempts] == [(0, "failed"), (1, "successful")]
+    assert "was killed by signal 9" in Task(work.pathspec, attempt=0).stderr
+
+
 def test_every_task_of_a_foreach_killing_the_process_is_caught(store_root: Path) -> None:
     proc = run_flow(store_root, "foreach")
     assert proc.returncode == 0, proc.stderr

@@ -3,8 +3,9 @@
 ``SUICIDE`` picks the flow: ``linear`` (a @retry/@catch step SIGKILLs itself on every
 attempt), ``raise-then-die`` (the same, but attempt 0 raises), ``foreach`` (every inner
 task dies), ``one`` (one inner task dies while the others wait for it, in flight as the
-process dies), ``parallel`` (every node of a gang), ``segfault`` (``end`` segfaults after
-printing), ``catch-first`` (``start`` kills itself, @catch and no retry).
+process dies), ``parallel`` (every node of a gang), ``resume`` (see ResumeDieFlow),
+``segfault`` (``end`` segfaults after printing), ``catch-first`` (``start`` kills itself,
+@catch and no retry).
 """
 
 import ctypes
@@ -54,6 +55,29 @@ class RaiseThenDieFlow(FlowSpec):
         if current.retry_count == 0:
             raise ValueError("not yet")
         die()
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class ResumeDieFlow(FlowSpec):
+    """``PHASE=fail``: ``work`` raises in both attempts; ``PHASE=die``: its attempt 0 kills
+    the process (the resumed run's), attempt 1 succeeds."""
+
+    @step
+    def start(self):
+        self.pid = os.getpid()
+        self.next(self.work)
+
+    @retry(times=1)
+    @step
+    def work(self):
+        if os.environ["PHASE"] == "fail":
+            raise RuntimeError("failing for resume")
+        if current.retry_count == 0:
+            die()
         self.next(self.end)
 
     @step
@@ -165,6 +189,7 @@ class CatchFirstFlow(FlowSpec):
 FLOWS = {
     "linear": LinearFlow,
     "foreach": ForeachFlow,
+    "resume": ResumeDieFlow,
     "raise-then-die": RaiseThenDieFlow,
     "one": OneFlow,
     "parallel": GangFlow,
