@@ -4,7 +4,8 @@ is continued in place by a second child, its unfinished tasks each in its own pr
 
 The parent only waits: Ctrl-C and SIGTERM reach the child (the terminal sends Ctrl-C
 to both, a ``kill`` of the parent is forwarded) and never lead to a continuation; the
-child dies with the parent (``PR_SET_PDEATHSIG``, or a thread watching ``getppid()``).
+child dies with the parent (``PR_SET_PDEATHSIG``, or a thread watching ``getppid()``):
+a ``kill -9`` of the command still leaves the run crashed, as it did in one process.
 Only where ``fork`` and ``sigwaitinfo`` exist (Linux, the BSDs); elsewhere, with
 ``$ASYNCFLOW_SUPERVISOR=off``, or off the main thread, the engine runs in the CLI's
 own process as embedded engines always do.
@@ -191,15 +192,16 @@ def _reported(read_end: int) -> str | None:
 
 
 def _die_with(parent: int) -> None:
-    """End this child (as SIGTERM does: the run is cancelled) when ``parent`` dies."""
+    """Kill this child when ``parent`` dies: a ``kill -9`` of the command ends the run as
+    it ended it in one process (``Run.crashed``; ``resume`` continues it)."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         pr_set_pdeathsig = 1
         libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0) == 0:
+        if libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) == 0:
             if os.getppid() != parent:  # it died before the call
-                os.kill(os.getpid(), signal.SIGTERM)
+                os.kill(os.getpid(), signal.SIGKILL)
             return
     threading.Thread(target=_watch, args=(parent,), name="asyncflow-parent", daemon=True).start()
 
@@ -207,4 +209,4 @@ def _die_with(parent: int) -> None:
 def _watch(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(1.0)
-    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -50,8 +50,7 @@ def fault_point(name: str) -> None:
 def _act(action: str, name: str) -> None:
     supervisor = os.environ.get(SUPERVISOR_PID_ENV)
     if action == "kill" and supervisor and int(supervisor) == os.getppid():
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # the parent's death signal
-        os.kill(int(supervisor), signal.SIGKILL)
+        os.kill(int(supervisor), signal.SIGKILL)  # this process dies of it too
     if action in ("kill", "kill-process"):
         os.kill(os.getpid(), signal.SIGKILL)
     code = {"enospc": errno.ENOSPC, "eacces": errno.EACCES}[action]
