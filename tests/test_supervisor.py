@@ -7,9 +7,11 @@ Every flow runs through the real CLI in a subprocess (tests/flows/suicidal.py).
 from __future__ import annotations
 
 import os
+import pty
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -214,6 +216,60 @@ def test_ctrl_c_or_sigterm_to_the_parent_cancels_and_never_continues(
     assert proc.returncode == code, err
     assert "continues, its unfinished tasks" not in err
     assert Run("CrashFlow/1").status == "cancelled"
+
+
+def test_ctrl_c_on_the_terminal_cancels_the_run_and_never_continues_it(
+    store_root: Path, tmp_path: Path
+) -> None:
+    # The terminal sends SIGINT to the whole foreground group, parent and child alike.
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    master, slave = pty.openpty()
+    terminal = os.ttyname(slave)
+
+    def on_its_own_terminal() -> None:
+        os.setsid()
+        fd = os.open(terminal, os.O_RDWR)  # the session's controlling terminal now
+        for std in (0, 1, 2):
+            os.dup2(fd, std)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    env = {
+        **os.environ, "ASYNCFLOW_HOME": str(store_root), "PYTHONPATH": str(REPO),
+        "CRASH_GATE": str(gate), "ASYNCFLOW_DISPLAY": "plain",
+    }  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, CRASHABLE, "run"], env=env, cwd=tmp_path,
+        preexec_fn=on_its_own_terminal,
+    )  # fmt: skip
+    os.close(slave)
+    shown: list[bytes] = []
+    reader = threading.Thread(target=_read_all, args=(master, shown), daemon=True)
+    reader.start()
+    try:
+        with open(gate) as ready:
+            assert ready.readline() == "ready\n"
+        os.write(master, b"\x03")  # Ctrl-C
+        assert proc.wait(timeout=120) == 130
+    finally:
+        proc.kill()
+    reader.join(timeout=10)
+    output = b"".join(shown).decode()
+    assert "Run CrashFlow/1 was cancelled (Ctrl-C); `resume` continues it." in output
+    assert "continues, its unfinished tasks" not in output
+    assert Run("CrashFlow/1").status == "cancelled"
+
+
+def _read_all(fd: int, into: list[bytes]) -> None:
+    while True:
+        try:
+            data = os.read(fd, 1 << 16)
+        except OSError:  # EIO: the terminal's last user closed it
+            break
+        if not data:
+            break
+        into.append(data)
+    os.close(fd)
 
 
 def test_the_engine_does_not_outlive_its_parent_killed_with_sigkill(
