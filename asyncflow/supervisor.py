@@ -94,6 +94,8 @@ class Supervisor:
         os.close(write_end)
         status, interrupted = self._wait(pid)
         pathspec = _reported(read_end)
+        # a Ctrl-C may have come as the child died: then it reached no child
+        interrupted = interrupted or bool(signal.sigpending() & set(_FORWARDED))
         dead = os.WIFSIGNALED(status) and not interrupted
         if not dead or pathspec is None or not self.unfinished(pathspec):
             self._exit_like(status)
