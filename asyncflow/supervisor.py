@@ -104,9 +104,10 @@ class Supervisor:
             f"The process running {pathspec} was killed by {how}; the run continues, "
             "its unfinished tasks each in its own process."
         )
-        if self._spawn(None, None) == 0:
+        again = self._spawn(None, None)
+        if again == 0:
             return pathspec
-        status, interrupted = self._wait_last()
+        status, interrupted = self._wait(again)
         if os.WIFSIGNALED(status) and not interrupted and self.unfinished(pathspec):
             how = describe_signal(os.WTERMSIG(status))
             why = f"the engine continuing {pathspec} was killed by {how}"
@@ -131,11 +132,7 @@ class Supervisor:
             _die_with(parent)
             os.environ[SUPERVISOR_PID_ENV] = str(parent)
             _child_report_fd[0] = write_end
-        self._child = pid
         return pid
-
-    def _wait_last(self) -> tuple[int, bool]:
-        return self._wait(self._child)
 
     def _wait(self, pid: int) -> tuple[int, bool]:
         """Wait for the child, forwarding what is meant for it; its status, and whether
