@@ -1,6 +1,7 @@
 """The command line's supervising parent: the engine runs in a forked child, and a run
-whose engine process died of a signal (a step that segfaulted or killed the interpreter)
-is continued in place by a second child, its unfinished tasks each in its own process.
+whose engine process died before the run ended (a step that segfaulted, was killed or
+called ``os._exit``) is continued in place by a second child, its unfinished tasks each
+in its own process.
 
 The parent only waits: Ctrl-C and SIGTERM reach the child (the terminal sends Ctrl-C
 to both, a ``kill`` of the parent is forwarded) and never lead to a continuation; the
@@ -96,21 +97,20 @@ class Supervisor:
         pathspec = _reported(read_end)
         # a Ctrl-C may have come as the child died: then it reached no child
         interrupted = interrupted or bool(signal.sigpending() & set(_FORWARDED))
-        dead = os.WIFSIGNALED(status) and not interrupted
-        if not dead or pathspec is None or not self.unfinished(pathspec):
+        # An engine records how its run ended before it exits: a run still running
+        # means a step ended the process (a signal, or os._exit).
+        if interrupted or pathspec is None or not self.unfinished(pathspec):
             self._exit_like(status)
-        how = describe_signal(os.WTERMSIG(status))
         self.say(
-            f"The process running {pathspec} was killed by {how}; the run continues, "
+            f"The process running {pathspec} {_how(status)}; the run continues, "
             "its unfinished tasks each in its own process."
         )
         again = self._spawn(None, None)
         if again == 0:
             return pathspec
         status, interrupted = self._wait(again)
-        if os.WIFSIGNALED(status) and not interrupted and self.unfinished(pathspec):
-            how = describe_signal(os.WTERMSIG(status))
-            why = f"the engine continuing {pathspec} was killed by {how}"
+        if not interrupted and self.unfinished(pathspec):
+            why = f"the engine continuing {pathspec} {_how(status)}"
             self.fail(pathspec, why)
             self.say(f"Run {pathspec} failed: {why}.")
             _leave(1)
@@ -159,6 +159,13 @@ class Supervisor:
             self.say(f"The run's process was killed by {describe_signal(number)}.")
             code = 128 + number
         _leave(code)
+
+
+def _how(status: int) -> str:
+    """``was killed by signal 9 (SIGKILL: killed)``, ``exited with code 3``."""
+    if os.WIFSIGNALED(status):
+        return f"was killed by {describe_signal(os.WTERMSIG(status))}"
+    return f"exited with code {os.WEXITSTATUS(status)}"
 
 
 def _leave(code: int) -> NoReturn:

@@ -159,6 +159,16 @@ def test_an_innocent_task_in_flight_as_the_process_died_runs_again_from_attempt_
     assert len(set(ids)) == 3 and min(ids) > int(only(run, "start").id)
 
 
+def test_a_step_calling_os_exit_is_caught_in_its_own_process(store_root: Path) -> None:
+    proc = run_flow(store_root, "exit")
+    assert proc.returncode == 0, proc.stderr
+    assert "The process running ExitFlow/1 exited with code 3; the run continues" in proc.stderr
+    run = Run("ExitFlow/1")
+    assert run.successful and only(run, "end").data.seen == FAILURE_HANDLED
+    start = only(run, "start")
+    assert "exited with code 3 before the task finished" in Task(start.pathspec, attempt=0).stderr
+
+
 def test_a_segfault_in_end_fails_the_run_with_its_logs(store_root: Path) -> None:
     proc = run_flow(store_root, "segfault")
     assert proc.returncode == 1

@@ -5,7 +5,7 @@ attempt), ``raise-then-die`` (the same, but attempt 0 raises), ``foreach`` (ever
 task dies), ``one`` (one inner task dies while the others wait for it, in flight as the
 process dies), ``parallel`` (every node of a gang), ``resume`` (see ResumeDieFlow),
 ``segfault`` (``end`` segfaults after printing), ``catch-first`` (``start`` kills itself,
-@catch and no retry).
+@catch and no retry), ``exit`` (``start`` calls ``os._exit(3)``).
 """
 
 import ctypes
@@ -163,6 +163,18 @@ class GangFlow(FlowSpec):
         pass
 
 
+class ExitFlow(FlowSpec):
+    @catch(var="ex", print_exception=False)
+    @step
+    def start(self):
+        os._exit(3)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.seen = self.ex.type
+
+
 class SegfaultEndFlow(FlowSpec):
     @step
     def start(self):
@@ -194,6 +206,7 @@ FLOWS = {
     "one": OneFlow,
     "parallel": GangFlow,
     "segfault": SegfaultEndFlow,
+    "exit": ExitFlow,
     "catch-first": CatchFirstFlow,
 }
 
