@@ -327,7 +327,10 @@ def _supervisor(obj: _Obj) -> Supervisor:
         return bool(with_run(pathspec, lambda meta, record: record.status == "running"))
 
     def fail(pathspec: str, reason: str) -> None:
-        with_run(pathspec, lambda meta, r: meta.finish_run(r.flow, r.run_id, "failed", reason))
+        try:
+            with_run(pathspec, lambda meta, r: meta.finish_run(r.flow, r.run_id, "failed", reason))
+        except (AsyncflowException, OSError) as exc:  # the store may be what broke the engine
+            click.secho(f"Cannot record {pathspec} as failed: {exc}", fg="red", err=True)
 
     return Supervisor(unfinished, fail, lambda line: click.secho(line, fg="red", err=True))
 
