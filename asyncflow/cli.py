@@ -350,8 +350,8 @@ def _drive(
     continues the run in place with ``again(pathspec)`` if the engine's process dies."""
     if again is not None and supervised():
         continued = _supervisor(obj).fork()  # the parent never returns from it
-        if continued is not None:
-            start, executor = again(continued), executor or "processes"
+        if continued is not None:  # a process per task, as many as --max-workers (Metaflow's)
+            start, executor = again(continued), executor or f"processes:{max_workers}"
     _drive_here(obj, start, graph, max_workers, max_num_splits, run_id_file, executor)
 
 
