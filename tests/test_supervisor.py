@@ -142,6 +142,16 @@ def test_a_gangs_control_task_alone_gets_the_fallback_attempt(store_root: Path) 
     assert "was killed by signal 9" in last.stderr  # the failed attempt's log is kept
 
 
+def test_a_gang_runs_at_once_in_the_continued_runs_workers(store_root: Path) -> None:
+    proc = run_python(
+        SCRIPT, "run", "--max-workers", "4", root=store_root,
+        env={"SUICIDE": "gang-meets", "SUICIDE_DIR": str(store_root.parent)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    run = Run("GangMeetsFlow/1")
+    assert run.successful and len(list(run["node"])) == 3
+
+
 def test_an_innocent_task_in_flight_as_the_process_died_runs_again_from_attempt_0(
     store_root: Path,
 ) -> None:

@@ -5,7 +5,8 @@ attempt), ``raise-then-die`` (the same, but attempt 0 raises), ``foreach`` (ever
 task dies), ``one`` (one inner task dies while the others wait for it, in flight as the
 process dies), ``parallel`` (every node of a gang), ``resume`` (see ResumeDieFlow),
 ``segfault`` (``end`` segfaults after printing), ``catch-first`` (``start`` kills itself,
-@catch and no retry), ``exit`` (``start`` calls ``os._exit(3)``).
+@catch and no retry), ``exit`` (``start`` calls ``os._exit(3)``),
+``gang-meets`` (see GangMeetsFlow).
 """
 
 import ctypes
@@ -175,6 +176,45 @@ class ExitFlow(FlowSpec):
         self.seen = self.ex.type
 
 
+class GangMeetsFlow(FlowSpec):
+    """``die`` kills the process; then a gang whose 3 nodes wait for each other runs in
+    the continued run's workers (more nodes than this machine may have cores)."""
+
+    @step
+    def start(self):
+        self.next(self.die)
+
+    @catch(var="ex", print_exception=False)
+    @step
+    def die(self):
+        die()
+        self.next(self.split)
+
+    @step
+    def split(self):
+        self.next(self.node, num_parallel=3)
+
+    @parallel
+    @step
+    def node(self):
+        gate = Path(os.environ["SUICIDE_DIR"])
+        (gate / f"node-{current.parallel.node_index}").touch()
+        deadline = time.monotonic() + 60  # fail, rather than hang, if they never meet
+        while len(list(gate.glob("node-*"))) < 3:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the gang's nodes never ran at once")
+            time.sleep(0.01)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
 class SegfaultEndFlow(FlowSpec):
     @step
     def start(self):
@@ -205,6 +245,7 @@ FLOWS = {
     "raise-then-die": RaiseThenDieFlow,
     "one": OneFlow,
     "parallel": GangFlow,
+    "gang-meets": GangMeetsFlow,
     "segfault": SegfaultEndFlow,
     "exit": ExitFlow,
     "catch-first": CatchFirstFlow,
