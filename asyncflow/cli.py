@@ -25,8 +25,9 @@ from .flowspec import FlowSpec
 from .graph import FlowGraph, StepNode, step_functions, to_dot, to_mermaid
 from .lint import lint
 from .parameter_options import add_parameter_options, parameter_values
-from .store import Datastore, StoreURLs
+from .store import Datastore, RunRecord, StoreURLs
 from .store_options import FSYNC_OPTION, store_options
+from .supervisor import Supervisor, report_run, supervised
 
 __all__ = ["cli", "main"]
 
@@ -245,6 +246,7 @@ def run(
         max_num_splits,
         run_id_file,
         executor,
+        again=_continuation(obj, params),
     )
 
 
@@ -290,12 +292,72 @@ def resume(
         max_num_splits,
         run_id_file,
         executor,
+        again=_continuation(obj, {}, step),
     )
+
+
+_Start = Callable[[Engine], Awaitable[RunResult]]
+
+
+def _continuation(
+    obj: _Obj, params: dict[str, Any], step: str | None = None
+) -> Callable[[str], _Start]:
+    """How to continue a run of this command in place (see asyncflow/supervisor.py)."""
+
+    def again(pathspec: str) -> _Start:
+        run_id = int(pathspec.split("/")[1])
+        return lambda engine: engine.continue_run(
+            obj.flow_cls, run_id, params, step=step, branch=obj.branch, production=obj.production
+        )
+
+    return again
+
+
+def _supervisor(obj: _Obj) -> Supervisor:
+    def with_run(pathspec: str, act: Callable[[Any, RunRecord], Any]) -> Any:
+        flow, run_id = pathspec.split("/")
+        datastore = Datastore(obj.root)  # opened after the child ended, closed before a fork
+        try:
+            record = datastore.metadata.get_run(flow, int(run_id))
+            return record is not None and act(datastore.metadata, record)
+        finally:
+            datastore.close()
+
+    def unfinished(pathspec: str) -> bool:
+        return bool(with_run(pathspec, lambda meta, record: record.status == "running"))
+
+    def fail(pathspec: str, reason: str) -> None:
+        try:
+            with_run(pathspec, lambda meta, r: meta.finish_run(r.flow, r.run_id, "failed", reason))
+        except (AsyncflowException, OSError) as exc:  # the store may be what broke the engine
+            click.secho(f"Cannot record {pathspec} as failed: {exc}", fg="red", err=True)
+
+    return Supervisor(unfinished, fail, lambda line: click.secho(line, fg="red", err=True))
 
 
 def _drive(
     obj: _Obj,
-    start: Callable[[Engine], Awaitable[RunResult]],
+    start: _Start,
+    graph: FlowGraph,
+    max_workers: int,
+    max_num_splits: int,
+    run_id_file: str | None = None,
+    executor: str | None = None,
+    *,
+    again: Callable[[str], _Start] | None = None,
+) -> None:
+    """Run the engine to the end under a supervising parent (where it can be), which
+    continues the run in place with ``again(pathspec)`` if the engine's process dies."""
+    if again is not None and supervised():
+        continued = _supervisor(obj).fork()  # the parent never returns from it
+        if continued is not None:  # a process per task, as many as --max-workers (Metaflow's)
+            start, executor = again(continued), executor or f"processes:{max_workers}"
+    _drive_here(obj, start, graph, max_workers, max_num_splits, run_id_file, executor)
+
+
+def _drive_here(
+    obj: _Obj,
+    start: _Start,
     graph: FlowGraph,
     max_workers: int,
     max_num_splits: int,
@@ -312,6 +374,7 @@ def _drive(
     def remember(event: Event) -> None:
         if isinstance(event, RunStarted):
             started.append(event.pathspec)
+            report_run(event.pathspec)
             if run_id_file is not None:
                 with open(run_id_file, "w") as out:
                     out.write(event.pathspec.split("/")[1])
@@ -356,8 +419,9 @@ def _sigterm_as_interrupt(terminated: list[int]) -> Iterator[None]:
     """Treat SIGTERM like Ctrl-C (the event loop turns SIGINT into a clean cancellation)."""
 
     def interrupt(signum: int, frame: object) -> None:
+        if not terminated:  # once: a SIGTERM to the process group is forwarded here too
+            signal.raise_signal(signal.SIGINT)
         terminated.append(signum)
-        signal.raise_signal(signal.SIGINT)
 
     if threading.current_thread() is not threading.main_thread():
         yield

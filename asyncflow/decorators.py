@@ -336,6 +336,9 @@ _METAFLOW_MODULES = {"asyncflow.exception": "metaflow.exception"}
 #: asyncflow's errors for what Metaflow raises its own class for, by Metaflow's name.
 _METAFLOW_TYPES = {
     "asyncflow.exceptions.StepTimeoutError": "metaflow.plugins.timeout_decorator.TimeoutException",
+    "asyncflow.exceptions.FailureHandledByCatchError": (
+        "metaflow.plugins.catch_decorator.FailureHandledByCatch"
+    ),
 }
 
 

@@ -33,6 +33,7 @@ The tree, so callers can catch at the level they need::
     │   └── StaleAttemptError          an attempt tried to commit after a newer one started
     ├── ExecutorError                  an executor cannot start, be reached, or use this store
     ├── WorkerDiedError                the process running a task ended first (a signal, an exit)
+    ├── FailureHandledByCatchError     what @catch records when the last attempt's process died
     ├── RemoteTaskError                a worker's exception that could not be sent back as is
     └── RunFailed                      a run ended because a task failed for good
 
@@ -50,6 +51,7 @@ __all__ = [
     "CorruptedBlobError",
     "DatastoreError",
     "ExecutorError",
+    "FailureHandledByCatchError",
     "FlowDefinitionError",
     "FlowFileError",
     "ForeachError",
@@ -418,6 +420,20 @@ class WorkerDiedError(AsyncflowException):
     def __init__(self, pathspec: str, how: str) -> None:
         self.pathspec, self.how = pathspec, how
         super().__init__(f"the worker running {pathspec} {how}")
+
+
+class FailureHandledByCatchError(AsyncflowException):
+    """What ``@catch`` puts in its variable when the task's last attempt did not raise but
+    its process died (Metaflow's FailureHandledByCatch, with Metaflow's message)."""
+
+    headline = "Task execution failed but @catch handled it"
+
+    def __init__(self, attempts: int) -> None:
+        self.attempts = attempts
+        super().__init__(
+            f"Task execution kept failing over {attempts} attempts. Your code did not raise "
+            "an exception. Something in the execution environment caused the failure."
+        )
 
 
 class RemoteTaskError(AsyncflowException):

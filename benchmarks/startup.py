@@ -100,12 +100,16 @@ def main(argv: list[str]) -> dict[str, float]:
             "from asyncflow import Flow": [py, "-c", "from asyncflow import Flow"],
             "read a small artifact (fresh process)": [py, "-c", read],
             "tutorial flow, whole process": [py, flow, "run"],
+            # the same without the CLI's supervising parent (asyncflow/supervisor.py)
+            "tutorial flow, whole process, unsupervised": [py, flow, "run"],
         }
         cases.update(_metaflow_cases(work, flow) if a.metaflow else {})
         samples: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(a.repeats):
             for name, args in cases.items():
                 case_env = env if not name.startswith("Metaflow") else _MF_ENV
+                if name.endswith("unsupervised"):
+                    case_env = {**env, "ASYNCFLOW_SUPERVISOR": "off"}
                 samples[name].append(cpu_of(args, work, case_env))
         medians = {name: statistics.median(values) for name, values in samples.items()}
         base = medians["python -c pass"]

@@ -137,3 +137,14 @@ def test_ui_benchmark_measures_every_page_beside_the_baseline(
     assert rows[1].startswith("| baseline: a trivial Starlette route |")
     assert rows[1].endswith("| 1.0 |")
     assert any(r.startswith("| run (450-task foreach), timeline page 1 |") for r in rows)
+
+
+def test_supervisor_benchmark_pairs_runs_with_and_without_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmarks import supervisor
+
+    diffs = supervisor.main(["--pairs", "1"])
+    assert set(diffs) == {"wall", "cpu"}
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert [r.split(" |")[0] for r in rows] == ["| tutorial run", "| wall", "| cpu"]

@@ -118,13 +118,17 @@ async def test_an_uncaught_segfault_fails_the_run_with_its_logs(store_root: Path
     assert f'{Path(cluster.__file__).name}", line {crash_line()} in end' in task.stderr
 
 
-def test_a_segfault_in_the_flows_own_process_leaves_the_run_crashed(tmp_path: Path) -> None:
+def test_a_segfault_in_an_unsupervised_flow_process_leaves_the_run_crashed(
+    tmp_path: Path,
+) -> None:
+    # With its supervisor (tests/test_supervisor.py) the run goes on; without, it cannot.
     root = tmp_path / "store"
-    proc = run_python(str(SEGFAULT_FLOW), "run", root=root)
+    proc = run_python(str(SEGFAULT_FLOW), "run", root=root, env={"ASYNCFLOW_SUPERVISOR": "off"})
     assert proc.returncode == -signal.SIGSEGV
     assert "about to crash" in proc.stdout  # shown live before the process died
     assert "Fatal Python error: Segmentation fault" in proc.stderr
     assert 'segfault_in_process.py", line 17 in crash' in proc.stderr  # where it died
+    assert "continues" not in proc.stderr
     shown = run_python("-m", "asyncflow", "show", "SegfaultFlow/1", root=root, check=True)
     assert "status:      crashed" in shown.stdout
     read = run_python("-c", READ_CRASHED, root=root, check=True)

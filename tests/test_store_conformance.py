@@ -28,6 +28,7 @@ from asyncflow.exceptions import (
 )
 from asyncflow.store import (
     ArtifactRef,
+    AttemptRecord,
     Datastore,
     LocalBlobStore,
     StoreURLs,
@@ -222,6 +223,38 @@ def test_a_group_commit_with_one_bad_task_commits_none(backend: Backend) -> None
     assert store.metadata.list_tasks("Group", run.run_id) == []
     store.commit_tasks(good)
     assert [t.task_id for t in backend.open().metadata.list_tasks("Group", run.run_id)] == [1, 2]
+
+
+def test_the_last_task_id_counts_tasks_that_left_only_attempts_logs_or_a_fence(
+    backend: Backend,
+) -> None:
+    meta = backend.open().metadata
+    run, other = (meta.create_run("Ids", "ann", {}, [], []) for _ in range(2))
+    assert meta.last_task_id(run.run_id) == 0
+    meta.commit_task(TaskRecord("Ids", run.run_id, "s", 3, "successful"), [])
+    assert meta.last_task_id(run.run_id) == 3
+    meta.put_attempt(run.run_id, AttemptRecord(7, 0, "failed", 1.0, 2.0), {"stdout": "x"})
+    assert meta.last_task_id(run.run_id) == 7  # a task that died before it committed
+    meta.fence_attempt(run.run_id, 9, 0)
+    assert meta.last_task_id(run.run_id) == 9
+    assert meta.last_task_id(other.run_id) == 0
+
+
+def test_a_task_registered_with_a_failed_attempt_is_unfinished_until_it_commits(
+    backend: Backend,
+) -> None:
+    meta = backend.open().metadata
+    run = meta.create_run("Reg", "ann", {}, [], [])
+    frames = [{"step": "s", "var": "xs", "index": 1, "num_splits": 2}]
+    task = TaskRecord("Reg", run.run_id, "w", 4, "failed", 0, foreach_stack=frames, parents=[1])
+    meta.put_attempt(run.run_id, AttemptRecord(4, 0, "failed", 1.0, 2.0), {}, task)
+    meta.put_attempt(run.run_id, AttemptRecord(4, 1, "failed", 2.0, 3.0), {}, task)
+    meta.put_attempt(run.run_id, AttemptRecord(5, 0, "failed", 1.0, 2.0), {})  # unregistered
+    [found] = meta.list_unfinished("Reg", run.run_id)
+    assert (found.task_id, found.step, found.status, found.attempt) == (4, "w", "unfinished", 1)
+    assert (found.foreach_stack, found.parents) == (frames, [1])
+    meta.commit_task(TaskRecord("Reg", run.run_id, "w", 4, "successful", 2), [])
+    assert meta.list_unfinished("Reg", run.run_id) == []
 
 
 UPLOADER = """

@@ -21,10 +21,7 @@ from ._lookup import (
     timestamp,
 )
 from ._namespaces import get_namespace
-from ._tasks import MetaflowData, Task
-
-#: ``asyncflow.flowspec.PARALLEL_VAR`` (not imported: the client stays light).
-_PARALLEL_VAR = "_parallel_ubf_iter"
+from ._tasks import _PARALLEL_VAR, MetaflowData, Task
 
 __all__ = ["Flow", "Metaflow", "Run", "Step"]
 

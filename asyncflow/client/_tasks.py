@@ -22,6 +22,10 @@ from ._lookup import (
     timestamp,
 )
 
+#: The foreach variable of a ``@parallel`` gang (asyncflow.flowspec.PARALLEL_VAR, which
+#: the client does not import: it would bring in the flow machinery).
+_PARALLEL_VAR = "_parallel_ubf_iter"
+
 if TYPE_CHECKING:
     from ..decorators import ExceptionWrapper
     from ._runs import Step
@@ -190,8 +194,9 @@ class Task(ClientObject):
     @property
     def metadata(self) -> list[Metadata]:
         """The task's metadata entries, Metaflow's names: ``attempt`` (one per attempt),
-        ``attempt_ok``, ``python_version``, and in a resumed run ``origin-run-id`` (every
-        task) and ``origin-task-id`` (a cloned task)."""
+        ``attempt_ok``, ``python_version``, in a resumed run ``origin-run-id`` (every
+        task) and ``origin-task-id`` (a cloned task), and ``internal_task_type``
+        (``control_task``) for the control task of a ``@parallel`` gang."""
         r = self._record
         run = self._store.metadata.get_run(r.flow, r.run_id)
         assert run is not None
@@ -207,6 +212,9 @@ class Task(ClientObject):
             entries.append(("origin-run-id", str(run.origin_run_id), started, "origin-run-id"))
         if r.origin_task_id is not None:
             entries.append(("origin-task-id", str(r.origin_task_id), started, "origin-task-id"))
+        stack = r.foreach_stack
+        if stack and stack[-1].get("var") == _PARALLEL_VAR and int(stack[-1]["index"]) == 0:
+            entries.append(("internal_task_type", "control_task", started, "internal_task_type"))
         return [Metadata(name, value, at, kind, self) for name, value, at, kind in entries]
 
     @property

@@ -30,7 +30,13 @@ from ..decorators import (
     step_specs,
 )
 from ..events import TaskFailed, TaskFinished, TaskOutput, TaskRetrying, TaskStarted
-from ..exceptions import AsyncflowException, StepExitError, StepTimeoutError
+from ..exceptions import (
+    AsyncflowException,
+    FailureHandledByCatchError,
+    StepExitError,
+    StepTimeoutError,
+    WorkerDiedError,
+)
 from ..flowspec import FlowSpec
 from ..graph import StepNode
 from ..logs import TaskCapture, start_capture, stop_capture
@@ -41,7 +47,7 @@ from .environ import task_environment
 from .parents import parent_ids
 from .records import TaskInput, TaskResult
 from .remote import fence, submit_attempt
-from .resume import clone_task
+from .resume import clone_task, reuse_task
 from .task import (
     Outcome,
     TaskError,
@@ -50,6 +56,7 @@ from .task import (
     finish,
     inherited_refs,
     input_reads,
+    is_gang_worker,
     join_args,
     stored_event,
     task_context,
@@ -72,12 +79,18 @@ async def run_task(run: RunContext, inp: TaskInput, *, reuse: bool = True) -> Ta
     the origin run finished is copied instead, unless ``reuse`` is False.
     """
     origin = run.resume.clone_of(inp) if run.resume is not None and reuse else None
+    if origin is not None and origin.run_id == run.record.run_id:  # a run continued in place
+        return await reuse_task(run, inp, origin)
     if origin is not None:
         return await clone_task(run, inp, origin)
-    task = _Task.create(run, inp)
+    # A task the dead process of a continued run had registered keeps its id, and its
+    # attempt that died with that process is not counted: it runs again from there.
+    known = run.resume.unfinished_of(inp) if run.resume is not None and reuse else None
+    task = _Task.create(run, inp, known.task_id if known is not None else None)
     run.emit(TaskStarted(task.pathspec, tuple((f.index, f.num_splits) for f in inp.frames)))
     retries = task.policy.retries
-    for attempt in range(retries + 1):
+    first = min(known.attempt + 1, retries) if known is not None else 0
+    for attempt in range(first, retries + 1):
         try:
             return await _attempt(run, task, attempt)
         except AttemptFailed as failed:
@@ -137,9 +150,9 @@ class _Task:
         self.attempt_started = self.attempt_started or self.started
 
     @classmethod
-    def create(cls, run: RunContext, inp: TaskInput) -> _Task:
+    def create(cls, run: RunContext, inp: TaskInput, task_id: int | None = None) -> _Task:
         node = run.graph[inp.step]
-        task_id = inp.task_id if inp.task_id is not None else run.next_task_id()
+        task_id = task_id or (inp.task_id if inp.task_id is not None else run.next_task_id())
         pathspec = run.task_pathspec(node.name, task_id)
         return cls(node, inp, task_id, pathspec, _Policy.of(run, node), time.time())
 
@@ -184,6 +197,8 @@ class _Attempt:
         running.finished_at = None
         self._context = task_context(run, node.name, task.task_id, attempt, inp.frames, running)
         self.cards = open_cards(run, node, running)
+        #: Output of the same attempt number that came before this one (a gang worker's).
+        self.before: dict[str, str] = {}
 
     def __enter__(self) -> _Attempt:
         self._tokens = (enter_task(self._context), start_capture(self.capture))
@@ -214,9 +229,10 @@ class _Attempt:
             self.cards.flow = self.flow
 
     def logs(self, traceback_text: str = "") -> dict[str, str]:
+        before = self.before
         return {
-            "stdout": self.capture.text("stdout"),
-            "stderr": self.capture.text("stderr") + traceback_text,
+            "stdout": before.get("stdout", "") + self.capture.text("stdout"),
+            "stderr": before.get("stderr", "") + self.capture.text("stderr") + traceback_text,
         }
 
 
@@ -373,13 +389,13 @@ _STORE_ERRORS = (AsyncflowException, OSError, sqlite3.Error)
 
 
 async def _keep_logs(run: RunContext, task: _Task, attempt: int, logs: dict[str, str]) -> None:
-    """Store a failed attempt's times and output; best effort, as the store may be what
-    failed."""
+    """Store a failed attempt's times and output, registering the task; best effort, as
+    the store may be what failed."""
     record = AttemptRecord(task.task_id, attempt, "failed", task.attempt_started, time.time())
     with contextlib.suppress(*_STORE_ERRORS):
         await anyio.to_thread.run_sync(
             run.datastore.metadata.put_attempt, run.record.run_id, record, logs,
-            limiter=run.thread_limiter,
+            task.record(run, attempt, "failed"), limiter=run.thread_limiter,
         )  # fmt: skip
 
 
@@ -387,11 +403,19 @@ async def _give_up(run: RunContext, task: _Task, attempt: int, failed: AttemptFa
     """The last attempt failed: let ``@catch`` recover the task, or fail it for good."""
     catch = task.policy.catch
     if catch is not None:
-        await _keep_logs(run, task, attempt, failed.logs)
+        # A gang's control task has the fallback attempt; its workers, relaunched only
+        # with it in Metaflow, are recovered in their last attempt, as it left them.
+        fallback = attempt if is_gang_worker(task.node, task.inp.frames) else attempt + 1
+        if fallback > attempt:
+            await _keep_logs(run, task, attempt, failed.logs)
+        before = failed.logs if fallback == attempt else {}
+        if isinstance(failed.exception, WorkerDiedError):  # no exception of the user's
+            why = FailureHandledByCatchError(attempt + 1)
+            failed = AttemptFailed(why, f"{failed.formatted}{type(why).__name__}: {why}\n", {})
         try:
-            return await _fallback(run, task, attempt + 1, catch, failed)
+            return await _fallback(run, task, fallback, catch, failed, before)
         except AttemptFailed as fallback_failed:
-            failed, attempt = fallback_failed, attempt + 1
+            failed, attempt = fallback_failed, fallback
     record = task.record(run, attempt, "failed")
     record.exception = failed.formatted
     event = TaskFailed(task.pathspec, _one_line(failed.exception), failed.formatted)
@@ -402,11 +426,18 @@ async def _give_up(run: RunContext, task: _Task, attempt: int, failed: AttemptFa
 
 
 async def _fallback(
-    run: RunContext, task: _Task, attempt: int, catch: CatchSpec, failed: AttemptFailed
+    run: RunContext,
+    task: _Task,
+    attempt: int,
+    catch: CatchSpec,
+    failed: AttemptFailed,
+    before: dict[str, str],
 ) -> TaskResult:
-    """Metaflow's ``@catch`` fallback: an extra attempt that only records the exception."""
+    """Metaflow's ``@catch`` fallback: an extra attempt that only records the exception
+    (``before``: the logs it keeps when it is no extra attempt but the failed one)."""
     task.begin(attempt)
     with _Attempt(run, task, attempt) as fallback:
+        fallback.before = before
         if catch.print_exception:
             fallback.capture.write(
                 "stderr", f"@catch caught an exception from {task.pathspec}:\n{failed.formatted}"

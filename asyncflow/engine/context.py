@@ -75,6 +75,10 @@ class RunContext:
         """A task id unique within the run."""
         return next(self._task_ids)
 
+    def ids_after(self, last: int) -> None:
+        """Give new tasks ids above ``last`` (a run continued after its process died)."""
+        self._task_ids = itertools.count(last + 1)
+
     def emit(self, event: Event) -> None:
         """Send ``event`` to every listener.
 

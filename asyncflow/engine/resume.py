@@ -11,7 +11,7 @@ new task rows that point at the origin's blob keys: no artifact is copied.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -26,7 +26,14 @@ from .context import RunContext
 from .parents import parent_ids
 from .records import TaskInput, TaskResult
 
-__all__ = ["ResumePlan", "TaskKey", "clone_task", "plan_resume"]
+__all__ = [
+    "ResumePlan",
+    "TaskKey",
+    "clone_task",
+    "plan_continuation",
+    "plan_resume",
+    "reuse_task",
+]
 
 TaskKey = tuple[str, tuple[int, ...], int]
 
@@ -42,12 +49,31 @@ class ResumePlan:
     param_refs: dict[str, ArtifactRef]
     #: The step each cloned switch task chose in the origin run, by origin task id.
     chosen: dict[int, str]
+    #: A run continued in place that was itself resumed: what its own origin gives.
+    then: ResumePlan | None = None
+    #: A run continued in place: its tasks that recorded an attempt but never committed.
+    unfinished: dict[TaskKey, TaskRecord] = field(default_factory=dict)
+
+    def unfinished_of(self, inp: TaskInput) -> TaskRecord | None:
+        """The registered task of a continued run that ``inp`` runs again, if any."""
+        if inp.task_id is not None:  # a gang's ids are chosen together
+            return None
+        return self.unfinished.get((inp.step, tuple(f.index for f in inp.frames), inp.iteration))
 
     def clone_of(self, inp: TaskInput) -> TaskRecord | None:
         """The origin task to clone for ``inp``, or None if it must run."""
-        if inp.step in self.rerun:
-            return None
-        return self.clones.get((inp.step, tuple(f.index for f in inp.frames), inp.iteration))
+        found = None
+        if inp.step not in self.rerun:
+            found = self.clones.get((inp.step, tuple(f.index for f in inp.frames), inp.iteration))
+        if found is None and self.then is not None:
+            return self.then.clone_of(inp)
+        return found
+
+    def choice_of(self, origin: TaskRecord) -> str | None:
+        """The step the switch task ``origin`` went to in its run, if it got that far."""
+        if origin.run_id == self.origin.run_id:
+            return self.chosen.get(origin.task_id)
+        return self.then.choice_of(origin) if self.then is not None else None
 
 
 def plan_resume(
@@ -59,22 +85,50 @@ def plan_resume(
         valid = ", ".join(n.name for n in graph.sorted_nodes())
         raise ResumeError(f"cannot resume from step '{step}': {graph.name} has no such step "
                           f"(its steps: {valid})")  # fmt: skip
-    meta = datastore.metadata
-    tasks = meta.list_tasks(origin.flow, origin.run_id)
-    iterations = _iterations(tasks)
-    clones = {
-        (t.step, tuple(int(f["index"]) for f in t.foreach_stack), iterations[t.task_id]): t
-        for t in tasks
-        if t.status == "successful" and t.step in graph.nodes
-    }
+    tasks = datastore.metadata.list_tasks(origin.flow, origin.run_id)
     return ResumePlan(
         origin,
         step,
         frozenset(graph.reachable_from(step)) if step else frozenset(),
-        clones,
+        _successful(graph, tasks),
         _origin_params(datastore, origin, tasks),
         _switch_choices(graph, tasks),
     )
+
+
+def plan_continuation(
+    datastore: Datastore, graph: FlowGraph, run: RunRecord, step: str | None
+) -> ResumePlan:
+    """The plan of ``run`` continued in place after its process died: its own successful
+    tasks are reused as they are (no new rows); for a resumed run, its origin run (resumed
+    from ``step``) gives what the run had not cloned yet. ``param_refs`` is empty when no
+    task committed and the run was no resume: its parameters are resolved again then."""
+    tasks = datastore.metadata.list_tasks(run.flow, run.run_id)
+    unfinished = datastore.metadata.list_unfinished(run.flow, run.run_id)
+    then = plan_resume(datastore, graph, run.origin_run_id, step) if run.origin_run_id else None
+    committed = any(t.status == "successful" for t in tasks)
+    refs = _origin_params(datastore, run, tasks) if committed else {}
+    if not refs and then is not None:
+        refs = then.param_refs
+    return ResumePlan(
+        run, None, frozenset(), _successful(graph, tasks), refs, _switch_choices(graph, tasks),
+        then, _by_key(graph, unfinished, _iterations(tasks + unfinished)),
+    )  # fmt: skip
+
+
+def _successful(graph: FlowGraph, tasks: list[TaskRecord]) -> dict[TaskKey, TaskRecord]:
+    done = [t for t in tasks if t.status == "successful"]
+    return _by_key(graph, done, _iterations(tasks))
+
+
+def _by_key(
+    graph: FlowGraph, tasks: list[TaskRecord], iterations: dict[int, int]
+) -> dict[TaskKey, TaskRecord]:
+    return {
+        (t.step, tuple(int(f["index"]) for f in t.foreach_stack), iterations[t.task_id]): t
+        for t in tasks
+        if t.step in graph.nodes
+    }
 
 
 def _iterations(tasks: list[TaskRecord]) -> dict[int, int]:
@@ -150,13 +204,45 @@ async def clone_task(run: RunContext, inp: TaskInput, origin: TaskRecord) -> Tas
     return TaskResult(node.name, task_id, pathspec, refs, inp.frames, items, chosen, inp.iteration)
 
 
+async def reuse_task(run: RunContext, inp: TaskInput, done: TaskRecord) -> TaskResult:
+    """A task of this very run that succeeded before its process died, as it stands."""
+    node = run.graph[inp.step]
+    refs, items = await anyio.to_thread.run_sync(
+        _reused, run, done, PARALLEL_VAR if node.parallel_foreach else node.foreach_param,
+        limiter=run.thread_limiter,
+    )  # fmt: skip
+    chosen = _chosen(run, node, done, refs) if node.is_switch else None
+    run.emit(TaskCloned(done.pathspec, done.pathspec))
+    return TaskResult(
+        node.name, done.task_id, done.pathspec, refs, inp.frames, items, chosen, inp.iteration
+    )
+
+
+def _reused(
+    run: RunContext, done: TaskRecord, foreach_var: str | None
+) -> tuple[dict[str, ArtifactRef], list[Any] | None]:
+    refs = {
+        r.name: r
+        for r in run.datastore.metadata.list_artifacts(done.flow, done.run_id, done.task_id)
+    }
+    return refs, _items(run, done, refs, foreach_var)
+
+
+def _items(
+    run: RunContext, origin: TaskRecord, refs: dict[str, ArtifactRef], foreach_var: str | None
+) -> list[Any] | None:
+    if foreach_var is None:
+        return None
+    return list(run.datastore.load(refs[foreach_var], pathspec=origin.pathspec))
+
+
 def _chosen(
     run: RunContext, node: StepNode, origin: TaskRecord, refs: dict[str, ArtifactRef]
 ) -> str:
     """The case a cloned switch task takes: the one its origin took, or, if the origin
     run stopped before that step started, the case its condition artifact names."""
     assert run.resume is not None and node.condition is not None
-    taken = run.resume.chosen.get(origin.task_id)
+    taken = run.resume.choice_of(origin)
     if taken is not None:
         return taken
     value = run.datastore.load(refs[node.condition], pathspec=origin.pathspec)
@@ -180,7 +266,4 @@ def _clone(
     }
     meta.commit_task(record, list(refs.values()), logs)
     copy_cards(run.datastore, origin, record)
-    items = None
-    if foreach_var is not None:
-        items = list(run.datastore.load(refs[foreach_var], pathspec=origin.pathspec))
-    return refs, items
+    return refs, _items(run, origin, refs, foreach_var)

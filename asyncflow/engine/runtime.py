@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import platform
 import socket
 import traceback
@@ -21,13 +20,14 @@ from ..configs import by_name, load_configs, resolve_configs
 from ..current import enter_run, leave_run
 from ..decorators import IsolatedSpec, find_spec
 from ..events import Listener, RunFinished, RunStarted
-from ..exceptions import LintError
+from ..exceptions import LintError, ResumeError
 from ..flowspec import PARALLEL_VAR, FlowSpec, ForeachFrame, class_constant_values
 from ..graph import FlowGraph
 from ..lint import lint
 from ..parameters import resolve_parameters
 from ..projects import ProjectInfo, resolve_project
-from ..store import ArtifactRef, Datastore, StoreURLs
+from ..store import ArtifactRef, Datastore, RunRecord, StoreURLs
+from ..supervisor import owner_pid
 from ..tags import valid_tags
 from ..users import current_user
 from .attempts import run_task
@@ -35,7 +35,7 @@ from .context import RunContext
 from .joins import JoinBarriers
 from .records import TaskInput, TaskResult
 from .remote import RunExecutors
-from .resume import ResumePlan, plan_resume
+from .resume import ResumePlan, plan_continuation, plan_resume
 from .task import TaskError
 
 if TYPE_CHECKING:
@@ -203,11 +203,83 @@ class Engine:
         )  # fmt: skip
         return await self._drive(run, {})
 
+    async def continue_run(
+        self,
+        flow_cls: type[FlowSpec],
+        run_id: int,
+        params: dict[str, Any] | None = None,
+        *,
+        step: str | None = None,
+        listeners: Sequence[Listener] = (),
+        branch: str | None = None,
+        production: bool = False,
+    ) -> RunResult:
+        """Finish run ``run_id`` of ``flow_cls``, still recorded as running, whose process
+        died: its successful tasks are kept as they are, the others run again (in this
+        engine's executor), and this process becomes the run's owner.
+
+        ``params`` and ``step`` are what started the run (``step``: the one it resumed
+        from); the parameters are those the run stored, if any task committed.
+        """
+        graph = await anyio.to_thread.run_sync(_checked_graph, flow_cls)
+        meta = self.datastore.metadata
+        record = await anyio.to_thread.run_sync(meta.get_run, graph.name, run_id)
+        if record is None or record.status != "running":
+            state = "no such run" if record is None else f"the run is {record.status}"
+            raise ResumeError(f"cannot continue {graph.name}/{run_id}: {state}")
+        plan = await anyio.to_thread.run_sync(
+            plan_continuation, self.datastore, graph, record, step
+        )
+        if plan.param_refs:
+            configs = await anyio.to_thread.run_sync(
+                load_configs, flow_cls, self.datastore, plan.param_refs
+            )
+        else:  # nothing stored them: the run's parameters as they were first resolved
+            configs = await anyio.to_thread.run_sync(
+                functools.partial(resolve_configs, flow_cls, params or {}, user=record.user)
+            )
+        info = resolve_project(
+            flow_cls, record.user, branch=branch, production=production,
+            evaluate=functools.partial(_with_configs, flow_cls, configs),
+        )  # fmt: skip
+        token = enter_run(info)
+        try:
+            values = {}
+            if not plan.param_refs:
+                values = await anyio.to_thread.run_sync(
+                    functools.partial(
+                        resolve_parameters, flow_cls, params or {}, user=record.user,
+                        configs=configs,
+                    )
+                )  # fmt: skip
+            run = await self._adopt(flow_cls, graph, record, listeners, plan)
+            return await self._drive(run, values)
+        finally:
+            leave_run(token)
+
+    async def _adopt(
+        self,
+        flow_cls: type[FlowSpec],
+        graph: FlowGraph,
+        record: RunRecord,
+        listeners: Sequence[Listener],
+        plan: ResumePlan,
+    ) -> RunContext:
+        """Take over a run whose process died: this process owns it from now on."""
+        meta = self.datastore.metadata
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(
+                meta.set_run_owner, record.run_id, socket.gethostname(), owner_pid()
+            )
+            last = await anyio.to_thread.run_sync(meta.last_task_id, record.run_id)
+        run = self._context(flow_cls, graph, record, listeners, f"user:{record.user}", plan)
+        run.ids_after(last)  # never an id the dead process used
+        return run
+
     async def _drive(self, run: RunContext, params: dict[str, Any]) -> RunResult:
         try:
             run.emit(RunStarted(run.record.pathspec))
-            fresh = params if run.resume is None else {}
-            run.param_refs = await anyio.to_thread.run_sync(self._persist_params, run, fresh)
+            run.param_refs = await anyio.to_thread.run_sync(self._persist_params, run, params)
             async with self._executors(run):
                 await _Scheduler(run).run()
         except TaskError as err:
@@ -252,9 +324,20 @@ class Engine:
                 origin_run_id, _graph_record(graph),
             )  # fmt: skip
             await anyio.to_thread.run_sync(
-                meta.set_run_owner, record.run_id, socket.gethostname(), os.getpid()
+                meta.set_run_owner, record.run_id, socket.gethostname(), owner_pid()
             )
-        run = RunContext(
+        return self._context(flow_cls, graph, record, listeners, namespace, plan)
+
+    def _context(
+        self,
+        flow_cls: type[FlowSpec],
+        graph: FlowGraph,
+        record: RunRecord,
+        listeners: Sequence[Listener],
+        namespace: str,
+        plan: ResumePlan | None,
+    ) -> RunContext:
+        return RunContext(
             flow_cls=flow_cls,
             graph=graph,
             datastore=self.datastore,
@@ -267,7 +350,6 @@ class Engine:
             sleep=self.sleep,
             resume=plan,
         )
-        return run
 
     @contextlib.asynccontextmanager
     async def _executors(self, run: RunContext) -> AsyncIterator[None]:

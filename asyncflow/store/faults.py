@@ -2,8 +2,10 @@
 
 Set ``ASYNCFLOW_FAULT_INJECT=POINT[@N][:ACTION]`` in the environment of a
 process: the Nth time (default: the first) the store reaches ``POINT`` it
-``kill``s its own process with SIGKILL (the default action), or raises the
-``OSError`` a full disk (``enospc``) or a read-only directory (``eacces``) would.
+``kill``s its own process with SIGKILL (the default action: a machine that loses
+power, so the command line's supervising parent dies first and continues nothing),
+``kill-process`` kills this process alone, or it raises the ``OSError`` a full disk
+(``enospc``) or a read-only directory (``eacces``) would.
 
 Points: ``blob-write`` (a large blob half written), ``blob-rename`` (a blob
 fully written to its temporary file, not yet renamed), ``commit-task`` (every
@@ -17,6 +19,8 @@ import os
 import signal
 import threading
 from collections import Counter
+
+from ..supervisor import SUPERVISOR_PID_ENV
 
 __all__ = ["ENV", "POINTS", "fault_point"]
 
@@ -44,7 +48,10 @@ def fault_point(name: str) -> None:
 
 
 def _act(action: str, name: str) -> None:
-    if action == "kill":
+    supervisor = os.environ.get(SUPERVISOR_PID_ENV)
+    if action == "kill" and supervisor and int(supervisor) == os.getppid():
+        os.kill(int(supervisor), signal.SIGKILL)  # this process dies of it too
+    if action in ("kill", "kill-process"):
         os.kill(os.getpid(), signal.SIGKILL)
     code = {"enospc": errno.ENOSPC, "eacces": errno.EACCES}[action]
     raise OSError(code, f"{os.strerror(code)} (injected at {name})")

@@ -23,7 +23,9 @@ from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStat
 from .schema import MIGRATIONS, migrate
 
 __all__ = [
+    "LAST_TASK_ID",
     "STEP_EDGES",
+    "UNFINISHED",
     "MetadataStore",
     "SQLiteMetadataStore",
     "TaskCommit",
@@ -31,6 +33,7 @@ __all__ = [
     "attempt_of",
     "inline_keys",
     "step_stats_of",
+    "unfinished",
 ]
 
 #: One finished task to commit: its record, its artifacts and its logs.
@@ -59,6 +62,22 @@ STEP_EDGES = (
     "WHERE t.flow=? AND t.run_id=?"
 )
 _ATTEMPT_COLUMNS = "task_id, attempt, status, started_at, finished_at"
+#: Registered tasks of a run (``?``) without a committed row, and their last attempt.
+UNFINISHED = (
+    "SELECT s.task_id, s.step, s.foreach_stack, s.parents, (SELECT MAX(a.attempt) FROM "
+    "attempts a WHERE a.run_id = s.run_id AND a.task_id = s.task_id) FROM task_starts s "
+    "WHERE s.run_id = ? AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = s.run_id "
+    "AND t.task_id = s.task_id) ORDER BY s.task_id"
+)
+#: The largest task id a run used, wherever a task left a trace (``?``: the run id, 4 times).
+LAST_TASK_ID = (
+    "SELECT COALESCE(MAX(m), 0) FROM ("
+    + " UNION ALL ".join(
+        f"SELECT MAX(task_id) AS m FROM {table} WHERE run_id=?"
+        for table in ("tasks", "attempts", "logs", "task_fences")
+    )
+    + ") AS used"
+)
 _CARD_COLUMNS = "flow, run_id, step, task_id, hash, type, card_id, key, size, created_at, runtime"
 
 
@@ -141,13 +160,31 @@ class MetadataStore(Protocol):
         """What a task printed to ``stream`` in ``attempt`` (default: its latest)."""
         ...
 
-    def put_attempt(self, run_id: int, attempt: AttemptRecord, logs: dict[str, str]) -> None:
+    def put_attempt(
+        self,
+        run_id: int,
+        attempt: AttemptRecord,
+        logs: dict[str, str],
+        task: TaskRecord | None = None,
+    ) -> None:
         """Store an attempt that did not end its task (a failed one, retried), its times
-        and its output, at once. The attempt that ends the task is committed with it."""
+        and its output, at once. The attempt that ends the task is committed with it.
+        ``task`` (its step, foreach stack and parents) registers the task, so a run whose
+        process died before it committed finds it again (:meth:`list_unfinished`)."""
+        ...
+
+    def list_unfinished(self, flow: str, run_id: int) -> list[TaskRecord]:
+        """The registered tasks of the run that never committed, in task id order, each
+        with status ``unfinished`` and ``attempt`` its last recorded attempt."""
         ...
 
     def list_attempts(self, run_id: int, task_ids: Sequence[int]) -> list[AttemptRecord]:
         """The recorded attempts of these tasks, by task id then attempt."""
+        ...
+
+    def last_task_id(self, run_id: int) -> int:
+        """The largest task id the run has used (0 if none): its committed tasks' and
+        those that only recorded attempts, logs or a fence before the run stopped."""
         ...
 
     def get_run(self, flow: str, run_id: int) -> RunRecord | None:
@@ -643,11 +680,29 @@ class SQLiteMetadataStore:
         rows = self._read(sql + " ORDER BY attempt DESC LIMIT 1", args)
         return str(rows[0][0]) if rows else ""
 
-    def put_attempt(self, run_id: int, attempt: AttemptRecord, logs: dict[str, str]) -> None:
-        """Store an attempt that did not end its task, its times and output, at once."""
+    def put_attempt(
+        self,
+        run_id: int,
+        attempt: AttemptRecord,
+        logs: dict[str, str],
+        task: TaskRecord | None = None,
+    ) -> None:
+        """Store an attempt that did not end its task, its times and output, at once
+        (``task``: register it, see :meth:`MetadataStore.put_attempt`)."""
         with self._write() as cur:
             _insert_logs(cur, run_id, attempt.task_id, attempt.attempt, logs)
             _insert_attempt(cur, run_id, attempt)
+            if task is not None:
+                cur.execute(
+                    "INSERT OR IGNORE INTO task_starts (run_id, task_id, step, foreach_stack, "
+                    "parents) VALUES (?, ?, ?, ?, ?)",
+                    (run_id, task.task_id, task.step, _dump(task.foreach_stack),
+                     _dump(task.parents)),
+                )  # fmt: skip
+
+    def list_unfinished(self, flow: str, run_id: int) -> list[TaskRecord]:
+        """The registered tasks of the run that never committed, by task id."""
+        return [unfinished(flow, run_id, row) for row in self._read(UNFINISHED, [run_id])]
 
     def list_attempts(self, run_id: int, task_ids: Sequence[int]) -> list[AttemptRecord]:
         """The recorded attempts of these tasks, by task id then attempt."""
@@ -659,6 +714,10 @@ class SQLiteMetadataStore:
             [run_id, *task_ids],
         )
         return [AttemptRecord(*r) for r in rows]
+
+    def last_task_id(self, run_id: int) -> int:
+        """The largest task id the run has used (0 if none)."""
+        return int(self._read(LAST_TASK_ID, [run_id] * 4)[0][0])
 
     def fence_attempt(self, run_id: int, task_id: int, attempt: int) -> None:
         """Record ``attempt`` as the only attempt of the task allowed to commit from now on."""
@@ -870,6 +929,15 @@ def _insert_task(
         )  # fmt: skip
     _insert_attempt(cur, task.run_id, attempt_of(task))
     fault_point("commit-task")
+
+
+def unfinished(flow: str, run_id: int, row: tuple[Any, ...]) -> TaskRecord:
+    """A row of :data:`UNFINISHED` as a task record."""
+    task_id, step, stack, parents, attempt = row
+    return TaskRecord(
+        flow, run_id, step, int(task_id), "unfinished", int(attempt or 0),
+        foreach_stack=json.loads(stack), parents=json.loads(parents),
+    )  # fmt: skip
 
 
 def attempt_of(task: TaskRecord) -> AttemptRecord:

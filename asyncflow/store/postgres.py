@@ -30,7 +30,16 @@ from psycopg_pool import ConnectionPool
 from ..exceptions import DatastoreError, LeaseLapsedError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
-from .metadata import TaskCommit, artifacts_by_task, attempt_of, inline_keys, step_stats_of
+from .metadata import (
+    LAST_TASK_ID,
+    UNFINISHED,
+    TaskCommit,
+    artifacts_by_task,
+    attempt_of,
+    inline_keys,
+    step_stats_of,
+    unfinished,
+)
 from .postgres_schema import migrate
 from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStats, TaskRecord
 from .urls import _redacted
@@ -454,11 +463,30 @@ class PostgresMetadataStore:
         rows = self._read(sql + " ORDER BY attempt DESC LIMIT 1", args)
         return str(rows[0][0]) if rows else ""
 
-    def put_attempt(self, run_id: int, attempt: AttemptRecord, logs: dict[str, str]) -> None:
-        """Store an attempt that did not end its task, its times and output, at once."""
+    def put_attempt(
+        self,
+        run_id: int,
+        attempt: AttemptRecord,
+        logs: dict[str, str],
+        task: TaskRecord | None = None,
+    ) -> None:
+        """Store an attempt that did not end its task, its times and output, at once
+        (``task``: register it, see :meth:`MetadataStore.put_attempt`)."""
         with self._tx() as cur:
             _insert_logs(cur, run_id, attempt.task_id, attempt.attempt, logs)
             _insert_attempt(cur, run_id, attempt)
+            if task is not None:
+                cur.execute(
+                    "INSERT INTO task_starts (run_id, task_id, step, foreach_stack, parents) "
+                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    (run_id, task.task_id, task.step, _dump(task.foreach_stack),
+                     _dump(task.parents)),
+                )  # fmt: skip
+
+    def list_unfinished(self, flow: str, run_id: int) -> list[TaskRecord]:
+        """The registered tasks of the run that never committed, by task id."""
+        rows = self._read(UNFINISHED.replace("?", "%s"), (run_id,))
+        return [unfinished(flow, run_id, row) for row in rows]
 
     def list_attempts(self, run_id: int, task_ids: Sequence[int]) -> list[AttemptRecord]:
         """The recorded attempts of these tasks, by task id then attempt."""
@@ -470,6 +498,10 @@ class PostgresMetadataStore:
             (run_id, list(task_ids)),
         )
         return [AttemptRecord(*r) for r in rows]
+
+    def last_task_id(self, run_id: int) -> int:
+        """The largest task id the run has used (0 if none)."""
+        return int(self._read(LAST_TASK_ID.replace("?", "%s"), [run_id] * 4)[0][0])
 
     def fence_attempt(self, run_id: int, task_id: int, attempt: int) -> None:
         """Record ``attempt`` as the only attempt of the task allowed to commit from now on."""

@@ -148,6 +148,17 @@ MIGRATIONS: list[str] = [
         graph TEXT NOT NULL
     );
     """,
+    # 6: a task that recorded a failed attempt, before it commits: where it is in the graph.
+    """
+    CREATE TABLE task_starts (
+        run_id BIGINT NOT NULL,
+        task_id BIGINT NOT NULL,
+        step TEXT NOT NULL,
+        foreach_stack TEXT NOT NULL,
+        parents TEXT NOT NULL,
+        PRIMARY KEY (run_id, task_id)
+    );
+    """,
 ]
 
 
