@@ -13,7 +13,8 @@ class TogetherFlow(FlowSpec):
         (here / f"started-{os.getpid()}").touch()
         count = int(os.environ["RENDEZVOUS_COUNT"])
         wait_until(lambda: len(list(here.glob("started-*"))) >= count, "every run to start")
-        self.pid = os.getpid()
+        # the command that was started: under a supervisor the engine is its child
+        self.pid = int(os.environ.get("ASYNCFLOW_SUPERVISOR_PID", os.getpid()))
         self.payload = bytes([self.pid % 251]) * 100_000  # a blob file per run
         self.next(self.end)
 
