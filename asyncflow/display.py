@@ -22,6 +22,7 @@ from typing import TextIO
 from .events import (
     ArtifactStored,
     Event,
+    RunContinued,
     RunFinished,
     RunStarted,
     TaskCloned,
@@ -53,6 +54,8 @@ def _prefix(pathspec: str) -> str:
 def describe(event: Event, *, lifecycle: bool = True) -> list[str]:
     """The log lines for ``event``; ``lifecycle=False`` leaves out task start/finish."""
     match event:
+        case RunContinued(pathspec=p):
+            return [f"Workflow continuing (run-id {p.split('/')[1]}):"]
         case RunStarted(pathspec=p):
             return [f"Workflow starting (run-id {p.split('/')[1]}):"]
         case TaskStarted(pathspec=p) if lifecycle:
@@ -70,6 +73,8 @@ def describe(event: Event, *, lifecycle: bool = True) -> list[str]:
                 f"{_prefix(p)} Attempt failed; retry {n} in {wait:g} "
                 f"second{'' if wait == 1 else 's'}."
             ]
+        case TaskCloned(pathspec=p, origin_pathspec=origin) if lifecycle and origin == p:
+            return [f"{_prefix(p)} Task had finished before the process died; keeping its results."]
         case TaskCloned(pathspec=p, origin_pathspec=origin) if lifecycle:
             return [f"{_prefix(p)} Cloning results of a previously run task {origin}"]
         case RunFinished(status="successful"):
@@ -200,6 +205,8 @@ class StepProgress:
     failed: int = 0
     retries: int = 0
     cloned: int = 0
+    #: Tasks of a run continued in place that had finished before its process died.
+    kept: int = 0
     cancelled: int = 0
     # (outer foreach indices) -> size of the innermost foreach, per fan-out seen so far
     fanouts: dict[tuple[int, ...], int] = field(default_factory=dict)
@@ -214,8 +221,8 @@ class StepProgress:
 
     @property
     def finished(self) -> int:
-        """Tasks that will not run again: done, failed, cloned or cancelled."""
-        return self.done + self.failed + self.cloned + self.cancelled
+        """Tasks that will not run again: done, failed, cloned, kept or cancelled."""
+        return self.done + self.failed + self.cloned + self.kept + self.cancelled
 
     def counts(self, *, short: bool = False) -> str:
         """``2 running, 1 failed, 3 retries``: the non-zero counts (``2 run 1 fail`` short)."""
@@ -223,6 +230,7 @@ class StepProgress:
             (len(self.running), "running", "run"),
             (self.done, "done", "ok"),
             (self.cloned, "cloned", "cloned"),
+            (self.kept, "kept", "kept"),
             (self.failed, "failed", "fail"),
             (self.cancelled, "cancelled", "cancel"),
             (self.retries, "retry" if self.retries == 1 else "retries", "rt"),
@@ -324,6 +332,8 @@ class LiveView:
             case TaskFinished(pathspec=p):
                 step = self._ended(p, now)
                 step.done += 1
+            case TaskCloned(pathspec=p, origin_pathspec=origin) if origin == p:
+                self._step(p).kept += 1
             case TaskCloned(pathspec=p):
                 self._step(p).cloned += 1
             case TaskRetrying(pathspec=p):

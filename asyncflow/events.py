@@ -26,6 +26,7 @@ __all__ = [
     "Event",
     "EventCallback",
     "Listener",
+    "RunContinued",
     "RunFinished",
     "RunStarted",
     "TaskCloned",
@@ -43,6 +44,12 @@ class RunStarted:
     """A run was created."""
 
     pathspec: str
+
+
+@dataclass(frozen=True)
+class RunContinued(RunStarted):
+    """A run whose process died is driven again, in place, by a new engine process (a
+    ``RunStarted`` too: what waits for a run to start sees this one)."""
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,17 @@ from typing import Any
 
 import pytest
 
-from asyncflow.display import QUIET_FOREACH, LinePrinter, LiveView, duration, make_display
+from asyncflow.display import (
+    QUIET_FOREACH,
+    LinePrinter,
+    LiveView,
+    describe,
+    duration,
+    make_display,
+)
 from asyncflow.events import (
     ArtifactStored,
+    RunContinued,
     RunFinished,
     RunStarted,
     TaskCloned,
@@ -282,3 +290,18 @@ def test_line_printer_names_the_outer_item_of_a_nested_large_foreach() -> None:
     assert f"{starting} finished." in lines
     assert "[7/inner] 200 of 200 tasks finished (inside foreach items 0)." in lines
     assert len(lines) == 2 * (1 + 10)
+
+
+def test_a_run_continued_in_place_says_so_and_counts_its_kept_tasks() -> None:
+    assert describe(RunContinued(R)) == ["Workflow continuing (run-id 7):"]
+    assert describe(TaskCloned(f"{R}/start/1", f"{R}/start/1")) == [
+        "[7/start/1] Task had finished before the process died; keeping its results."
+    ]
+    assert describe(TaskCloned(f"{R}/start/1", "F/6/start/1")) == [
+        "[7/start/1] Cloning results of a previously run task F/6/start/1"
+    ]
+    view, _ = live(FakeTTY())
+    view(RunContinued(R))
+    view(TaskCloned(f"{R}/start/1", f"{R}/start/1"))
+    view(TaskCloned(f"{R}/start/2", "F/6/start/2"))
+    assert view.render() == ["start  1 cloned, 1 kept", "run 7  0s"]

@@ -58,6 +58,12 @@ def test_a_step_that_kills_the_process_is_retried_and_caught_in_its_own(
         "continues, its unfinished tasks each in its own process.\n"
     ) in proc.stderr
     assert id_file.read_text() == "1"  # the same run, continued in place
+    assert proc.stdout.count("Workflow starting (run-id 1):") == 1
+    assert "Workflow continuing (run-id 1):" in proc.stdout
+    assert "[1/start/1] Task had finished before the process died; keeping its results." in (
+        proc.stdout
+    )
+    assert "Cloning results" not in proc.stdout
     run = Run("LinearFlow/1")
     assert run.successful and not run.crashed
     assert [s.id for s in run.steps()] == ["start", "die", "end"]

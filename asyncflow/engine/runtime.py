@@ -19,7 +19,7 @@ from ..config_values import evaluate
 from ..configs import by_name, load_configs, resolve_configs
 from ..current import enter_run, leave_run
 from ..decorators import IsolatedSpec, find_spec
-from ..events import Listener, RunFinished, RunStarted
+from ..events import Listener, RunContinued, RunFinished, RunStarted
 from ..exceptions import LintError, ResumeError
 from ..flowspec import PARALLEL_VAR, FlowSpec, ForeachFrame, class_constant_values
 from ..graph import FlowGraph
@@ -253,7 +253,7 @@ class Engine:
                     )
                 )  # fmt: skip
             run = await self._adopt(flow_cls, graph, record, listeners, plan)
-            return await self._drive(run, values)
+            return await self._drive(run, values, RunContinued)
         finally:
             leave_run(token)
 
@@ -276,9 +276,11 @@ class Engine:
         run.ids_after(last)  # never an id the dead process used
         return run
 
-    async def _drive(self, run: RunContext, params: dict[str, Any]) -> RunResult:
+    async def _drive(
+        self, run: RunContext, params: dict[str, Any], started: type[RunStarted] = RunStarted
+    ) -> RunResult:
         try:
-            run.emit(RunStarted(run.record.pathspec))
+            run.emit(started(run.record.pathspec))
             run.param_refs = await anyio.to_thread.run_sync(self._persist_params, run, params)
             async with self._executors(run):
                 await _Scheduler(run).run()
