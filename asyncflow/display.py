@@ -271,7 +271,8 @@ class LiveView:
 
     One line per step: its tasks running, done, cloned, failed and cancelled, how long
     it has taken, and for a foreach step a progress bar and an estimate of the time
-    left; steps not started yet (given ``steps``, the flow's steps in order) are dimmed;
+    left; steps not started yet (given ``steps``, the flow's steps in order) are dimmed,
+    ``waiting`` while the run goes on and ``not run`` once it has ended;
     the last line is the run's elapsed time. While a run goes on the block is redrawn
     every ``tick`` seconds (None: only on events). Safe to call from any thread.
     """
@@ -369,11 +370,14 @@ class LiveView:
         now = self._clock()
         names = [*self._order, *(n for n in self._steps if n not in self._order)]
         width = max((len(name) for name in names), default=0)
+        # once the run has ended, a step without tasks (a switch's case not taken, a
+        # step after a failure) will not run: the web UI's words for it
+        idle = "waiting" if self._run_ended is None else "not run"
         lines = []
         for name in names:
             step = self._steps.get(name)
             if step is None:
-                lines.append(_DIM + f"{name:<{width}}  waiting"[:columns] + _RESET)
+                lines.append(_DIM + f"{name:<{width}}  {idle}"[:columns] + _RESET)
             else:
                 lines.append(_fit(step, width, now, columns))
         if self._run_started is not None:

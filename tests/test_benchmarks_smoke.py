@@ -112,6 +112,17 @@ def test_persist_speed_benchmark_compares_with_the_raw_write() -> None:
     assert all(row["raw_s"] > 0 and row["ratio"] > 0 for row in rows)
 
 
+def test_loop_lag_benchmark_runs_the_engine_beside_a_blocking_loop(tmp_path: Path) -> None:
+    import asyncio
+
+    from benchmarks import loop_lag
+
+    rows = asyncio.run(loop_lag.measure_engine(2 * 1024 * 1024, 1, tmp_path))
+    assert [row["kind"] for row in rows] == ["numpy array", "bytes", "str", "tuple of bytes"]
+    assert all(isinstance(row[k], float) for row in rows for k in ("engine ms", "blocking ms"))
+    assert loop_lag.engine_table(rows).count("\n") == 5
+
+
 @pytest.mark.slow
 def test_round_two_runs_every_goal_beside_its_baseline(tmp_path: Path) -> None:
     from benchmarks import round_two

@@ -107,6 +107,26 @@ def test_live_view_lists_steps_not_started_yet_dimmed() -> None:
     ]
 
 
+def test_a_switch_case_not_taken_reads_not_run_once_the_run_ends() -> None:
+    view, _clock = live(FakeTTY(), steps=["start", "small", "big", "end"])
+    view(RunStarted(R))
+    view(TaskStarted(f"{R}/start/1"))
+    view(TaskFinished(f"{R}/start/1"))
+    view(TaskStarted(f"{R}/big/2"))
+    assert "\x1b[2msmall  waiting\x1b[0m" in view.render()  # the run goes on
+    view(TaskFinished(f"{R}/big/2"))
+    view(TaskStarted(f"{R}/end/3"))
+    view(TaskFinished(f"{R}/end/3"))
+    view(RunFinished(R, "successful"))
+    assert view.render() == [
+        "start  1 done  0s",
+        "\x1b[2msmall  not run\x1b[0m",
+        "big    1 done  0s",
+        "end    1 done  0s",
+        "run 7  0s",
+    ]
+
+
 def test_ctrl_c_shows_the_running_tasks_as_cancelled() -> None:
     view, clock = live(FakeTTY())
     view(RunStarted(R))
@@ -228,7 +248,8 @@ def test_ctrl_c_on_a_terminal_shows_cancelled_tasks_then_resume_shows_clones(
         "Run CrashFlow/1 cancelled.",
         "Run CrashFlow/1 was cancelled (Ctrl-C); `resume` continues it.",
     ]
-    assert "\x1b[2mend    waiting\x1b[0m" in output  # never started: still listed at the end
+    assert "\x1b[2mend    waiting\x1b[0m" in output  # not started yet, while the run went on
+    assert "end    not run" in lines  # and once it had ended
 
     code, output = run_on_pty([script, "resume"], store_root)
     assert code == 0, output

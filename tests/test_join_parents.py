@@ -3,6 +3,7 @@ metadata store a page of parents per query, in the engine, on a worker and on re
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import pickle
 import random
@@ -131,6 +132,18 @@ def test_a_join_missing_an_attribute_hints_from_one_page_of_inputs(
     assert first_from(inp.parents, "work") == 0 and first_from(inp.parents, "start") is None
     assert counting.reads == 2  # `inputs.work` finds its input by step, reading nothing
     store.close()
+
+
+def test_a_parent_sent_to_a_worker_keeps_every_field_but_its_bytes_and_items() -> None:
+    frames = (ForeachFrame("start", "x", 1, 2, "b"),)
+    parent = TaskResult("pick", 7, "F/1/pick/7", {"n": _ref("n", 7)}, frames,
+                        foreach_items=[1, 2], chosen="left", iteration=3)  # fmt: skip
+    (sent,) = spec_input(TaskInput("left", (parent,), frames, iteration=4)).parents
+    assert sent.artifacts["n"].data is None and sent.foreach_items is None
+    kept = [f.name for f in dataclasses.fields(TaskResult)
+            if f.name not in ("artifacts", "foreach_items")]  # fmt: skip
+    assert [getattr(sent, name) for name in kept] == [getattr(parent, name) for name in kept]
+    assert (sent.chosen, sent.iteration) == ("left", 3)
 
 
 def test_parents_travel_without_their_store_and_a_worker_binds_its_own(tmp_path: Path) -> None:

@@ -1,160 +1,134 @@
-"""Nothing the engine does blocks the caller's event loop."""
+"""Nothing the engine does blocks the caller's event loop: its heavy work runs off the
+loop's thread (how long the loop waits is measured in benchmarks/loop_lag.py)."""
 
 from __future__ import annotations
 
 import ast
 import threading
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
-from asyncflow import Engine, FlowSpec, Run, Runner
+from asyncflow import Engine, Run, Runner
 from asyncflow.client import Task
 from asyncflow.engine.prefetch import attributes_read
+from asyncflow.store import Datastore, LocalBlobStore, SQLiteMetadataStore
+from asyncflow.store.verified import ReadVerifier
 from serializers import Registry, Serialized, Serializer
 
-from .flows.big import BIG_VALUES, SIZE, BigArtifactFlow, BigValueFlow, SmallFlow, big_values
+from .flows.big import (
+    BIG_VALUES,
+    SIZE,
+    BigArtifactFlow,
+    BigValueFlow,
+    LargeValueFlow,
+    big_values,
+    large_value,
+)
 from .flows.embedding import COPIED_ON, ForeachItemFlow, PrefetchFlow, SourceReadFlow, Tracked
 
 pytestmark = pytest.mark.anyio
 
-TICK = 0.005
-MAX_LAG = 0.050  # the issue's requirement
-ATTEMPTS = 5
+#: Where the store does a value's heavy work: encode, hash and write it, read, verify and
+#: decode it back, and commit its task.
+HEAVY = {
+    Registry: ("serialize", "deserialize"),
+    LocalBlobStore: ("write", "put", "get"),
+    ReadVerifier: ("check",),
+    SQLiteMetadataStore: ("commit_task", "commit_tasks"),
+}
+#: Values up to this size may be encoded on the loop (the engine persists tiny ones there:
+#: asyncflow.engine.task.persists_cheaply); a larger one there is the loop blocked.
+SMALL = 64 * 1024
 
 
-def _cpu_waits() -> dict[str, int]:
-    """Nanoseconds each thread of this process has spent runnable but waiting for a CPU
-    (Linux; elsewhere nothing, and nothing is discounted)."""
-    waits = {}
-    for task in Path("/proc/self/task").glob("*"):
-        try:
-            waits[task.name] = int((task / "schedstat").read_text().split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    return waits
+def _nbytes(obj: Any) -> int:
+    """The bytes in ``obj`` when it is a buffer, a str or a sequence of those; else 0."""
+    if isinstance(obj, str):
+        return len(obj)
+    if isinstance(obj, list | tuple):
+        return sum(_nbytes(item) for item in obj)
+    try:
+        return memoryview(obj).nbytes
+    except TypeError:
+        return 0
 
 
-def _longest_cpu_wait(before: dict[str, int], after: dict[str, int]) -> float:
-    # The loop's thread waiting for a CPU, or a worker waiting for one while it holds
-    # the GIL, is the machine's load, not the engine. A thread blocked on the GIL is
-    # not runnable, so a worker that really holds the GIL running shows no wait here.
-    return max((after[t] - before[t] for t in before.keys() & after.keys()), default=0) / 1e9
+@pytest.fixture
+def heavy_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[bool]]:
+    """For each heavy store call (``Registry.serialize``...), whether each call ran on
+    the thread of the test's event loop with a value larger than SMALL, or a commit (True),
+    or not (False), from the time it is asked for.
 
-
-async def _max_lag_during(
-    runner: Runner, *others: Runner, **params: Any
-) -> tuple[float, list[str]]:
-    """Max lag of a ticker sleeping TICK in a loop while ``runner`` (given ``params``) and
-    ``others`` run on the same loop.
-
-    Each tick's lateness counts less the longest time any thread of the process
-    waited for a CPU meanwhile (other processes on a loaded machine).
+    This is the structural form of "the loop stays responsive": the time a 300 MB value
+    takes is the benchmark's (``python -m benchmarks.loop_lag``); that the work never
+    holds the loop's thread is the engine's, and this is what a test can check. Holding
+    the GIL in a worker is the serializers' part (``bytes/1`` and ``numpy/1`` write the
+    value's own buffers; the copies back are made without the GIL:
+    tests/serializers/test_contract_bytes.py).
     """
-    lags: list[float] = []
-    done = anyio.Event()
-    statuses: list[str] = []
+    loop = threading.get_ident()
+    calls: dict[str, list[bool]] = {}
 
-    async def ticker() -> None:
-        while not done.is_set():
-            start, waits = time.perf_counter(), _cpu_waits()
-            await anyio.sleep(TICK)
-            elapsed = time.perf_counter() - start
-            lags.append(elapsed - TICK - _longest_cpu_wait(waits, _cpu_waits()))
+    def spy(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def watched(*args: Any, **kwargs: Any) -> Any:
+            result = real(*args, **kwargs)
+            large = "commit" in name or _nbytes([*args[1:], result]) > SMALL
+            calls.setdefault(name, []).append(large and threading.get_ident() == loop)
+            return result
 
-    async def run(runner: Runner, params: dict[str, Any]) -> None:
-        statuses.append((await runner.async_run(**params)).status)
+        return watched
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(ticker)
-        async with anyio.create_task_group() as runs:
-            runs.start_soon(run, runner, params)
-            for other in others:
-                runs.start_soon(run, other, {})
-        done.set()
-    return max(lags), statuses
+    for cls, methods in HEAVY.items():
+        for method in methods:
+            name = f"{cls.__name__}.{method}"
+            monkeypatch.setattr(cls, method, spy(name, getattr(cls, method)))
+    return calls
 
 
-async def _best_max_lag(tmp_path: Path, flow: type[FlowSpec], **params: Any) -> list[float]:
-    """Max loop lags of fresh attempts (fresh stores: no deduplication), each while
-    ``flow`` and a flow of small tasks share the loop; stops at the first under MAX_LAG.
-
-    Blocking the loop is systematic: it shows in every attempt, at the same place.
-    Noise (a worker descheduled with the GIL in hand) is not: the best attempt is the
-    engine's figure.
-    """
-    lags = []
-    for attempt in range(ATTEMPTS):
-        big = Runner(flow, datastore_root=tmp_path / f"store{attempt}")
-        small = Runner(SmallFlow, datastore_root=tmp_path / f"small{attempt}")
-        lag, statuses = await _max_lag_during(big, small, **params)
-        assert statuses == ["successful", "successful"]
-        lags.append(lag)
-        if lag < MAX_LAG:
-            break
-    print(f"max loop lag per attempt: {', '.join(f'{lag * 1000:.1f} ms' for lag in lags)}")
-    return lags
+def _on_loop(calls: dict[str, list[bool]]) -> dict[str, int]:
+    return {name: sum(seen) for name, seen in calls.items() if any(seen)}
 
 
-async def test_loop_stays_responsive_while_300_mb_are_persisted(tmp_path: Path) -> None:
-    lags = await _best_max_lag(tmp_path, BigArtifactFlow)
-    assert min(lags) < MAX_LAG, f"max loop lag per attempt (s): {lags}"
-
-
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])
-@pytest.mark.parametrize("kind", ["bytes", "str", "tuple"])
-async def test_loop_stays_responsive_while_300_mb_of_bytes_like_values_go_by(
-    tmp_path: Path, kind: str
+@pytest.mark.parametrize("kind", ["array", "bytes", "str", "tuple"])
+async def test_an_engine_run_stores_and_reads_large_values_off_the_loop(
+    tmp_path: Path, heavy_calls: dict[str, list[bool]], kind: str
 ) -> None:
-    big_values()  # built before the clock starts: making them is the test's own work
-    lags = await _best_max_lag(tmp_path, BigValueFlow, kind=kind)
-    assert min(lags) < MAX_LAG, f"max loop lag per attempt (s): {lags}"
+    result = await Runner(LargeValueFlow, datastore_root=tmp_path).async_run(kind=kind)
+    assert result.status == "successful"
+    assert _on_loop(heavy_calls) == {}
+    # the spies saw the work: a broken engine doing it on the loop would show above
+    seen = heavy_calls.keys()
+    assert {"Registry.serialize", "LocalBlobStore.write", "Registry.deserialize",
+            "ReadVerifier.check", "SQLiteMetadataStore.commit_tasks"} <= seen, seen  # fmt: skip
+    inspect = result.run["inspect"].task
+    assert inspect is not None and inspect.data.length == len(large_value(kind))
 
 
-async def _lag_while(work: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
-    """Max lag of a ticker (as in :func:`_max_lag_during`) while ``work()`` is awaited
-    on the same loop, and what it returned."""
-    lags: list[float] = []
-    done = anyio.Event()
-    result: list[Any] = []
-
-    async def ticker() -> None:
-        while not done.is_set():
-            start, waits = time.perf_counter(), _cpu_waits()
-            await anyio.sleep(TICK)
-            elapsed = time.perf_counter() - start
-            lags.append(elapsed - TICK - _longest_cpu_wait(waits, _cpu_waits()))
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(ticker)
-        await anyio.sleep(TICK)
-        result.append(await work())
-        done.set()
-    return max(lags), result[0]
-
-
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])
-@pytest.mark.parametrize("kind", ["bytes", "str", "tuple"])
-async def test_aload_of_300_mb_of_bytes_like_values_keeps_the_loop_responsive(
-    tmp_path: Path, kind: str
+@pytest.mark.parametrize("kind", ["array", "bytes", "str", "tuple"])
+async def test_aload_reads_and_decodes_off_the_loop(
+    tmp_path: Path, heavy_calls: dict[str, list[bool]], kind: str
 ) -> None:
-    big_values()
-    result = await Runner(BigValueFlow, datastore_root=tmp_path).async_run(kind=kind)
-    pathspec = f"{result.run.pathspec}/start/1"
-    lags = []
-    for _ in range(ATTEMPTS):
-        artifact = Task(pathspec, root=tmp_path)["big"]  # a fresh object: nothing cached
-        lag, value = await _lag_while(artifact.aload)
-        assert len(value) == len(BIG_VALUES[kind])
-        del value
-        lags.append(lag)
-        if lag < MAX_LAG:
-            break
-    assert min(lags) < MAX_LAG, f"max loop lag per attempt (s): {lags}"
+    result = await Runner(LargeValueFlow, datastore_root=tmp_path).async_run(kind=kind)
+    artifact = Task(f"{result.run.pathspec}/start/1", root=tmp_path)["big"]
+    heavy_calls.clear()
+    value = await artifact.aload()
+    assert len(value) == len(large_value(kind))
+    assert heavy_calls.keys() >= {"Registry.deserialize", "LocalBlobStore.get"}
+    assert _on_loop(heavy_calls) == {}
+
+
+def test_the_thread_spy_sees_work_done_on_the_loop_thread(
+    tmp_path: Path, heavy_calls: dict[str, list[bool]]
+) -> None:
+    store = Datastore(tmp_path)
+    store.load(store.persist("big", large_value("bytes")))  # right here, on this thread
+    assert _on_loop(heavy_calls) == {
+        "Registry.serialize": 1, "LocalBlobStore.write": 1, "LocalBlobStore.get": 1,
+        "ReadVerifier.check": 1, "Registry.deserialize": 1,
+    }  # fmt: skip
 
 
 async def test_bytes_like_values_are_stored_as_raw_buffers(tmp_path: Path) -> None:

@@ -195,12 +195,12 @@ def test_a_postgres_schema_of_the_version_before_migrates_to_attempts_and_graphs
 
 def test_step_edges_find_each_parent_by_key_not_by_scanning(tmp_path: Path) -> None:
     """SQLite's plan for the step edges: every parent looked up by primary key."""
-    from asyncflow.store.metadata import STEP_EDGES
+    from asyncflow.store.queries import SQLITE_QUERIES
 
     meta = SQLiteMetadataStore(tmp_path / "meta.db")
     run = _fan_run(meta, 3)
-    plan = " ".join(str(row[-1]) for row in meta._read("EXPLAIN QUERY PLAN " + STEP_EDGES,
-                                                       ("P", run)))  # fmt: skip
+    rows = meta._read("EXPLAIN QUERY PLAN " + SQLITE_QUERIES.step_edges, ("P", run))
+    plan = " ".join(str(row[-1]) for row in rows)
     assert "SEARCH p USING INDEX sqlite_autoindex_tasks_1 (run_id=? AND task_id=?)" in plan
     meta.close()
 

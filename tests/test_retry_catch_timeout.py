@@ -28,7 +28,7 @@ from asyncflow.decorators import CatchSpec, RetrySpec, TimeoutSpec, step_specs
 from asyncflow.events import Event, TaskFailed, TaskFinished, TaskRetrying
 from asyncflow.exceptions import FlowDefinitionError, LintError, NotFoundError
 from asyncflow.graph import FlowGraph
-from asyncflow.store import Datastore
+from asyncflow.store import AttemptRecord, Datastore
 from tests.flows import retrying
 from tests.flows.retrying import (
     AlwaysFailsFlow,
@@ -130,6 +130,19 @@ async def test_each_attempt_is_recorded_with_its_status_and_times(store_root: Pa
     caught = Run((await Engine().run(CatchFlow)).pathspec)["boom"].task
     assert caught is not None
     assert [a.status for a in caught.attempts] == ["failed", "successful"]  # the caught one commits
+
+
+async def test_metadata_lists_each_stored_attempt_at_its_own_start(store_root: Path) -> None:
+    task = Run((await Engine().run(FlakyFlow)).pathspec)["flaky"].task
+    assert task is not None
+    meta = Datastore(store_root).metadata
+    run_id, task_id = int(task.pathspec.split("/")[1]), int(task.id)
+    for n in (0, 1):  # move the failed attempts' times where the task's start is not
+        meta.put_attempt(run_id, AttemptRecord(task_id, n, "failed", 1000.0 + n, 1000.5 + n), {})
+    stored = meta.list_attempts(run_id, [task_id])
+    entries = [(m.value, m.created_at, m.type) for m in task.metadata if m.name == "attempt"]
+    assert entries == [("0", 1_000_000, "attempt"), ("1", 1_001_000, "attempt"),
+                       ("2", int(stored[2].started_at * 1000), "attempt")]  # fmt: skip
 
 
 async def test_an_attempt_that_does_not_exist_is_not_found(store_root: Path) -> None:

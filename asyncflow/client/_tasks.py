@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..current import running_record
 from ..exceptions import NotFoundError
-from ..store import ArtifactRef, Datastore, StoreLocation, StoreURLs, TaskRecord
+from ..store import ArtifactRef, AttemptRecord, Datastore, StoreLocation, StoreURLs, TaskRecord
 from ..store.ranged import CHUNKS_FIELD
 from ._lookup import (
     ClientObject,
@@ -201,7 +201,8 @@ class Task(ClientObject):
         run = self._store.metadata.get_run(r.flow, r.run_id)
         assert run is not None
         started, ended = int(r.started_at * 1000), int((r.finished_at or r.started_at) * 1000)
-        entries = [("attempt", str(n), started, "attempt") for n in range(r.attempt + 1)]
+        entries = [("attempt", str(a.attempt), int(a.started_at * 1000), "attempt")
+                   for a in self._attempt_records()]  # fmt: skip
         if r.finished_at is not None:
             entries.append(("attempt_ok", str(self.successful), ended, "internal_attempt_status"))
         version = next((t.split(":", 1)[1] for t in run.system_tags
@@ -254,15 +255,18 @@ class Task(ClientObject):
         """Every attempt of the task, first to last, with its times (``@retry``'s failed
         attempts included). A task stored before asyncflow kept attempt times shows one
         attempt spanning the task."""
-        r = self._record
-        stored = self._store.metadata.list_attempts(r.run_id, [r.task_id])
-        if not stored:
-            return [Attempt(r.attempt, r.status, self.created_at, self.finished_at)]
         return [
             Attempt(a.attempt, a.status, datetime.fromtimestamp(a.started_at),
                     timestamp(a.finished_at))
-            for a in stored
+            for a in self._attempt_records()
         ]  # fmt: skip
+
+    def _attempt_records(self) -> list[AttemptRecord]:
+        r = self._record
+        stored = self._store.metadata.list_attempts(r.run_id, [r.task_id])
+        if stored:
+            return stored
+        return [AttemptRecord(r.task_id, r.attempt, r.status, r.started_at, r.finished_at)]
 
     @property
     def stdout(self) -> str:

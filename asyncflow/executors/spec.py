@@ -120,17 +120,19 @@ def without_data(refs: dict[str, ArtifactRef]) -> dict[str, ArtifactRef]:
 
 
 def spec_input(inp: TaskInput) -> TaskInput:
-    """``inp`` with its parents' references stripped of inline bytes, to send to a worker.
+    """``inp`` with its parents' references stripped of inline bytes (and a foreach
+    parent's list of items), to send to a worker; every other field of a parent goes.
 
     A join's parents go as they are, ids and items (the worker reads their artifacts).
     """
     from ..engine.parents import JoinParents
-    from ..engine.records import TaskResult
 
     if isinstance(inp.parents, JoinParents):
         return inp
+    # A foreach's items stay here: each child has its own in its frames, and the whole
+    # list would go to every child.
     parents = tuple(
-        TaskResult(p.step, p.task_id, p.pathspec, without_data(p.artifacts), p.frames)
+        dataclasses.replace(p, artifacts=without_data(p.artifacts), foreach_items=None)
         for p in inp.parents
     )
     return dataclasses.replace(inp, parents=parents)

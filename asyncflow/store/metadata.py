@@ -19,13 +19,12 @@ from .faults import fault_point
 from .forks import reset_in_children
 from .leases import Leases
 from .modes import open_file
+from .queries import ATTEMPT_COLUMNS, RUN_COLUMNS
+from .queries import SQLITE_QUERIES as Q
 from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStats, TaskRecord
 from .schema import MIGRATIONS, migrate
 
 __all__ = [
-    "LAST_TASK_ID",
-    "STEP_EDGES",
-    "UNFINISHED",
     "MetadataStore",
     "SQLiteMetadataStore",
     "TaskCommit",
@@ -39,45 +38,12 @@ __all__ = [
 #: One finished task to commit: its record, its artifacts and its logs.
 TaskCommit = tuple[TaskRecord, Sequence[ArtifactRef], dict[str, str] | None]
 
-_RUN_COLUMNS = (
-    "flow, run_id, status, user, tags, system_tags, params, created_at, finished_at, "
-    "origin_run_id, exception, failed_pathspec"
-)
-_TASK_COLUMNS = (
-    "flow, run_id, step, task_id, status, attempt, started_at, finished_at, foreach_stack, "
-    "parents, exception, origin_task_id"
-)
 _HAS_TAG = (
     " AND (? IN (SELECT value FROM json_each(tags))"
     " OR ? IN (SELECT value FROM json_each(system_tags)))"
 )
 _ARTIFACT_COLUMNS = "name, key, encoding, size, type, metadata, inline"
 _ARTIFACT_COLUMNS_OF_A = ", ".join(f"a.{c}" for c in _ARTIFACT_COLUMNS.split(", "))
-#: ``(parent step, step)`` of a run's tasks. CROSS JOIN fixes the loop order, so each
-#: parent is found by primary key (SQLite's planner otherwise scans the run's tasks once
-#: per parent: quadratic in a foreach).
-STEP_EDGES = (
-    "SELECT DISTINCT p.step, t.step FROM tasks t CROSS JOIN json_each(t.parents) j "
-    "CROSS JOIN tasks p ON p.run_id = t.run_id AND p.task_id = j.value "
-    "WHERE t.flow=? AND t.run_id=?"
-)
-_ATTEMPT_COLUMNS = "task_id, attempt, status, started_at, finished_at"
-#: Registered tasks of a run (``?``) without a committed row, and their last attempt.
-UNFINISHED = (
-    "SELECT s.task_id, s.step, s.foreach_stack, s.parents, (SELECT MAX(a.attempt) FROM "
-    "attempts a WHERE a.run_id = s.run_id AND a.task_id = s.task_id) FROM task_starts s "
-    "WHERE s.run_id = ? AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = s.run_id "
-    "AND t.task_id = s.task_id) ORDER BY s.task_id"
-)
-#: The largest task id a run used, wherever a task left a trace (``?``: the run id, 4 times).
-LAST_TASK_ID = (
-    "SELECT COALESCE(MAX(m), 0) FROM ("
-    + " UNION ALL ".join(
-        f"SELECT MAX(task_id) AS m FROM {table} WHERE run_id=?"
-        for table in ("tasks", "attempts", "logs", "task_fences")
-    )
-    + ") AS used"
-)
 _CARD_COLUMNS = "flow, run_id, step, task_id, hash, type, card_id, key, size, created_at, runtime"
 
 
@@ -464,18 +430,15 @@ class SQLiteMetadataStore:
         with its ``graph`` if given (``created_at``: when it started, default now)."""
         now = created_at or time.time()
         with self._write() as cur:
-            cur.execute("INSERT OR IGNORE INTO flows (name, created_at) VALUES (?, ?)", (flow, now))
+            cur.execute(Q.flow_insert, (flow, now))
             cur.execute(
-                "INSERT INTO runs (flow, status, user, tags, system_tags, params, created_at, "
-                "origin_run_id) VALUES (?, 'running', ?, ?, ?, ?, ?, ?)",
+                Q.run_insert,
                 (flow, user, _dump(list(tags)), _dump(list(system_tags)), _dump(params), now,
                  origin_run_id),
             )  # fmt: skip
             run_id = cur.lastrowid
             if graph is not None:
-                cur.execute(
-                    "INSERT INTO run_graphs (run_id, graph) VALUES (?, ?)", (run_id, _dump(graph))
-                )
+                cur.execute(Q.graph_insert, (run_id, _dump(graph)))
         assert run_id is not None
         return RunRecord(
             flow, run_id, "running", user, list(tags), list(system_tags), params, now,
@@ -527,8 +490,7 @@ class SQLiteMetadataStore:
         """Mark a run successful, failed or cancelled (at ``finished_at``, default now)."""
         with self._write() as cur:
             cur.execute(
-                "UPDATE runs SET status=?, finished_at=?, exception=?, failed_pathspec=? "
-                "WHERE flow=? AND run_id=?",
+                Q.run_finish,
                 (status, finished_at or time.time(), exception, failed_pathspec, flow, run_id),
             )
 
@@ -553,7 +515,7 @@ class SQLiteMetadataStore:
     def get_run(self, flow: str, run_id: int) -> RunRecord | None:
         """The run, or None."""
         rows = self._read(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE flow=? AND run_id=?", (flow, run_id)
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE flow=? AND run_id=?", (flow, run_id)
         )
         return _run(rows[0]) if rows else None
 
@@ -572,7 +534,7 @@ class SQLiteMetadataStore:
         a creation time in ``[since, until]`` if given, newest first, ``limit`` of them
         after ``offset``; filtered and paged inside SQLite."""
         where, args = _run_filters(tags, status, since, until)
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE flow=?{where} ORDER BY run_id DESC"
+        sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE flow=?{where} ORDER BY run_id DESC"
         sql += " LIMIT ? OFFSET ?"
         args += [-1 if limit is None else limit, offset]
         return [_run(r) for r in self._read(sql, [flow, *args])]
@@ -598,39 +560,21 @@ class SQLiteMetadataStore:
     ) -> list[TaskRecord]:
         """Committed tasks of a run (of one step if given), in task id order, ``limit``
         of them after ``offset`` (paged inside SQLite)."""
-        sql = f"SELECT {_TASK_COLUMNS} FROM tasks WHERE flow=? AND run_id=?"
-        args: list[Any] = [flow, run_id]
-        if step is not None:
-            sql += " AND step=?"
-            args.append(step)
-        sql += " ORDER BY task_id LIMIT ? OFFSET ?"
-        return _tasks(self._read(sql, [*args, -1 if limit is None else limit, offset]))
+        return _tasks(self._read(*Q.list_tasks(flow, run_id, step, limit, offset)))
 
     def count_tasks(self, flow: str, run_id: int, step: str | None = None) -> int:
         """How many tasks of the run (of one step if given) committed."""
-        sql = "SELECT count(*) FROM tasks WHERE flow=? AND run_id=?"
-        args: list[Any] = [flow, run_id]
-        if step is not None:
-            sql += " AND step=?"
-            args.append(step)
-        return int(self._read(sql, args)[0][0])
+        return int(self._read(*Q.count_tasks(flow, run_id, step))[0][0])
 
     def step_stats(self, flow: str, run_id: int) -> list[StepStats]:
         """Each step of the run with a committed task, summed up inside SQLite."""
-        groups = self._read(
-            "SELECT step, status, count(*), min(started_at), max(finished_at), min(task_id), "
-            "max(foreach_stack != '[]') FROM tasks WHERE flow=? AND run_id=? GROUP BY step, status",
-            (flow, run_id),
-        )
-        edges = self._read(STEP_EDGES, (flow, run_id))
+        groups = self._read(Q.step_groups, (flow, run_id))
+        edges = self._read(Q.step_edges, (flow, run_id))
         return step_stats_of(groups, edges)
 
     def get_task(self, flow: str, run_id: int, step: str, task_id: int) -> TaskRecord | None:
         """One committed task, or None."""
-        rows = self._read(
-            f"SELECT {_TASK_COLUMNS} FROM tasks WHERE flow=? AND run_id=? AND step=? AND task_id=?",
-            (flow, run_id, step, task_id),
-        )
+        rows = self._read(Q.task_get, (flow, run_id, step, task_id))
         return _task(rows[0]) if rows else None
 
     def list_artifacts(self, flow: str, run_id: int, task_id: int) -> list[ArtifactRef]:
@@ -694,22 +638,21 @@ class SQLiteMetadataStore:
             _insert_attempt(cur, run_id, attempt)
             if task is not None:
                 cur.execute(
-                    "INSERT OR IGNORE INTO task_starts (run_id, task_id, step, foreach_stack, "
-                    "parents) VALUES (?, ?, ?, ?, ?)",
+                    Q.task_start_insert,
                     (run_id, task.task_id, task.step, _dump(task.foreach_stack),
                      _dump(task.parents)),
                 )  # fmt: skip
 
     def list_unfinished(self, flow: str, run_id: int) -> list[TaskRecord]:
         """The registered tasks of the run that never committed, by task id."""
-        return [unfinished(flow, run_id, row) for row in self._read(UNFINISHED, [run_id])]
+        return [unfinished(flow, run_id, row) for row in self._read(Q.unfinished, [run_id])]
 
     def list_attempts(self, run_id: int, task_ids: Sequence[int]) -> list[AttemptRecord]:
         """The recorded attempts of these tasks, by task id then attempt."""
         if not task_ids:
             return []
         rows = self._read(
-            f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE run_id=? "
+            f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE run_id=? "
             f"AND task_id IN ({_marks(len(task_ids))}) ORDER BY task_id, attempt",
             [run_id, *task_ids],
         )
@@ -717,7 +660,7 @@ class SQLiteMetadataStore:
 
     def last_task_id(self, run_id: int) -> int:
         """The largest task id the run has used (0 if none)."""
-        return int(self._read(LAST_TASK_ID, [run_id] * 4)[0][0])
+        return int(self._read(Q.last_task_id, [run_id] * 4)[0][0])
 
     def fence_attempt(self, run_id: int, task_id: int, attempt: int) -> None:
         """Record ``attempt`` as the only attempt of the task allowed to commit from now on."""
@@ -916,7 +859,7 @@ def _insert_task(
         [(a.key, a.data) for a in artifacts if a.inline and a.data is not None],
     )
     cur.execute(
-            f"INSERT OR REPLACE INTO tasks ({_TASK_COLUMNS}) VALUES ({_marks(12)})",
+            Q.task_upsert,
             (task.flow, task.run_id, task.step, task.task_id, task.status, task.attempt,
              task.started_at, task.finished_at, _dump(task.foreach_stack),
              _dump(task.parents), task.exception, task.origin_task_id),
@@ -932,7 +875,8 @@ def _insert_task(
 
 
 def unfinished(flow: str, run_id: int, row: tuple[Any, ...]) -> TaskRecord:
-    """A row of :data:`UNFINISHED` as a task record."""
+    """A row of :attr:`Queries.unfinished <asyncflow.store.queries.Queries.unfinished>` as a
+    task record."""
     task_id, step, stack, parents, attempt = row
     return TaskRecord(
         flow, run_id, step, int(task_id), "unfinished", int(attempt or 0),
@@ -948,7 +892,7 @@ def attempt_of(task: TaskRecord) -> AttemptRecord:
 
 def _insert_attempt(cur: sqlite3.Cursor, run_id: int, a: AttemptRecord) -> None:
     cur.execute(
-        f"INSERT OR REPLACE INTO attempts (run_id, {_ATTEMPT_COLUMNS}) VALUES ({_marks(6)})",
+        Q.attempt_upsert,
         (run_id, a.task_id, a.attempt, a.status, a.started_at, a.finished_at),
     )
 
@@ -962,8 +906,7 @@ def _insert_logs(
     cur: sqlite3.Cursor, run_id: int, task_id: int, attempt: int, logs: dict[str, str]
 ) -> None:
     cur.executemany(
-        "INSERT OR REPLACE INTO logs (run_id, task_id, attempt, stream, data) "
-        "VALUES (?, ?, ?, ?, ?)",
+        Q.log_upsert,
         [(run_id, task_id, attempt, stream, text) for stream, text in logs.items()],
     )
 

@@ -31,8 +31,6 @@ from ..exceptions import DatastoreError, LeaseLapsedError, StaleAttemptError
 from .faults import fault_point
 from .forks import reset_in_children
 from .metadata import (
-    LAST_TASK_ID,
-    UNFINISHED,
     TaskCommit,
     artifacts_by_task,
     attempt_of,
@@ -41,6 +39,8 @@ from .metadata import (
     unfinished,
 )
 from .postgres_schema import migrate
+from .queries import ATTEMPT_COLUMNS, RUN_COLUMNS
+from .queries import POSTGRES_QUERIES as Q
 from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStats, TaskRecord
 from .urls import _redacted
 
@@ -54,16 +54,7 @@ LEASE_SECONDS = 30.0
 _GC_LOCK = 0x6166_6763
 
 _NOW = "extract(epoch from clock_timestamp())"
-_RUN_COLUMNS = (
-    'flow, run_id, status, "user", tags, system_tags, params, created_at, finished_at, '
-    "origin_run_id, exception, failed_pathspec"
-)
-_TASK_COLUMNS = (
-    "flow, run_id, step, task_id, status, attempt, started_at, finished_at, foreach_stack, "
-    "parents, exception, origin_task_id"
-)
 _ARTIFACT_COLUMNS = "name, key, encoding, size, type, metadata, inline"
-_ATTEMPT_COLUMNS = "task_id, attempt, status, started_at, finished_at"
 _CARD_COLUMNS = "flow, run_id, step, task_id, hash, type, card_id, key, size, created_at, runtime"
 _LOCK_ARGS = "%s::int4, hashtext(current_setting('search_path'))"
 
@@ -229,22 +220,15 @@ class PostgresMetadataStore:
         with its ``graph`` if given (``created_at``: when it started, default now)."""
         now = created_at or time.time()
         with self._tx() as cur:
-            cur.execute(
-                "INSERT INTO flows (name, created_at) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                (flow, now),
-            )
+            cur.execute(Q.flow_insert, (flow, now))
             row = cur.execute(
-                'INSERT INTO runs (flow, status, "user", tags, system_tags, params, created_at, '
-                "origin_run_id) VALUES (%s, 'running', %s, %s, %s, %s, %s, %s) RETURNING run_id",
+                Q.run_insert,
                 (flow, user, Jsonb(list(tags)), Jsonb(list(system_tags)), _dump(params), now,
                  origin_run_id),
             ).fetchone()  # fmt: skip
             assert row is not None
             if graph is not None:
-                cur.execute(
-                    "INSERT INTO run_graphs (run_id, graph) VALUES (%s, %s)",
-                    (row[0], _dump(graph)),
-                )
+                cur.execute(Q.graph_insert, (row[0], _dump(graph)))
         return RunRecord(
             flow, int(row[0]), "running", user, list(tags), list(system_tags), params, now,
             origin_run_id=origin_run_id,
@@ -269,15 +253,14 @@ class PostgresMetadataStore:
         """Mark a run successful, failed or cancelled (at ``finished_at``, default now)."""
         with self._tx() as cur:
             cur.execute(
-                "UPDATE runs SET status=%s, finished_at=%s, exception=%s, failed_pathspec=%s "
-                "WHERE flow=%s AND run_id=%s",
+                Q.run_finish,
                 (status, finished_at or time.time(), exception, failed_pathspec, flow, run_id),
             )
 
     def get_run(self, flow: str, run_id: int) -> RunRecord | None:
         """The run, or None."""
         rows = self._read(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE flow=%s AND run_id=%s", (flow, run_id)
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE flow=%s AND run_id=%s", (flow, run_id)
         )
         return _run(rows[0]) if rows else None
 
@@ -296,7 +279,7 @@ class PostgresMetadataStore:
         a creation time in ``[since, until]`` if given, newest first, ``limit`` of them
         after ``offset``; filtered and paged by PostgreSQL."""
         where, args = _run_filters(tags, status, since, until)
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE flow=%s{where} ORDER BY run_id DESC"
+        sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE flow=%s{where} ORDER BY run_id DESC"
         sql += " LIMIT %s OFFSET %s"
         return [_run(r) for r in self._read(sql, [flow, *args, limit, offset])]
 
@@ -377,47 +360,21 @@ class PostgresMetadataStore:
     ) -> list[TaskRecord]:
         """Committed tasks of a run (of one step if given), in task id order, ``limit``
         of them after ``offset`` (paged by PostgreSQL)."""
-        sql = f"SELECT {_TASK_COLUMNS} FROM tasks WHERE flow=%s AND run_id=%s"
-        args: list[Any] = [flow, run_id]
-        if step is not None:
-            sql += " AND step=%s"
-            args.append(step)
-        sql += " ORDER BY task_id LIMIT %s OFFSET %s"
-        return [_task(r) for r in self._read(sql, [*args, limit, offset])]
+        return [_task(r) for r in self._read(*Q.list_tasks(flow, run_id, step, limit, offset))]
 
     def count_tasks(self, flow: str, run_id: int, step: str | None = None) -> int:
         """How many tasks of the run (of one step if given) committed."""
-        sql = "SELECT count(*) FROM tasks WHERE flow=%s AND run_id=%s"
-        args: list[Any] = [flow, run_id]
-        if step is not None:
-            sql += " AND step=%s"
-            args.append(step)
-        return int(self._read(sql, args)[0][0])
+        return int(self._read(*Q.count_tasks(flow, run_id, step))[0][0])
 
     def step_stats(self, flow: str, run_id: int) -> list[StepStats]:
         """Each step of the run with a committed task, summed up by PostgreSQL."""
-        groups = self._read(
-            "SELECT step, status, count(*), min(started_at), max(finished_at), min(task_id), "
-            "bool_or(foreach_stack <> '[]') FROM tasks WHERE flow=%s AND run_id=%s "
-            "GROUP BY step, status",
-            (flow, run_id),
-        )
-        edges = self._read(
-            "SELECT DISTINCT p.step, t.step FROM tasks t "
-            "CROSS JOIN LATERAL jsonb_array_elements_text(t.parents::jsonb) AS j(id) "
-            "JOIN tasks p ON p.run_id = t.run_id AND p.task_id = j.id::bigint "
-            "WHERE t.flow=%s AND t.run_id=%s",
-            (flow, run_id),
-        )
+        groups = self._read(Q.step_groups, (flow, run_id))
+        edges = self._read(Q.step_edges, (flow, run_id))
         return step_stats_of(groups, edges)
 
     def get_task(self, flow: str, run_id: int, step: str, task_id: int) -> TaskRecord | None:
         """One committed task, or None."""
-        rows = self._read(
-            f"SELECT {_TASK_COLUMNS} FROM tasks "
-            "WHERE flow=%s AND run_id=%s AND step=%s AND task_id=%s",
-            (flow, run_id, step, task_id),
-        )
+        rows = self._read(Q.task_get, (flow, run_id, step, task_id))
         return _task(rows[0]) if rows else None
 
     def list_artifacts(self, flow: str, run_id: int, task_id: int) -> list[ArtifactRef]:
@@ -477,15 +434,14 @@ class PostgresMetadataStore:
             _insert_attempt(cur, run_id, attempt)
             if task is not None:
                 cur.execute(
-                    "INSERT INTO task_starts (run_id, task_id, step, foreach_stack, parents) "
-                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    Q.task_start_insert,
                     (run_id, task.task_id, task.step, _dump(task.foreach_stack),
                      _dump(task.parents)),
                 )  # fmt: skip
 
     def list_unfinished(self, flow: str, run_id: int) -> list[TaskRecord]:
         """The registered tasks of the run that never committed, by task id."""
-        rows = self._read(UNFINISHED.replace("?", "%s"), (run_id,))
+        rows = self._read(Q.unfinished, (run_id,))
         return [unfinished(flow, run_id, row) for row in rows]
 
     def list_attempts(self, run_id: int, task_ids: Sequence[int]) -> list[AttemptRecord]:
@@ -493,7 +449,7 @@ class PostgresMetadataStore:
         if not task_ids:
             return []
         rows = self._read(
-            f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE run_id=%s AND task_id = ANY(%s) "
+            f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE run_id=%s AND task_id = ANY(%s) "
             "ORDER BY task_id, attempt",
             (run_id, list(task_ids)),
         )
@@ -501,7 +457,7 @@ class PostgresMetadataStore:
 
     def last_task_id(self, run_id: int) -> int:
         """The largest task id the run has used (0 if none)."""
-        return int(self._read(LAST_TASK_ID.replace("?", "%s"), [run_id] * 4)[0][0])
+        return int(self._read(Q.last_task_id, [run_id] * 4)[0][0])
 
     def fence_attempt(self, run_id: int, task_id: int, attempt: int) -> None:
         """Record ``attempt`` as the only attempt of the task allowed to commit from now on."""
@@ -667,11 +623,6 @@ class _Heartbeat:
             self._thread.join(timeout=10)
 
 
-_TASK_UPSERT = (
-    f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({', '.join(['%s'] * 12)}) "
-    "ON CONFLICT (run_id, task_id) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _TASK_COLUMNS.split(", "))
-)
 _INLINE_INSERT = "INSERT INTO inline_blobs (key, data) VALUES (%s, %s) ON CONFLICT DO NOTHING"
 _ARTIFACT_UPSERT = (
     f"INSERT INTO artifacts (flow, run_id, task_id, {_ARTIFACT_COLUMNS}) "
@@ -688,12 +639,12 @@ def _insert_tasks(cur: psycopg.Cursor[Any], batch: Sequence[TaskCommit], fenced:
             _check_fence(cur, task)
     for task, refs, logs in batch:
         for stream, text in (logs or {}).items():
-            cur.execute(_LOG_UPSERT, (task.run_id, task.task_id, task.attempt, stream, text))
+            cur.execute(Q.log_upsert, (task.run_id, task.task_id, task.attempt, stream, text))
         for a in refs:
             if a.inline and a.data is not None:
                 cur.execute(_INLINE_INSERT, (a.key, a.data))
         cur.execute(
-            _TASK_UPSERT,
+            Q.task_upsert,
             (task.flow, task.run_id, task.step, task.task_id, task.status, task.attempt,
              task.started_at, task.finished_at, _dump(task.foreach_stack), _dump(task.parents),
              task.exception, task.origin_task_id),
@@ -739,26 +690,19 @@ def _check_fence(cur: psycopg.Cursor[Any], task: TaskRecord) -> None:
         raise StaleAttemptError(task.pathspec, task.attempt, None if row is None else row[0])
 
 
-_LOG_UPSERT = (
-    "INSERT INTO logs (run_id, task_id, attempt, stream, data) VALUES (%s, %s, %s, %s, %s) "
-    "ON CONFLICT (run_id, task_id, attempt, stream) DO UPDATE SET data = EXCLUDED.data"
-)
-
-
 def _insert_logs(
     cur: psycopg.Cursor[Any], run_id: int, task_id: int, attempt: int, logs: dict[str, str]
 ) -> None:
     if logs:
         cur.executemany(
-            _LOG_UPSERT, [(run_id, task_id, attempt, stream, text) for stream, text in logs.items()]
+            Q.log_upsert,
+            [(run_id, task_id, attempt, stream, text) for stream, text in logs.items()],
         )
 
 
 def _insert_attempt(cur: psycopg.Cursor[Any], run_id: int, a: AttemptRecord) -> None:
     cur.execute(
-        f"INSERT INTO attempts (run_id, {_ATTEMPT_COLUMNS}) VALUES ({', '.join(['%s'] * 6)}) "
-        "ON CONFLICT (run_id, task_id, attempt) DO UPDATE SET status = EXCLUDED.status, "
-        "started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at",
+        Q.attempt_upsert,
         (run_id, a.task_id, a.attempt, a.status, a.started_at, a.finished_at),
     )
 

@@ -60,22 +60,36 @@ class BigValueFlow(FlowSpec):
         pass
 
 
-class SmallFlow(FlowSpec):
-    """The other run sharing the loop: many small tasks."""
+#: The size of LargeValueFlow's value: past the inline limit and bytes/1's minimum.
+LARGE = 2 * 1024 * 1024
+
+
+def large_value(kind: str) -> Any:
+    """LARGE bytes of a value of ``kind``: array, bytes, str, or a tuple of 1 MiB bytes."""
+    if kind == "array":
+        return np.full(LARGE, 7, dtype=np.uint8)
+    if kind == "str":
+        return "x" * LARGE
+    if kind == "tuple":
+        return tuple(bytes(1024 * 1024) for _ in range(LARGE // (1024 * 1024)))
+    return bytes(LARGE)
+
+
+class LargeValueFlow(FlowSpec):
+    """A large value of ``kind`` (array, bytes, str, tuple) read back by an async step,
+    which makes another."""
+
+    kind = Parameter("kind", default="bytes")
 
     @step
     def start(self):
-        self.items = list(range(20))
-        self.next(self.each, foreach="items")
+        self.big = large_value(self.kind)
+        self.next(self.inspect)
 
     @step
-    async def each(self):
-        self.square = self.input * self.input
-        self.next(self.join)
-
-    @step
-    def join(self, inputs):
-        self.total = sum(i.square for i in inputs)
+    async def inspect(self):
+        self.length = len(self.big)  # an async step reading it: prefetched off the loop
+        self.again = large_value(self.kind)  # made on the loop, to be stored off it
         self.next(self.end)
 
     @step

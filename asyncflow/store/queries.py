@@ -1,0 +1,175 @@
+"""The SQL the SQLite and the PostgreSQL metadata stores share, written once.
+
+Each query is written with ``?`` placeholders; a :class:`Dialect` turns it into its
+backend's text (``%s`` for psycopg) and supplies the few parts that differ: the upsert,
+the ids of a JSON array, what "no limit" is. :class:`Queries` holds one backend's texts,
+built once at import (``SQLITE_QUERIES``, ``POSTGRES_QUERIES``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "ATTEMPT_COLUMNS",
+    "POSTGRES",
+    "POSTGRES_QUERIES",
+    "RUN_COLUMNS",
+    "SQLITE",
+    "SQLITE_QUERIES",
+    "TASK_COLUMNS",
+    "Dialect",
+    "Queries",
+]
+
+#: ``"user"`` quoted: a reserved word in PostgreSQL, a plain name in SQLite.
+RUN_COLUMNS = (
+    'flow, run_id, status, "user", tags, system_tags, params, created_at, finished_at, '
+    "origin_run_id, exception, failed_pathspec"
+)
+TASK_COLUMNS = (
+    "flow, run_id, step, task_id, status, attempt, started_at, finished_at, foreach_stack, "
+    "parents, exception, origin_task_id"
+)
+ATTEMPT_COLUMNS = "task_id, attempt, status, started_at, finished_at"
+_LOG_COLUMNS = "run_id, task_id, attempt, stream, data"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What one backend's SQL spells its own way."""
+
+    #: The placeholder of a parameter.
+    mark: str
+    #: The LIMIT that lists every row.
+    no_limit: int | None
+    #: A FROM item listing the ids in a task's ``parents`` (a JSON array) as ``j``, and
+    #: the expression of one of them.
+    parent_ids: str
+    parent_id: str
+    #: The join from a task to its parents: SQLite's CROSS JOIN fixes the loop order (see
+    #: ``Queries.step_edges``); PostgreSQL's planner finds the parents by key itself.
+    ordered_join: str
+    #: True: ``INSERT OR REPLACE`` / ``OR IGNORE``; False: ``ON CONFLICT ... DO ...``.
+    or_replace: bool
+    #: Appended to the INSERT of a run so it gives back the new run's id ("": lastrowid).
+    returning_run_id: str
+
+    def sql(self, text: str) -> str:
+        """``text`` (written with ``?``) with this backend's placeholders."""
+        return text if self.mark == "?" else text.replace("?", self.mark)
+
+    def upsert(self, table: str, columns: str, key: Sequence[str]) -> str:
+        """Insert a row of ``columns``, or replace the one with the same ``key``."""
+        names = [c.strip() for c in columns.split(",")]
+        marks = ", ".join([self.mark] * len(names))
+        if self.or_replace:
+            return f"INSERT OR REPLACE INTO {table} ({columns}) VALUES ({marks})"
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in names if c not in key)
+        return (
+            f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+        )
+
+    def insert_new(self, table: str, columns: str) -> str:
+        """Insert a row of ``columns`` unless one with its key is there already."""
+        marks = ", ".join([self.mark] * len(columns.split(",")))
+        if self.or_replace:
+            return f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({marks})"
+        return f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+
+
+SQLITE = Dialect(
+    mark="?", no_limit=-1, parent_ids="json_each(t.parents) AS j", parent_id="j.value",
+    ordered_join="CROSS JOIN", or_replace=True, returning_run_id="",
+)  # fmt: skip
+POSTGRES = Dialect(
+    mark="%s", no_limit=None,
+    parent_ids="LATERAL jsonb_array_elements_text(t.parents::jsonb) AS j(id)",
+    parent_id="j.id::bigint", ordered_join="JOIN", or_replace=False,
+    returning_run_id=" RETURNING run_id",
+)  # fmt: skip
+
+
+class Queries:
+    """One backend's text of every shared query."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        d = self.dialect = dialect
+        self.flow_insert = d.insert_new("flows", "name, created_at")
+        self.run_insert = d.sql(
+            'INSERT INTO runs (flow, status, "user", tags, system_tags, params, created_at, '
+            "origin_run_id) VALUES (?, 'running', ?, ?, ?, ?, ?, ?)" + d.returning_run_id
+        )
+        self.graph_insert = d.sql("INSERT INTO run_graphs (run_id, graph) VALUES (?, ?)")
+        self.run_finish = d.sql(
+            "UPDATE runs SET status=?, finished_at=?, exception=?, failed_pathspec=? "
+            "WHERE flow=? AND run_id=?"
+        )
+        self.task_upsert = d.upsert("tasks", TASK_COLUMNS, ("run_id", "task_id"))
+        self.attempt_upsert = d.upsert(
+            "attempts", f"run_id, {ATTEMPT_COLUMNS}", ("run_id", "task_id", "attempt")
+        )
+        self.task_start_insert = d.insert_new(
+            "task_starts", "run_id, task_id, step, foreach_stack, parents"
+        )
+        self.log_upsert = d.upsert("logs", _LOG_COLUMNS, ("run_id", "task_id", "attempt", "stream"))
+        self.task_get = d.sql(
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE flow=? AND run_id=? AND step=? AND task_id=?"
+        )
+        self.step_groups = d.sql(
+            "SELECT step, status, count(*), min(started_at), max(finished_at), min(task_id), "
+            "max(CASE WHEN foreach_stack <> '[]' THEN 1 ELSE 0 END) FROM tasks "
+            "WHERE flow=? AND run_id=? GROUP BY step, status"
+        )
+        #: ``(parent step, step)`` of a run's tasks. In SQLite the CROSS JOIN fixes the
+        #: loop order, so each parent is found by primary key (SQLite's planner otherwise
+        #: scans the run's tasks once per parent: quadratic in a foreach).
+        self.step_edges = d.sql(
+            f"SELECT DISTINCT p.step, t.step FROM tasks t CROSS JOIN {d.parent_ids} "
+            f"{d.ordered_join} tasks p ON p.run_id = t.run_id AND p.task_id = {d.parent_id} "
+            "WHERE t.flow=? AND t.run_id=?"
+        )
+        #: Registered tasks of a run (``?``) without a committed row, and their last attempt.
+        self.unfinished = d.sql(
+            "SELECT s.task_id, s.step, s.foreach_stack, s.parents, (SELECT MAX(a.attempt) FROM "
+            "attempts a WHERE a.run_id = s.run_id AND a.task_id = s.task_id) FROM task_starts s "
+            "WHERE s.run_id = ? AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = s.run_id "
+            "AND t.task_id = s.task_id) ORDER BY s.task_id"
+        )
+        #: The largest task id a run used, wherever a task left a trace (the run id, 4 times).
+        self.last_task_id = d.sql(
+            "SELECT COALESCE(MAX(m), 0) FROM ("
+            + " UNION ALL ".join(
+                f"SELECT MAX(task_id) AS m FROM {table} WHERE run_id=?"
+                for table in ("tasks", "attempts", "logs", "task_fences")
+            )
+            + ") AS used"
+        )
+
+    def list_tasks(
+        self, flow: str, run_id: int, step: str | None, limit: int | None, offset: int
+    ) -> tuple[str, list[Any]]:
+        """The query and arguments of a run's committed tasks (of ``step`` if given), in
+        task id order, ``limit`` of them after ``offset``."""
+        where, args = self._tasks_of(flow, run_id, step)
+        sql = f"SELECT {TASK_COLUMNS} FROM tasks{where} ORDER BY task_id LIMIT ? OFFSET ?"
+        limit = self.dialect.no_limit if limit is None else limit
+        return self.dialect.sql(sql), [*args, limit, offset]
+
+    def count_tasks(self, flow: str, run_id: int, step: str | None) -> tuple[str, list[Any]]:
+        """The query and arguments counting what :meth:`list_tasks` lists."""
+        where, args = self._tasks_of(flow, run_id, step)
+        return self.dialect.sql(f"SELECT count(*) FROM tasks{where}"), args
+
+    @staticmethod
+    def _tasks_of(flow: str, run_id: int, step: str | None) -> tuple[str, list[Any]]:
+        if step is None:
+            return " WHERE flow=? AND run_id=?", [flow, run_id]
+        return " WHERE flow=? AND run_id=? AND step=?", [flow, run_id, step]
+
+
+SQLITE_QUERIES = Queries(SQLITE)
+POSTGRES_QUERIES = Queries(POSTGRES)
