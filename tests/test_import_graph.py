@@ -104,11 +104,36 @@ def test_a_flow_module_does_not_import_the_engine() -> None:
     assert sorted(imported_by(statement) & ENGINE) == []
 
 
-def test_a_flow_script_s_command_line_imports_no_client() -> None:
-    # `flow.py run` needs the engine; dump, logs, tag and card import the client when called
-    assert "asyncflow.engine" in imported_by("import asyncflow.cli")
+def test_a_flow_script_s_command_line_imports_no_client_and_no_engine() -> None:
+    # dump, logs, tag and card import the client when called; `run` imports the engine in
+    # the supervisor's child, so the parent, which only waits, never holds it
     readers = {"asyncflow.client", "asyncflow.cli_inspect", "asyncflow.cards.cli"}
-    assert sorted(imported_by("import asyncflow.cli") & readers) == []
+    driving = {"anyio", "asyncio", "asyncflow.engine", "asyncflow.display", "asyncflow.events"}
+    assert sorted(imported_by("import asyncflow.cli") & (readers | driving)) == []
+
+
+#: Never imported by a run whose tasks all run in its own process (the tutorial's).
+NOT_RUN = {
+    *("asyncflow.client", "asyncflow.cli_inspect", "asyncflow.cards.cli", "asyncflow.ui"),
+    *("asyncflow.executors", "cloudpickle", "pickle", "importlib.metadata", "pyarrow"),
+    *("asyncflow.runner", "asyncflow.store.postgres", "asyncflow.store.s3", "numpy"),
+}
+
+
+def test_a_tutorial_run_imports_only_what_it_runs(tmp_path: Path) -> None:
+    flow = Path(__file__).parent.parent / "examples" / "artifact_flow.py"
+    code = (
+        "import os, sys, runpy\n"
+        f"os.environ.update(ASYNCFLOW_HOME={str(tmp_path)!r}, ASYNCFLOW_SUPERVISOR='off')\n"
+        f"sys.argv = [{str(flow)!r}, 'run']\n"
+        "try:\n"
+        "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+    )
+    modules = imported_by(code)
+    assert "asyncflow.engine" in modules  # the probe sees the run's own imports
+    assert sorted(modules & NOT_RUN) == []
 
 
 def test_reading_a_name_imports_only_its_home() -> None:
