@@ -24,7 +24,7 @@ from .lint import lint
 from .parameter_options import add_parameter_options, parameter_values
 from .store import Datastore, RunRecord, StoreURLs
 from .store_options import FSYNC_OPTION, store_options
-from .supervisor import Supervisor, report_run, supervised
+from .supervisor import Supervisor, report_ended, report_run, supervised
 from .users import current_user
 
 if TYPE_CHECKING:
@@ -401,6 +401,7 @@ def _drive_here(
         )
         with _sigterm_as_interrupt(terminated):
             result = anyio.run(start, engine)
+        report_ended()  # the engine recorded how the run ended before it returned
     except AsyncflowException as exc:
         from .cli_inspect import exit_with
 
