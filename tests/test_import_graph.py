@@ -117,6 +117,7 @@ NOT_RUN = {
     *("asyncflow.client", "asyncflow.cli_inspect", "asyncflow.cards.cli", "asyncflow.ui"),
     *("asyncflow.executors", "cloudpickle", "pickle", "importlib.metadata", "pyarrow"),
     *("asyncflow.runner", "asyncflow.store.postgres", "asyncflow.store.s3", "numpy"),
+    *("decimal", "fractions"),  # asyncflow.artifacts knows their types without importing them
 }
 
 
