@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._gcpause import gc_paused
 from .configs import given_from_environment
 from .decorators import attach_to_every_step
 from .exceptions import AsyncflowException, FlowDefinitionError, ParameterError
@@ -372,11 +373,15 @@ def _drive_here(
     are cancelled, what committed stays, and the run is recorded as cancelled.
     """
     # Imported here, in the supervisor's child: its parent only waits, and never needs them.
-    import anyio
+    # As in main(), what the imports make lives as long as the process: frozen, neither the
+    # run's collections nor the one at exit scan it (~5% of a small run's CPU).
+    with gc_paused():
+        import anyio
 
-    from .display import LinePrinter, make_display
-    from .engine import Engine
-    from .events import RunStarted
+        from .display import LinePrinter, make_display
+        from .engine import Engine
+        from .events import RunStarted
+    gc.freeze()
 
     started: list[str] = []
 

@@ -8,6 +8,7 @@ has already imported hides an import.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -161,3 +162,41 @@ def test_an_unknown_name_is_an_attribute_error_naming_it() -> None:
     with pytest.raises(AttributeError, match="'asyncflow' has no attribute 'Flw'"):
         _ = asyncflow.Flw  # type: ignore[attr-defined]
     assert {"Flow", "Engine", "FlowSpec"} <= set(dir(asyncflow))
+
+
+FROZEN_PROBE = """
+import gc
+from asyncflow import FlowSpec, step
+
+class ProbeFlow(FlowSpec):
+    @step
+    def start(self):
+        from asyncflow.engine import Engine
+        from asyncflow.flowspec import FlowSpec as Base
+        tracked = {id(o) for o in gc.get_objects()}  # the frozen generation is not listed
+        print("unfrozen:", sorted(c.__name__ for c in (Engine, Base) if id(c) in tracked))
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    ProbeFlow()
+"""
+
+
+@pytest.mark.parametrize("supervisor", ["on", "off"])
+def test_a_run_freezes_what_its_imports_made(tmp_path: Path, supervisor: str) -> None:
+    # collections during the run and at exit never scan the modules' objects again
+    script = tmp_path / "probe.py"
+    script.write_text(FROZEN_PROBE)
+    env = {
+        **os.environ,
+        "ASYNCFLOW_HOME": str(tmp_path / "home"),
+        "ASYNCFLOW_SUPERVISOR": supervisor,
+    }
+    done = subprocess.run(
+        [sys.executable, str(script), "run"], capture_output=True, text=True, env=env, check=True
+    )
+    assert "unfrozen: []" in done.stdout
