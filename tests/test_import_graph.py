@@ -118,6 +118,7 @@ NOT_RUN = {
     *("asyncflow.client", "asyncflow.cli_inspect", "asyncflow.cards.cli", "asyncflow.ui"),
     *("asyncflow.executors", "cloudpickle", "pickle", "importlib.metadata", "pyarrow"),
     *("asyncflow.runner", "asyncflow.store.postgres", "asyncflow.store.s3", "numpy"),
+    "asyncflow.cards.decorator",
     *("decimal", "fractions"),  # asyncflow.artifacts knows their types without importing them
 }
 #: ... nor, unsupervised, these (the supervisor's child uses ctypes for PR_SET_PDEATHSIG).
