@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import gc
 import os
 import signal
 import sys
 import textwrap
 import threading
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anyio
 import click
 
+from ._gcpause import gc_paused
 from .configs import given_from_environment
 from .decorators import attach_to_every_step
-from .display import LinePrinter, make_display
-from .engine import Engine, RunResult, current_user
-from .events import Event, RunStarted
 from .exceptions import AsyncflowException, FlowDefinitionError, ParameterError
 from .flowspec import FlowSpec
 from .graph import FlowGraph, StepNode, step_functions, to_dot, to_mermaid
@@ -27,7 +25,12 @@ from .lint import lint
 from .parameter_options import add_parameter_options, parameter_values
 from .store import Datastore, RunRecord, StoreURLs
 from .store_options import FSYNC_OPTION, store_options
-from .supervisor import Supervisor, report_run, supervised
+from .supervisor import Supervisor, report_ended, report_run, supervised
+from .users import current_user
+
+if TYPE_CHECKING:
+    from .engine import Engine, RunResult
+    from .events import Event
 
 __all__ = ["cli", "main"]
 
@@ -296,7 +299,7 @@ def resume(
     )
 
 
-_Start = Callable[[Engine], Awaitable[RunResult]]
+_Start = Callable[["Engine"], Awaitable["RunResult"]]
 
 
 def _continuation(
@@ -369,6 +372,17 @@ def _drive_here(
     Ctrl-C (exit 130) or SIGTERM (exit 143) cancels the run: the running tasks
     are cancelled, what committed stays, and the run is recorded as cancelled.
     """
+    # Imported here, in the supervisor's child: its parent only waits, and never needs them.
+    # As in main(), what the imports make lives as long as the process: frozen, neither the
+    # run's collections nor the one at exit scan it (~5% of a small run's CPU).
+    with gc_paused():
+        import anyio
+
+        from .display import LinePrinter, make_display
+        from .engine import Engine
+        from .events import RunStarted
+    gc.freeze()
+
     started: list[str] = []
 
     def remember(event: Event) -> None:
@@ -392,6 +406,7 @@ def _drive_here(
         )
         with _sigterm_as_interrupt(terminated):
             result = anyio.run(start, engine)
+        report_ended()  # the engine recorded how the run ended before it returned
     except AsyncflowException as exc:
         from .cli_inspect import exit_with
 
@@ -485,6 +500,9 @@ def output_mermaid(obj: _Obj) -> None:
 
 def main(flow_cls: type[FlowSpec]) -> None:
     """Entry point used by ``FlowSpec()`` in a flow script's ``__main__``."""
+    # The command owns its process: what the imports made lives as long as it does, so
+    # the run's collections (and the one at exit) need not scan it again and again.
+    gc.freeze()
     add_parameter_options(run, flow_cls)
     _report_fatal_signals()
     try:

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from .cards.decorator import card
 from .exceptions import FlowDefinitionError
 from .wording import plural
 
@@ -291,9 +290,16 @@ def secrets(
     return _decorator(SecretsSpec(tuple(sources), role), func)
 
 
+def _card(*args: Any, **kwargs: Any) -> Any:
+    # asyncflow.cards only for `--with card`: a flow without cards never imports it
+    from .cards.decorator import card
+
+    return card(*args, **kwargs)
+
+
 _BY_NAME: dict[str, Callable[..., Any]] = {
     "retry": retry, "catch": catch, "timeout": timeout, "resources": resources,
-    "isolated": isolated, "card": card, "environment": environment, "secrets": secrets,
+    "isolated": isolated, "card": _card, "environment": environment, "secrets": secrets,
 }  # fmt: skip
 
 

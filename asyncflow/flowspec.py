@@ -7,6 +7,7 @@ import functools
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ._gcpause import gc_paused
 from .artifacts import TaskArtifacts
 from .exceptions import (
     MergeArtifactsError,
@@ -116,7 +117,8 @@ class FlowSpec:
 
     def __init__(self, use_cli: bool = True) -> None:
         if use_cli:
-            from .cli import main
+            with gc_paused():  # the command line's modules are never garbage
+                from .cli import main
 
             main(type(self))
 

@@ -31,6 +31,7 @@ __all__ = [
     "Supervisor",
     "describe_signal",
     "owner_pid",
+    "report_ended",
     "report_run",
     "supervised",
 ]
@@ -94,12 +95,13 @@ class Supervisor:
             return None
         os.close(write_end)
         status, interrupted = self._wait(pid)
-        pathspec = _reported(read_end)
+        pathspec, ended = _reported(read_end)
         # a Ctrl-C may have come as the child died: then it reached no child
         interrupted = interrupted or bool(signal.sigpending() & set(_FORWARDED))
         # An engine records how its run ended before it exits: a run still running
-        # means a step ended the process (a signal, or os._exit).
-        if interrupted or pathspec is None or not self.unfinished(pathspec):
+        # means a step ended the process (a signal, or os._exit). A child that said so
+        # spares the parent reading the store (about 1.5% of a small run's CPU).
+        if interrupted or pathspec is None or ended or not self.unfinished(pathspec):
             self._exit_like(status)
         self.say(
             f"The process running {pathspec} {_how(status)}; the run continues, "
@@ -178,23 +180,36 @@ def _leave(code: int) -> NoReturn:
 
 #: In the engine's child: where to report the run's pathspec once the run exists.
 _child_report_fd: list[int | None] = [None]
+#: The line a child writes once the store has recorded how its run ended.
+_ENDED = "ended"
 
 
 def report_run(pathspec: str) -> None:
     """Tell the supervising parent (if any) which run this process drives."""
-    fd, _child_report_fd[0] = _child_report_fd[0], None
+    fd = _child_report_fd[0]
     if fd is not None:
         with contextlib.suppress(OSError):
             os.write(fd, pathspec.encode() + b"\n")
+
+
+def report_ended() -> None:
+    """Tell the supervising parent (if any) that the store has recorded the run's end."""
+    fd, _child_report_fd[0] = _child_report_fd[0], None
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.write(fd, _ENDED.encode() + b"\n")
             os.close(fd)
 
 
-def _reported(read_end: int) -> str | None:
+def _reported(read_end: int) -> tuple[str | None, bool]:
+    """The pathspec the child reported (if it did), and whether it reported the run ended."""
     # Non-blocking: a process the child left behind may still hold the pipe's other end.
     os.set_blocking(read_end, False)
     with os.fdopen(read_end, "rb") as pipe:
-        text = (pipe.read() or b"").decode("utf-8", "replace").strip()
-    return text.splitlines()[-1] if text else None
+        lines = (pipe.read() or b"").decode("utf-8", "replace").split()
+    ended = lines[-1:] == [_ENDED]
+    runs = [line for line in lines if line != _ENDED]
+    return (runs[-1] if runs else None), ended and bool(runs)
 
 
 def _die_with(parent: int) -> None:

@@ -13,7 +13,6 @@ import sys
 from array import array
 from typing import Any, ClassVar
 
-from serializers import _copying
 from serializers.base import Buffer, Serialized, Serializer
 from serializers.errors import Declined
 
@@ -117,6 +116,10 @@ def _split(buffer: memoryview, count: int) -> list[memoryview]:
 
 
 def _to_str(buffer: memoryview, *, ascii: bool) -> str:
+    # _copying (and ctypes) only once a large value is loaded: the registry imports this
+    # module whenever it ranks its serializers, so every run and read would pay for it
+    from serializers import _copying
+
     if ascii and _copying.available():
         return _copying.new_ascii_str(buffer)
     # str(bytes) of a large buffer holds the GIL: decode a slice at a time (each slice
@@ -132,8 +135,12 @@ def _to_str(buffer: memoryview, *, ascii: bool) -> str:
 
 
 def _copy_bytes(buffer: memoryview) -> bytes:
+    from serializers import _copying
+
     return _copying.new_bytes(buffer) if _copying.available() else bytes(buffer)
 
 
 def _copy_bytearray(buffer: memoryview) -> bytearray:
+    from serializers import _copying
+
     return _copying.new_bytearray(buffer) if _copying.available() else bytearray(buffer)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import pickle
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from serializers.base import Buffer, Serialized, Serializer
+
+if TYPE_CHECKING:
+    import pickle
 
 __all__ = ["ALIGNMENT", "CloudpickleSerializer"]
 
@@ -53,6 +55,8 @@ class CloudpickleSerializer(Serializer):
 
     def deserialize(self, buffer: memoryview, metadata: dict[str, Any]) -> Any:
         """Unpickle; out-of-band buffers are zero-copy slices of ``buffer``."""
+        import pickle  # on first load: the registry imports this module to rank it
+
         stream = buffer[: metadata["pickle_size"]]
         out_of_band = [buffer[start : start + size] for start, size in metadata["out_of_band"]]
         return pickle.loads(stream, buffers=out_of_band)

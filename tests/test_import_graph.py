@@ -8,6 +8,7 @@ has already imported hides an import.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -104,11 +105,40 @@ def test_a_flow_module_does_not_import_the_engine() -> None:
     assert sorted(imported_by(statement) & ENGINE) == []
 
 
-def test_a_flow_script_s_command_line_imports_no_client() -> None:
-    # `flow.py run` needs the engine; dump, logs, tag and card import the client when called
-    assert "asyncflow.engine" in imported_by("import asyncflow.cli")
+def test_a_flow_script_s_command_line_imports_no_client_and_no_engine() -> None:
+    # dump, logs, tag and card import the client when called; `run` imports the engine in
+    # the supervisor's child, so the parent, which only waits, never holds it
     readers = {"asyncflow.client", "asyncflow.cli_inspect", "asyncflow.cards.cli"}
-    assert sorted(imported_by("import asyncflow.cli") & readers) == []
+    driving = {"anyio", "asyncio", "asyncflow.engine", "asyncflow.display", "asyncflow.events"}
+    assert sorted(imported_by("import asyncflow.cli") & (readers | driving)) == []
+
+
+#: Never imported by a run whose tasks all run in its own process (the tutorial's).
+NOT_RUN = {
+    *("asyncflow.client", "asyncflow.cli_inspect", "asyncflow.cards.cli", "asyncflow.ui"),
+    *("asyncflow.executors", "cloudpickle", "pickle", "importlib.metadata", "pyarrow"),
+    *("asyncflow.runner", "asyncflow.store.postgres", "asyncflow.store.s3", "numpy"),
+    "asyncflow.cards.decorator",
+    *("decimal", "fractions"),  # asyncflow.artifacts knows their types without importing them
+}
+#: ... nor, unsupervised, these (the supervisor's child uses ctypes for PR_SET_PDEATHSIG).
+NOT_RUN_HERE = {"serializers._copying", "ctypes"}
+
+
+def test_a_tutorial_run_imports_only_what_it_runs(tmp_path: Path) -> None:
+    flow = Path(__file__).parent.parent / "examples" / "artifact_flow.py"
+    code = (
+        "import os, sys, runpy\n"
+        f"os.environ.update(ASYNCFLOW_HOME={str(tmp_path)!r}, ASYNCFLOW_SUPERVISOR='off')\n"
+        f"sys.argv = [{str(flow)!r}, 'run']\n"
+        "try:\n"
+        "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+    )
+    modules = imported_by(code)
+    assert "asyncflow.engine" in modules  # the probe sees the run's own imports
+    assert sorted(modules & (NOT_RUN | NOT_RUN_HERE)) == []
 
 
 def test_reading_a_name_imports_only_its_home() -> None:
@@ -133,3 +163,41 @@ def test_an_unknown_name_is_an_attribute_error_naming_it() -> None:
     with pytest.raises(AttributeError, match="'asyncflow' has no attribute 'Flw'"):
         _ = asyncflow.Flw  # type: ignore[attr-defined]
     assert {"Flow", "Engine", "FlowSpec"} <= set(dir(asyncflow))
+
+
+FROZEN_PROBE = """
+import gc
+from asyncflow import FlowSpec, step
+
+class ProbeFlow(FlowSpec):
+    @step
+    def start(self):
+        from asyncflow.engine import Engine
+        from asyncflow.flowspec import FlowSpec as Base
+        tracked = {id(o) for o in gc.get_objects()}  # the frozen generation is not listed
+        print("unfrozen:", sorted(c.__name__ for c in (Engine, Base) if id(c) in tracked))
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    ProbeFlow()
+"""
+
+
+@pytest.mark.parametrize("supervisor", ["on", "off"])
+def test_a_run_freezes_what_its_imports_made(tmp_path: Path, supervisor: str) -> None:
+    # collections during the run and at exit never scan the modules' objects again
+    script = tmp_path / "probe.py"
+    script.write_text(FROZEN_PROBE)
+    env = {
+        **os.environ,
+        "ASYNCFLOW_HOME": str(tmp_path / "home"),
+        "ASYNCFLOW_SUPERVISOR": supervisor,
+    }
+    done = subprocess.run(
+        [sys.executable, str(script), "run"], capture_output=True, text=True, env=env, check=True
+    )
+    assert "unfrozen: []" in done.stdout

@@ -309,3 +309,32 @@ def test_the_engine_does_not_outlive_its_parent_killed_with_sigkill(
         proc.kill()
     run = Run("CrashFlow/1")  # killed with it, as the one process of old was
     assert run.status == "running" and run.crashed
+
+
+@pytest.mark.parametrize(
+    ("reports", "expected"),
+    [
+        ((), (None, False)),
+        (("Flow/3",), ("Flow/3", False)),  # it died before the run's end was recorded
+        (("Flow/3", "ended"), ("Flow/3", True)),  # the parent need not read the store
+        (("ended",), (None, False)),  # an end without a run proves nothing
+    ],
+)
+def test_the_parent_reads_what_the_child_reported(
+    reports: tuple[str, ...], expected: tuple[str | None, bool]
+) -> None:
+    from asyncflow import supervisor
+
+    read_end, write_end = os.pipe()
+    supervisor._child_report_fd[0] = write_end
+    try:
+        for line in reports:
+            if line == "ended":
+                supervisor.report_ended()
+            else:
+                supervisor.report_run(line)
+    finally:
+        if supervisor._child_report_fd[0] is not None:
+            os.close(write_end)
+        supervisor._child_report_fd[0] = None
+    assert supervisor._reported(read_end) == expected

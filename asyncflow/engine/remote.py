@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ..decorators import TimeoutSpec
-from ..executors.spec import AttemptOutcome, CodeRef, TaskSpec, spec_input
 from ..graph import StepNode
 from .context import RunContext
 from .records import TaskInput
 
 if TYPE_CHECKING:
+    from ..decorators import TimeoutSpec
     from ..executors import Executor
+    from ..executors.spec import AttemptOutcome, CodeRef
 
 __all__ = ["RunExecutors", "fence", "submit_attempt"]
 
@@ -92,6 +92,10 @@ async def submit_attempt(
     limit: TimeoutSpec | None,
 ) -> AttemptOutcome:
     """Run one attempt on ``executor`` within ``limit``; events are re-emitted here."""
+    # Here, not at the top: a run whose tasks all run in its own process never needs
+    # task specs, nor cloudpickle (which imports as much again as the rest of the run).
+    from ..executors.spec import TaskSpec, spec_input
+
     assert run.executors is not None
     spec = TaskSpec(
         datastore=run.datastore.urls.datastore,
