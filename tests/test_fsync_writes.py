@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,8 @@ def _record(monkeypatch: pytest.MonkeyPatch, result: int = 0) -> list[tuple[Any,
         return result
 
     def fsync(fd: int) -> None:
-        calls.append(("fsync-dir" if os.path.isdir(f"/proc/self/fd/{fd}") else "fsync",))
+        st = os.fstat(fd)  # a directory is named by its inode, compared with _inode()
+        calls.append(("fsync-dir", st.st_ino) if stat.S_ISDIR(st.st_mode) else ("fsync",))
         real_fsync(fd)
 
     def replace(src: Any, dst: Any) -> None:
@@ -45,6 +47,10 @@ def _record(monkeypatch: pytest.MonkeyPatch, result: int = 0) -> list[tuple[Any,
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
     return calls
+
+
+def _inode(path: Path) -> int:
+    return path.stat().st_ino
 
 
 def test_each_chunk_is_sent_to_disk_once_written_and_the_file_fsynced_before_its_rename(
@@ -58,9 +64,29 @@ def test_each_chunk_is_sent_to_disk_once_written_and_the_file_fsynced_before_its
     starts = [0, CHUNK, 2 * CHUNK, 3 * CHUNK]
     ends = [*starts[1:], SIZE]
     assert flushes == [("flush", s, e - s, e) for s, e in zip(starts, ends, strict=True)]
-    assert [c[0] for c in calls[len(flushes) :]] == ["fsync", "rename", "fsync-dir"]
+    fan_out = tmp_path / key[:2]
+    # the first blob of its fan-out directory: that directory's name is made durable too
+    assert calls[len(flushes) :] == [
+        ("fsync",),
+        ("rename",),
+        ("fsync-dir", _inode(fan_out)),
+        ("fsync-dir", _inode(tmp_path)),
+    ]
     assert key == content_key([data])
     assert bytes(LocalBlobStore(tmp_path).get(key)) == data
+
+
+def test_a_blob_in_an_existing_fan_out_directory_fsyncs_that_directory_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalBlobStore(tmp_path, fsync=True)
+    first = store.write([b"first"])
+    same_fan_out = (os.urandom(64) for _ in range(100_000))  # 1 in 256 shares its prefix
+    data = next(d for d in same_fan_out if content_key([d])[:2] == first[:2])
+    calls = _record(monkeypatch)
+    key = store.write([data])
+    assert key[:2] == first[:2]
+    assert calls == [("fsync",), ("rename",), ("fsync-dir", _inode(tmp_path / key[:2]))]
 
 
 def test_without_fsync_nothing_is_flushed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,7 +101,7 @@ def test_a_file_system_that_refuses_the_flush_is_asked_once_and_still_fsynced(
     data = os.urandom(SIZE)
     calls = _record(monkeypatch, result=-1)
     key = LocalBlobStore(tmp_path, fsync=True).write([data])
-    assert [c[0] for c in calls] == ["flush", "fsync", "rename", "fsync-dir"]
+    assert [c[0] for c in calls] == ["flush", "fsync", "rename", "fsync-dir", "fsync-dir"]
     assert bytes(LocalBlobStore(tmp_path).get(key)) == data
 
 

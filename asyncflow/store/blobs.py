@@ -223,13 +223,15 @@ class LocalBlobStore:
                 if claim is not None:
                     claim(key)
                 return False
-            make_subdir(target.parent)
+            made = make_subdir(target.parent)
             os.fchmod(f.fileno(), self._blob_mode)  # read-only once written: see modes.py
             os.replace(tmp, target)
             if claim is not None:
                 claim(key)
         if self.fsync:
             _fsync_dir(target.parent)
+            if made:  # a new fan-out directory: its own name must survive too
+                _fsync_dir(self.root)
         return True
 
     def touch(self, key: str) -> bool:
