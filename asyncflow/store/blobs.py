@@ -145,6 +145,7 @@ class LocalBlobStore:
     def __init__(self, root: str | os.PathLike[str], *, fsync: bool = False) -> None:
         self.root = Path(root)
         self.fsync = fsync
+        self._durable_fan_outs: set[str] = set()  # fan-out directories whose name is fsynced
         self._tmp = self.root / "tmp"
         self.lock_path = self.root / ".lock"
         try:
@@ -223,15 +224,18 @@ class LocalBlobStore:
                 if claim is not None:
                     claim(key)
                 return False
-            made = make_subdir(target.parent)
+            make_subdir(target.parent)
             os.fchmod(f.fileno(), self._blob_mode)  # read-only once written: see modes.py
             os.replace(tmp, target)
             if claim is not None:
                 claim(key)
         if self.fsync:
             _fsync_dir(target.parent)
-            if made:  # a new fan-out directory: its own name must survive too
+            if key[:2] not in self._durable_fan_outs:
+                # Its own name must survive too, even when another process made it and
+                # has not fsynced the root yet: once per fan-out directory and process.
                 _fsync_dir(self.root)
+                self._durable_fan_outs.add(key[:2])
         return True
 
     def touch(self, key: str) -> bool:

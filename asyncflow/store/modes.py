@@ -34,15 +34,13 @@ def blob_mode(directory: Path) -> int:
     return file_mode(directory) & 0o444
 
 
-def make_subdir(path: Path) -> bool:
-    """Create the directory ``path`` (its parent exists) with its parent's mode; False if
-    it existed already."""
+def make_subdir(path: Path) -> None:
+    """Create the directory ``path`` (its parent exists) with its parent's mode."""
     try:
         path.mkdir()
     except FileExistsError:
-        return False
+        return
     os.chmod(path, stat.S_IMODE(os.stat(path.parent).st_mode) & ~_NEVER)
-    return True
 
 
 def open_file(path: Path, flags: int) -> int:
