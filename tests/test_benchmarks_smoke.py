@@ -109,7 +109,7 @@ def test_persist_speed_benchmark_compares_with_the_raw_write() -> None:
 
     rows = persist_speed.main(["--size-mb", "2", "--repeats", "1"])
     assert [row["fsync"] for row in rows] == [0.0, 1.0]
-    assert all(row["raw_s"] > 0 and row["ratio"] > 0 for row in rows)
+    assert all(row["raw_s"] > 0 and row["ratio"] > 0 and row["paired"] > 0 for row in rows)
 
 
 def test_loop_lag_benchmark_runs_the_engine_beside_a_blocking_loop(tmp_path: Path) -> None:

@@ -55,8 +55,8 @@ class Datastore:
     processes to :meth:`open` the same stores.
 
     ``fsync`` (default: ``$ASYNCFLOW_FSYNC``, else off) makes every blob and
-    every metadata commit durable against power loss, at about 4x the cost of
-    a large write. Every load is checked against the artifact's key
+    every metadata commit durable against power loss, at about the cost of a raw
+    write and fsync of the same bytes. Every load is checked against the artifact's key
     (:mod:`.verified`: small values hashed on every load, memory-mapped blobs on
     their first load in this datastore and when their file changes);
     ``verify_reads`` (default: ``$ASYNCFLOW_VERIFY_READS``, else off) hashes
