@@ -27,7 +27,14 @@ from .flows.big import (
     big_values,
     large_value,
 )
-from .flows.embedding import COPIED_ON, ForeachItemFlow, PrefetchFlow, SourceReadFlow, Tracked
+from .flows.embedding import (
+    COPIED_ON,
+    AsyncJoinFlow,
+    ForeachItemFlow,
+    PrefetchFlow,
+    SourceReadFlow,
+    Tracked,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -218,3 +225,22 @@ async def test_an_async_step_is_not_parsed_on_the_loop(
     assert result.successful
     assert parsed_on_loop == []
     assert Run(result.pathspec).data.total == 4  # type: ignore[union-attr]
+
+
+async def test_an_async_join_reads_its_parents_artifacts_off_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = threading.get_ident()
+    read_on: list[int] = []
+    original = SQLiteMetadataStore.list_artifacts_of_tasks
+
+    def spy(self: SQLiteMetadataStore, *args: Any, **kwargs: Any) -> Any:
+        read_on.append(threading.get_ident())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLiteMetadataStore, "list_artifacts_of_tasks", spy)
+    result = await Runner(AsyncJoinFlow, datastore_root=tmp_path).async_run()
+    assert result.status == "successful"
+    join = result.run["join"].task
+    assert join is not None and join.data.ns == [10, 20, 30]
+    assert read_on and loop not in read_on  # the join's one page, read in a thread

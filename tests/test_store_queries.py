@@ -39,3 +39,42 @@ def test_each_backend_gets_its_own_placeholders_and_upsert() -> None:
     )
     assert POSTGRES_QUERIES.run_insert.endswith(" RETURNING run_id")
     assert "RETURNING" not in SQLITE_QUERIES.run_insert
+
+
+@pytest.mark.parametrize("queries", [SQLITE_QUERIES, POSTGRES_QUERIES], ids=["sqlite", "pg"])
+def test_run_log_and_attempt_queries_bind_one_argument_per_placeholder(queries: Queries) -> None:
+    mark = queries.dialect.mark
+    sql, args = queries.list_runs("F", ["a", "b"], "done", None, 3, 1.0, 2.0)
+    # PostgreSQL's jsonb ``?`` operator stays itself beside the %s placeholders.
+    assert sql.count(mark) == len(args) == 10 and args[-2:] == [queries.dialect.no_limit, 3]
+    sql, args = queries.count_runs("F", ["a"], None)
+    assert sql.count(mark) == len(args) == 3 and "LIMIT" not in sql
+    for attempt in (None, 2):
+        sql, args = queries.get_logs(1, 2, "stdout", attempt)
+        assert sql.count(mark) == len(args) and ("attempt=" in sql) == (attempt is not None)
+    sql, args = queries.list_attempts(1, [4, 5, 6])
+    assert sql.count(mark) == len(args) == (4 if queries.dialect.expands_ids else 2)
+
+
+def test_postgres_keeps_the_jsonb_tag_operator_and_locks_what_a_write_reads() -> None:
+    assert "tags ? %s OR system_tags ? %s" in POSTGRES_QUERIES.list_runs("F", ["a"], *[None] * 5)[0]
+    assert POSTGRES_QUERIES.fence_get.endswith(" FOR UPDATE")
+    assert POSTGRES_QUERIES.tags_get.endswith(" FOR UPDATE")
+    assert "FOR UPDATE" not in SQLITE_QUERIES.fence_get + SQLITE_QUERIES.tags_get
+    assert POSTGRES_QUERIES.list_attempts(1, [4, 5])[1] == [1, [4, 5]]
+
+
+def test_a_card_is_updated_in_place_in_both_backends() -> None:
+    # SQLite's INSERT OR REPLACE would delete the row and give it a new seq: a final render
+    # would move behind the task's other cards.
+    for queries in (SQLITE_QUERIES, POSTGRES_QUERIES):
+        assert "OR REPLACE" not in queries.card_upsert
+        assert "ON CONFLICT (run_id, task_id, hash) DO UPDATE SET" in queries.card_upsert
+        assert "runtime = EXCLUDED.runtime" in queries.card_upsert
+    assert SQLITE_QUERIES.fence_upsert == (
+        "INSERT OR REPLACE INTO task_fences (run_id, task_id, attempt) VALUES (?, ?, ?)"
+    )
+    assert POSTGRES_QUERIES.fence_upsert == (
+        "INSERT INTO task_fences (run_id, task_id, attempt) VALUES (%s, %s, %s) "
+        "ON CONFLICT (run_id, task_id) DO UPDATE SET attempt = EXCLUDED.attempt"
+    )

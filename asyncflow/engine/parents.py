@@ -73,6 +73,12 @@ class JoinParents(Sequence[TaskResult]):
             self._id_list = self._ids.tolist()
         return self._id_list
 
+    def preread(self) -> None:
+        """Read the first page of parents' artifacts now (an async join calls this in a
+        worker thread, so a join of up to :attr:`PAGE` parents reads nothing on the loop)."""
+        if len(self._ids) and self._store is not None:
+            self._artifacts(0)
+
     def position_of(self, step: str) -> int | None:
         """Where the first parent from ``step`` is, or None (nothing read)."""
         if step not in self._steps:

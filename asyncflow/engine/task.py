@@ -273,6 +273,10 @@ async def _awaited_body(
     """An async step's body, on the loop, after what it reads is loaded in a thread."""
     if to_prefetch(flow, node.reads):  # a thread hop costs more than nothing to load
         await anyio.to_thread.run_sync(prefetch, flow, node.reads, limiter=run.thread_limiter)
+    if args and isinstance(args[0], Inputs) and isinstance(args[0]._parents, JoinParents):
+        # The first page of a join's parents, read in a thread; later pages (a join of
+        # more than JoinParents.PAGE parents) are still read where the body asks for them.
+        await anyio.to_thread.run_sync(args[0]._parents.preread, limiter=run.thread_limiter)
     await node.func(flow, *args)
 
 

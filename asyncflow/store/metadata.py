@@ -19,7 +19,6 @@ from .faults import fault_point
 from .forks import reset_in_children
 from .leases import Leases
 from .modes import open_file
-from .queries import ATTEMPT_COLUMNS, RUN_COLUMNS
 from .queries import SQLITE_QUERIES as Q
 from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStats, TaskRecord
 from .schema import MIGRATIONS, migrate
@@ -38,13 +37,8 @@ __all__ = [
 #: One finished task to commit: its record, its artifacts and its logs.
 TaskCommit = tuple[TaskRecord, Sequence[ArtifactRef], dict[str, str] | None]
 
-_HAS_TAG = (
-    " AND (? IN (SELECT value FROM json_each(tags))"
-    " OR ? IN (SELECT value FROM json_each(system_tags)))"
-)
 _ARTIFACT_COLUMNS = "name, key, encoding, size, type, metadata, inline"
 _ARTIFACT_COLUMNS_OF_A = ", ".join(f"a.{c}" for c in _ARTIFACT_COLUMNS.split(", "))
-_CARD_COLUMNS = "flow, run_id, step, task_id, hash, type, card_id, key, size, created_at, runtime"
 
 
 class MetadataStore(Protocol):
@@ -447,7 +441,7 @@ class SQLiteMetadataStore:
 
     def get_run_graph(self, run_id: int) -> dict[str, Any] | None:
         """The graph recorded as the run started, or None."""
-        rows = self._read("SELECT graph FROM run_graphs WHERE run_id=?", (run_id,))
+        rows = self._read(Q.graph_get, (run_id,))
         return _graph(rows[0][0]) if rows else None
 
     def set_run_owner(self, run_id: int, host: str, pid: int) -> None:
@@ -460,7 +454,7 @@ class SQLiteMetadataStore:
 
     def get_run_owner(self, run_id: int) -> tuple[str, int] | None:
         """``(host, pid)`` of the process that ran ``run_id``, if recorded."""
-        rows = self._read("SELECT host, pid FROM run_owners WHERE run_id=?", (run_id,))
+        rows = self._read(Q.run_owner_get, (run_id,))
         return (str(rows[0][0]), int(rows[0][1])) if rows else None
 
     def run_crashed(self, run_id: int) -> bool:
@@ -514,9 +508,7 @@ class SQLiteMetadataStore:
 
     def get_run(self, flow: str, run_id: int) -> RunRecord | None:
         """The run, or None."""
-        rows = self._read(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE flow=? AND run_id=?", (flow, run_id)
-        )
+        rows = self._read(Q.run_get, (flow, run_id))
         return _run(rows[0]) if rows else None
 
     def list_runs(
@@ -533,21 +525,16 @@ class SQLiteMetadataStore:
         """Runs of a flow having every one of ``tags`` (user or system), ``status`` and
         a creation time in ``[since, until]`` if given, newest first, ``limit`` of them
         after ``offset``; filtered and paged inside SQLite."""
-        where, args = _run_filters(tags, status, since, until)
-        sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE flow=?{where} ORDER BY run_id DESC"
-        sql += " LIMIT ? OFFSET ?"
-        args += [-1 if limit is None else limit, offset]
-        return [_run(r) for r in self._read(sql, [flow, *args])]
+        sql, args = Q.list_runs(flow, tags, status, limit, offset, since, until)
+        return [_run(r) for r in self._read(sql, args)]
 
     def count_runs(self, flow: str, *, tags: Sequence[str] = (), status: str | None = None) -> int:
         """How many runs :meth:`list_runs` would list with these filters."""
-        where, args = _run_filters(tags, status, None, None)
-        rows = self._read(f"SELECT count(*) FROM runs WHERE flow=?{where}", [flow, *args])
-        return int(rows[0][0])
+        return int(self._read(*Q.count_runs(flow, tags, status))[0][0])
 
     def list_flows(self) -> list[str]:
         """Names of every flow that has run here."""
-        return [r[0] for r in self._read("SELECT name FROM flows ORDER BY name")]
+        return [r[0] for r in self._read(Q.flow_list)]
 
     def list_tasks(
         self,
@@ -616,12 +603,7 @@ class SQLiteMetadataStore:
         self, flow: str, run_id: int, task_id: int, stream: str, attempt: int | None = None
     ) -> str:
         """What a task printed to ``stream`` in ``attempt`` (default: its latest); may be empty."""
-        sql = "SELECT data FROM logs WHERE run_id=? AND task_id=? AND stream=?"
-        args: list[Any] = [run_id, task_id, stream]
-        if attempt is not None:
-            sql += " AND attempt=?"
-            args.append(attempt)
-        rows = self._read(sql + " ORDER BY attempt DESC LIMIT 1", args)
+        rows = self._read(*Q.get_logs(run_id, task_id, stream, attempt))
         return str(rows[0][0]) if rows else ""
 
     def put_attempt(
@@ -651,11 +633,7 @@ class SQLiteMetadataStore:
         """The recorded attempts of these tasks, by task id then attempt."""
         if not task_ids:
             return []
-        rows = self._read(
-            f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE run_id=? "
-            f"AND task_id IN ({_marks(len(task_ids))}) ORDER BY task_id, attempt",
-            [run_id, *task_ids],
-        )
+        rows = self._read(*Q.list_attempts(run_id, task_ids))
         return [AttemptRecord(*r) for r in rows]
 
     def last_task_id(self, run_id: int) -> int:
@@ -665,10 +643,7 @@ class SQLiteMetadataStore:
     def fence_attempt(self, run_id: int, task_id: int, attempt: int) -> None:
         """Record ``attempt`` as the only attempt of the task allowed to commit from now on."""
         with self._write() as cur:
-            cur.execute(
-                "INSERT OR REPLACE INTO task_fences (run_id, task_id, attempt) VALUES (?, ?, ?)",
-                (run_id, task_id, attempt),
-            )
+            cur.execute(Q.fence_upsert, (run_id, task_id, attempt))
 
     def get_inline(self, key: str) -> bytes | None:
         """The bytes of an inline blob, or None."""
@@ -678,10 +653,7 @@ class SQLiteMetadataStore:
     def set_tags(self, flow: str, run_id: int, tags: Sequence[str]) -> None:
         """Replace a run's user tags."""
         with self._write() as cur:
-            cur.execute(
-                "UPDATE runs SET tags=? WHERE flow=? AND run_id=?",
-                (_dump(list(tags)), flow, run_id),
-            )
+            cur.execute(Q.tags_set, (_dump(list(tags)), flow, run_id))
 
     def update_tags(
         self, flow: str, run_id: int, add: Sequence[str] = (), remove: Sequence[str] = ()
@@ -689,16 +661,11 @@ class SQLiteMetadataStore:
         """Add then remove user tags in one transaction (safe against concurrent
         updates); return the run's user tags afterwards, sorted."""
         with self._write() as cur:
-            row = cur.execute(
-                "SELECT tags FROM runs WHERE flow=? AND run_id=?", (flow, run_id)
-            ).fetchone()
+            row = cur.execute(Q.tags_get, (flow, run_id)).fetchone()
             if row is None:
                 raise DatastoreError(f"run {flow}/{run_id} does not exist")
             tags = (set(json.loads(row[0])) | set(add)) - set(remove)
-            cur.execute(
-                "UPDATE runs SET tags=? WHERE flow=? AND run_id=?",
-                (_dump(sorted(tags)), flow, run_id),
-            )
+            cur.execute(Q.tags_set, (_dump(sorted(tags)), flow, run_id))
         return sorted(tags)
 
     def put_card(self, card: CardRecord) -> None:
@@ -706,21 +673,14 @@ class SQLiteMetadataStore:
         its position), as a task's final render replaces its interim one."""
         with self._write() as cur:
             cur.execute(
-                f"INSERT INTO cards ({_CARD_COLUMNS}) VALUES ({_marks(11)}) "
-                "ON CONFLICT (run_id, task_id, hash) DO UPDATE SET type=excluded.type, "
-                "card_id=excluded.card_id, key=excluded.key, size=excluded.size, "
-                "created_at=excluded.created_at, runtime=excluded.runtime",
+                Q.card_upsert,
                 (card.flow, card.run_id, card.step, card.task_id, card.hash, card.type, card.id,
                  card.key, card.size, card.created_at, int(card.runtime)),
             )  # fmt: skip
 
     def list_cards(self, flow: str, run_id: int, task_id: int) -> list[CardRecord]:
         """Cards of a task, in the order they were first recorded."""
-        rows = self._read(
-            f"SELECT {_CARD_COLUMNS} FROM cards WHERE flow=? AND run_id=? AND task_id=? "
-            "ORDER BY seq",
-            (flow, run_id, task_id),
-        )
+        rows = self._read(Q.card_list, (flow, run_id, task_id))
         return [_card(r) for r in rows]
 
     def referenced_keys(self) -> set[str]:
@@ -837,9 +797,7 @@ def _process_exists(pid: int) -> bool:
 
 
 def _check_fence(cur: sqlite3.Cursor, task: TaskRecord) -> None:
-    row = cur.execute(
-        "SELECT attempt FROM task_fences WHERE run_id=? AND task_id=?", (task.run_id, task.task_id)
-    ).fetchone()
+    row = cur.execute(Q.fence_get, (task.run_id, task.task_id)).fetchone()
     if row is None or row[0] != task.attempt:
         raise StaleAttemptError(task.pathspec, task.attempt, None if row is None else row[0])
 
@@ -909,23 +867,6 @@ def _insert_logs(
         Q.log_upsert,
         [(run_id, task_id, attempt, stream, text) for stream, text in logs.items()],
     )
-
-
-def _run_filters(
-    tags: Sequence[str], status: str | None, since: float | None, until: float | None
-) -> tuple[str, list[Any]]:
-    """The ``AND ...`` conditions of a runs query and their arguments."""
-    sql = ""
-    args: list[Any] = []
-    for tag in tags:
-        sql += _HAS_TAG
-        args += [tag, tag]
-    for condition, value in (("status=?", status), ("created_at>=?", since),
-                             ("created_at<=?", until)):  # fmt: skip
-        if value is not None:
-            sql += f" AND {condition}"
-            args.append(value)
-    return sql, args
 
 
 def step_stats_of(

@@ -39,7 +39,6 @@ from .metadata import (
     unfinished,
 )
 from .postgres_schema import migrate
-from .queries import ATTEMPT_COLUMNS, RUN_COLUMNS
 from .queries import POSTGRES_QUERIES as Q
 from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStats, TaskRecord
 from .urls import _redacted
@@ -55,7 +54,6 @@ _GC_LOCK = 0x6166_6763
 
 _NOW = "extract(epoch from clock_timestamp())"
 _ARTIFACT_COLUMNS = "name, key, encoding, size, type, metadata, inline"
-_CARD_COLUMNS = "flow, run_id, step, task_id, hash, type, card_id, key, size, created_at, runtime"
 _LOCK_ARGS = "%s::int4, hashtext(current_setting('search_path'))"
 
 
@@ -185,7 +183,7 @@ class PostgresMetadataStore:
 
     def get_run_owner(self, run_id: int) -> tuple[str, int] | None:
         """``(host, pid)`` of the process that ran ``run_id``, if recorded."""
-        rows = self._read("SELECT host, pid FROM run_owners WHERE run_id = %s", (run_id,))
+        rows = self._read(Q.run_owner_get, (run_id,))
         return (str(rows[0][0]), int(rows[0][1])) if rows else None
 
     def run_crashed(self, run_id: int) -> bool:
@@ -236,7 +234,7 @@ class PostgresMetadataStore:
 
     def get_run_graph(self, run_id: int) -> dict[str, Any] | None:
         """The graph recorded as the run started, or None."""
-        rows = self._read("SELECT graph FROM run_graphs WHERE run_id=%s", (run_id,))
+        rows = self._read(Q.graph_get, (run_id,))
         value = json.loads(rows[0][0]) if rows else None
         return value if isinstance(value, dict) else None
 
@@ -259,9 +257,7 @@ class PostgresMetadataStore:
 
     def get_run(self, flow: str, run_id: int) -> RunRecord | None:
         """The run, or None."""
-        rows = self._read(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE flow=%s AND run_id=%s", (flow, run_id)
-        )
+        rows = self._read(Q.run_get, (flow, run_id))
         return _run(rows[0]) if rows else None
 
     def list_runs(
@@ -278,28 +274,21 @@ class PostgresMetadataStore:
         """Runs of a flow having every one of ``tags`` (user or system), ``status`` and
         a creation time in ``[since, until]`` if given, newest first, ``limit`` of them
         after ``offset``; filtered and paged by PostgreSQL."""
-        where, args = _run_filters(tags, status, since, until)
-        sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE flow=%s{where} ORDER BY run_id DESC"
-        sql += " LIMIT %s OFFSET %s"
-        return [_run(r) for r in self._read(sql, [flow, *args, limit, offset])]
+        sql, args = Q.list_runs(flow, tags, status, limit, offset, since, until)
+        return [_run(r) for r in self._read(sql, args)]
 
     def count_runs(self, flow: str, *, tags: Sequence[str] = (), status: str | None = None) -> int:
         """How many runs :meth:`list_runs` would list with these filters."""
-        where, args = _run_filters(tags, status, None, None)
-        rows = self._read(f"SELECT count(*) FROM runs WHERE flow=%s{where}", [flow, *args])
-        return int(rows[0][0])
+        return int(self._read(*Q.count_runs(flow, tags, status))[0][0])
 
     def list_flows(self) -> list[str]:
         """Names of every flow that has run here."""
-        return [r[0] for r in self._read("SELECT name FROM flows ORDER BY name")]
+        return [r[0] for r in self._read(Q.flow_list)]
 
     def set_tags(self, flow: str, run_id: int, tags: Sequence[str]) -> None:
         """Replace a run's user tags."""
         with self._tx() as cur:
-            cur.execute(
-                "UPDATE runs SET tags=%s WHERE flow=%s AND run_id=%s",
-                (Jsonb(list(tags)), flow, run_id),
-            )
+            cur.execute(Q.tags_set, (Jsonb(list(tags)), flow, run_id))
 
     def update_tags(
         self, flow: str, run_id: int, add: Sequence[str] = (), remove: Sequence[str] = ()
@@ -307,16 +296,11 @@ class PostgresMetadataStore:
         """Add then remove user tags in one transaction (the row is locked, so concurrent
         updates from other hosts apply one after the other); the user tags after, sorted."""
         with self._tx() as cur:
-            row = cur.execute(
-                "SELECT tags FROM runs WHERE flow=%s AND run_id=%s FOR UPDATE", (flow, run_id)
-            ).fetchone()
+            row = cur.execute(Q.tags_get, (flow, run_id)).fetchone()
             if row is None:
                 raise DatastoreError(f"run {flow}/{run_id} does not exist")
             tags = (set(row[0]) | set(add)) - set(remove)
-            cur.execute(
-                "UPDATE runs SET tags=%s WHERE flow=%s AND run_id=%s",
-                (Jsonb(sorted(tags)), flow, run_id),
-            )
+            cur.execute(Q.tags_set, (Jsonb(sorted(tags)), flow, run_id))
         return sorted(tags)
 
     # -- tasks, artifacts, logs ----------------------------------------------------------
@@ -412,12 +396,7 @@ class PostgresMetadataStore:
         self, flow: str, run_id: int, task_id: int, stream: str, attempt: int | None = None
     ) -> str:
         """What a task printed to ``stream`` in ``attempt`` (default: its latest)."""
-        sql = "SELECT data FROM logs WHERE run_id=%s AND task_id=%s AND stream=%s"
-        args: list[Any] = [run_id, task_id, stream]
-        if attempt is not None:
-            sql += " AND attempt=%s"
-            args.append(attempt)
-        rows = self._read(sql + " ORDER BY attempt DESC LIMIT 1", args)
+        rows = self._read(*Q.get_logs(run_id, task_id, stream, attempt))
         return str(rows[0][0]) if rows else ""
 
     def put_attempt(
@@ -448,11 +427,7 @@ class PostgresMetadataStore:
         """The recorded attempts of these tasks, by task id then attempt."""
         if not task_ids:
             return []
-        rows = self._read(
-            f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE run_id=%s AND task_id = ANY(%s) "
-            "ORDER BY task_id, attempt",
-            (run_id, list(task_ids)),
-        )
+        rows = self._read(*Q.list_attempts(run_id, task_ids))
         return [AttemptRecord(*r) for r in rows]
 
     def last_task_id(self, run_id: int) -> int:
@@ -462,11 +437,7 @@ class PostgresMetadataStore:
     def fence_attempt(self, run_id: int, task_id: int, attempt: int) -> None:
         """Record ``attempt`` as the only attempt of the task allowed to commit from now on."""
         with self._tx() as cur:
-            cur.execute(
-                "INSERT INTO task_fences (run_id, task_id, attempt) VALUES (%s, %s, %s) "
-                "ON CONFLICT (run_id, task_id) DO UPDATE SET attempt = EXCLUDED.attempt",
-                (run_id, task_id, attempt),
-            )
+            cur.execute(Q.fence_upsert, (run_id, task_id, attempt))
 
     def get_inline(self, key: str) -> bytes | None:
         """The bytes of an inline value, or None."""
@@ -479,21 +450,14 @@ class PostgresMetadataStore:
         """Record a card; one with the same task and hash is replaced in place."""
         with self._tx() as cur:
             cur.execute(
-                f"INSERT INTO cards ({_CARD_COLUMNS}) VALUES ({', '.join(['%s'] * 11)}) "
-                "ON CONFLICT (run_id, task_id, hash) DO UPDATE SET type=excluded.type, "
-                "card_id=excluded.card_id, key=excluded.key, size=excluded.size, "
-                "created_at=excluded.created_at, runtime=excluded.runtime",
+                Q.card_upsert,
                 (card.flow, card.run_id, card.step, card.task_id, card.hash, card.type, card.id,
                  card.key, card.size, card.created_at, card.runtime),
             )  # fmt: skip
 
     def list_cards(self, flow: str, run_id: int, task_id: int) -> list[CardRecord]:
         """Cards of a task, in the order they were first recorded."""
-        rows = self._read(
-            f"SELECT {_CARD_COLUMNS} FROM cards WHERE flow=%s AND run_id=%s AND task_id=%s "
-            "ORDER BY seq",
-            (flow, run_id, task_id),
-        )
+        rows = self._read(Q.card_list, (flow, run_id, task_id))
         return [_card(r) for r in rows]
 
     def referenced_keys(self) -> set[str]:
@@ -682,10 +646,7 @@ def _check_alive(cur: psycopg.Cursor[Any], owner: str, seconds: float) -> None:
 
 
 def _check_fence(cur: psycopg.Cursor[Any], task: TaskRecord) -> None:
-    row = cur.execute(
-        "SELECT attempt FROM task_fences WHERE run_id=%s AND task_id=%s FOR UPDATE",
-        (task.run_id, task.task_id),
-    ).fetchone()
+    row = cur.execute(Q.fence_get, (task.run_id, task.task_id)).fetchone()
     if row is None or row[0] != task.attempt:
         raise StaleAttemptError(task.pathspec, task.attempt, None if row is None else row[0])
 
@@ -705,23 +666,6 @@ def _insert_attempt(cur: psycopg.Cursor[Any], run_id: int, a: AttemptRecord) -> 
         Q.attempt_upsert,
         (run_id, a.task_id, a.attempt, a.status, a.started_at, a.finished_at),
     )
-
-
-def _run_filters(
-    tags: Sequence[str], status: str | None, since: float | None, until: float | None
-) -> tuple[str, list[Any]]:
-    """The ``AND ...`` conditions of a runs query and their arguments."""
-    sql = ""
-    args: list[Any] = []
-    for tag in tags:
-        sql += " AND (tags ? %s OR system_tags ? %s)"
-        args += [tag, tag]
-    for condition, value in (("status=%s", status), ("created_at>=%s", since),
-                             ("created_at<=%s", until)):  # fmt: skip
-        if value is not None:
-            sql += f" AND {condition}"
-            args.append(value)
-    return sql, args
 
 
 def _dump(value: Any) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 __all__ = [
     "ATTEMPT_COLUMNS",
+    "CARD_COLUMNS",
     "POSTGRES",
     "POSTGRES_QUERIES",
     "RUN_COLUMNS",
@@ -35,6 +36,7 @@ TASK_COLUMNS = (
 )
 ATTEMPT_COLUMNS = "task_id, attempt, status, started_at, finished_at"
 _LOG_COLUMNS = "run_id, task_id, attempt, stream, data"
+CARD_COLUMNS = "flow, run_id, step, task_id, hash, type, card_id, key, size, created_at, runtime"
 
 
 @dataclass(frozen=True)
@@ -56,16 +58,28 @@ class Dialect:
     or_replace: bool
     #: Appended to the INSERT of a run so it gives back the new run's id ("": lastrowid).
     returning_run_id: str
+    #: ``AND`` a run has a tag among its user or system tags, in this backend's text (not
+    #: passed through :meth:`sql`: PostgreSQL's ``?`` there is the jsonb operator).
+    has_tag: str
+    #: Appended to a SELECT inside a write to lock the rows it reads ("": SQLite's write
+    #: transaction holds the whole database already).
+    for_update: str
+    #: True: ``column IN (?, ?, ...)``, one parameter an id; False: ``column = ANY(?)``.
+    expands_ids: bool
 
     def sql(self, text: str) -> str:
         """``text`` (written with ``?``) with this backend's placeholders."""
         return text if self.mark == "?" else text.replace("?", self.mark)
 
-    def upsert(self, table: str, columns: str, key: Sequence[str]) -> str:
-        """Insert a row of ``columns``, or replace the one with the same ``key``."""
+    def upsert(
+        self, table: str, columns: str, key: Sequence[str], *, in_place: bool = False
+    ) -> str:
+        """Insert a row of ``columns``, or replace the one with the same ``key``
+        (``in_place``: update that row, in SQLite too, where a REPLACE deletes it and
+        inserts a new one, with a new rowid)."""
         names = [c.strip() for c in columns.split(",")]
         marks = ", ".join([self.mark] * len(names))
-        if self.or_replace:
+        if self.or_replace and not in_place:
             return f"INSERT OR REPLACE INTO {table} ({columns}) VALUES ({marks})"
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in names if c not in key)
         return (
@@ -80,16 +94,26 @@ class Dialect:
             return f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({marks})"
         return f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING"
 
+    def in_ids(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+        """The condition ``column`` is one of ``ids`` (not empty), and its arguments."""
+        if self.expands_ids:
+            return f"{column} IN ({', '.join([self.mark] * len(ids))})", list(ids)
+        return f"{column} = ANY({self.mark})", [list(ids)]
+
 
 SQLITE = Dialect(
     mark="?", no_limit=-1, parent_ids="json_each(t.parents) AS j", parent_id="j.value",
     ordered_join="CROSS JOIN", or_replace=True, returning_run_id="",
+    has_tag=" AND (? IN (SELECT value FROM json_each(tags))"
+    " OR ? IN (SELECT value FROM json_each(system_tags)))",
+    for_update="", expands_ids=True,
 )  # fmt: skip
 POSTGRES = Dialect(
     mark="%s", no_limit=None,
     parent_ids="LATERAL jsonb_array_elements_text(t.parents::jsonb) AS j(id)",
     parent_id="j.id::bigint", ordered_join="JOIN", or_replace=False,
-    returning_run_id=" RETURNING run_id",
+    returning_run_id=" RETURNING run_id", has_tag=" AND (tags ? %s OR system_tags ? %s)",
+    for_update=" FOR UPDATE", expands_ids=False,
 )  # fmt: skip
 
 
@@ -104,6 +128,12 @@ class Queries:
             "origin_run_id) VALUES (?, 'running', ?, ?, ?, ?, ?, ?)" + d.returning_run_id
         )
         self.graph_insert = d.sql("INSERT INTO run_graphs (run_id, graph) VALUES (?, ?)")
+        self.graph_get = d.sql("SELECT graph FROM run_graphs WHERE run_id=?")
+        self.run_get = d.sql(f"SELECT {RUN_COLUMNS} FROM runs WHERE flow=? AND run_id=?")
+        self.run_owner_get = d.sql("SELECT host, pid FROM run_owners WHERE run_id=?")
+        self.flow_list = "SELECT name FROM flows ORDER BY name"
+        self.tags_get = d.sql("SELECT tags FROM runs WHERE flow=? AND run_id=?") + d.for_update
+        self.tags_set = d.sql("UPDATE runs SET tags=? WHERE flow=? AND run_id=?")
         self.run_finish = d.sql(
             "UPDATE runs SET status=?, finished_at=?, exception=?, failed_pathspec=? "
             "WHERE flow=? AND run_id=?"
@@ -116,6 +146,19 @@ class Queries:
             "task_starts", "run_id, task_id, step, foreach_stack, parents"
         )
         self.log_upsert = d.upsert("logs", _LOG_COLUMNS, ("run_id", "task_id", "attempt", "stream"))
+        self.fence_upsert = d.upsert(
+            "task_fences", "run_id, task_id, attempt", ("run_id", "task_id")
+        )
+        self.fence_get = (
+            d.sql("SELECT attempt FROM task_fences WHERE run_id=? AND task_id=?") + d.for_update
+        )
+        #: In place: a card keeps its position (``seq``) when its final render replaces it.
+        self.card_upsert = d.upsert(
+            "cards", CARD_COLUMNS, ("run_id", "task_id", "hash"), in_place=True
+        )
+        self.card_list = d.sql(
+            f"SELECT {CARD_COLUMNS} FROM cards WHERE flow=? AND run_id=? AND task_id=? ORDER BY seq"
+        )
         self.task_get = d.sql(
             f"SELECT {TASK_COLUMNS} FROM tasks WHERE flow=? AND run_id=? AND step=? AND task_id=?"
         )
@@ -163,6 +206,72 @@ class Queries:
         """The query and arguments counting what :meth:`list_tasks` lists."""
         where, args = self._tasks_of(flow, run_id, step)
         return self.dialect.sql(f"SELECT count(*) FROM tasks{where}"), args
+
+    def list_runs(
+        self,
+        flow: str,
+        tags: Sequence[str],
+        status: str | None,
+        limit: int | None,
+        offset: int,
+        since: float | None,
+        until: float | None,
+    ) -> tuple[str, list[Any]]:
+        """The query and arguments of a flow's runs having every one of ``tags``,
+        ``status`` and a creation time in ``[since, until]`` if given, newest first,
+        ``limit`` of them after ``offset``."""
+        where, args = self._runs_of(flow, tags, status, since, until)
+        sql = f"SELECT {RUN_COLUMNS} FROM runs{where} ORDER BY run_id DESC"
+        limit = self.dialect.no_limit if limit is None else limit
+        return sql + self.dialect.sql(" LIMIT ? OFFSET ?"), [*args, limit, offset]
+
+    def count_runs(
+        self, flow: str, tags: Sequence[str], status: str | None
+    ) -> tuple[str, list[Any]]:
+        """The query and arguments counting what :meth:`list_runs` lists."""
+        where, args = self._runs_of(flow, tags, status, None, None)
+        return f"SELECT count(*) FROM runs{where}", args
+
+    def _runs_of(
+        self,
+        flow: str,
+        tags: Sequence[str],
+        status: str | None,
+        since: float | None,
+        until: float | None,
+    ) -> tuple[str, list[Any]]:
+        # Each part in the backend's text already: has_tag must not pass through sql().
+        d = self.dialect
+        sql = d.sql(" WHERE flow=?")
+        args: list[Any] = [flow]
+        for tag in tags:
+            sql += d.has_tag
+            args += [tag, tag]
+        for condition, value in (("status=?", status), ("created_at>=?", since),
+                                 ("created_at<=?", until)):  # fmt: skip
+            if value is not None:
+                sql += d.sql(f" AND {condition}")
+                args.append(value)
+        return sql, args
+
+    def get_logs(
+        self, run_id: int, task_id: int, stream: str, attempt: int | None
+    ) -> tuple[str, list[Any]]:
+        """The query and arguments of what a task printed to ``stream`` in ``attempt``
+        (None: its latest attempt with that stream)."""
+        sql = "SELECT data FROM logs WHERE run_id=? AND task_id=? AND stream=?"
+        args: list[Any] = [run_id, task_id, stream]
+        if attempt is not None:
+            sql += " AND attempt=?"
+            args.append(attempt)
+        return self.dialect.sql(sql + " ORDER BY attempt DESC LIMIT 1"), args
+
+    def list_attempts(self, run_id: int, task_ids: Sequence[int]) -> tuple[str, list[Any]]:
+        """The query and arguments of the attempts of ``task_ids`` (not empty), by task
+        id then attempt."""
+        ids, args = self.dialect.in_ids("task_id", task_ids)
+        sql = self.dialect.sql(f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE run_id=? AND ")
+        return f"{sql}{ids} ORDER BY task_id, attempt", [run_id, *args]
 
     @staticmethod
     def _tasks_of(flow: str, run_id: int, step: str | None) -> tuple[str, list[Any]]:

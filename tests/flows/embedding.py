@@ -209,3 +209,26 @@ class SourceReadFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+class AsyncJoinFlow(FlowSpec):
+    """An async join of a foreach's few parents, reading one artifact of each."""
+
+    @step
+    def start(self):
+        self.items = [1, 2, 3]
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self):
+        self.n = self.input * 10
+        self.next(self.join)
+
+    @step
+    async def join(self, inputs):
+        self.ns = sorted(i.n for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
