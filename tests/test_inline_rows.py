@@ -4,9 +4,11 @@ larger values, the collector, verify, and stores written at schema 7."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
+from asyncflow.executors.spec import without_data
 from asyncflow.store import ArtifactRef, Datastore, SQLiteMetadataStore, TaskRecord
 from asyncflow.store.blobs import content_key
 from asyncflow.store.maintenance import collect_garbage, verify
@@ -133,3 +135,23 @@ def test_only_blob_file_keys_are_indexed(tmp_path: Path) -> None:
     ]
     plan = read("EXPLAIN QUERY PLAN SELECT DISTINCT key FROM artifacts WHERE inline=0")
     assert "artifacts_by_blob_key" in " ".join(str(r[-1]) for r in plan)
+
+
+def test_a_worker_sends_small_inline_bytes_back_and_drops_large_ones() -> None:
+    """A task that inherits a small value commits its bytes into its own row; without
+    them its row would have none and a reader would scan the table for a copy."""
+    small = ArtifactRef("s", "a" * 64, "raw", 3, "bytes", {}, True, b"abc")
+    large = ArtifactRef("l", "b" * 64, "raw", 300, "bytes", {}, True, b"x" * 300)
+    sent = without_data({"s": small, "l": large})
+    assert sent["s"].data == b"abc" and sent["l"].data is None
+
+
+def test_a_small_value_committed_without_its_bytes_is_still_read(tmp_path: Path) -> None:
+    store = Datastore(tmp_path)
+    run_id = store.metadata.create_run("F", "ann", {}, [], []).run_id
+    value = store.persist("x", 5, step="s")
+    _commit(store, run_id, 1, [value])
+    _commit(store, run_id, 2, [dataclasses.replace(value, data=None)])
+    (ref,) = store.metadata.list_artifacts("F", run_id, 2)
+    assert ref.data is None and store.load(ref) == 5  # another row's copy, by key
+    assert verify(store).ok
