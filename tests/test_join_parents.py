@@ -24,6 +24,7 @@ from asyncflow.executors.spec import spec_input
 from asyncflow.flowspec import ForeachFrame
 from asyncflow.graph import FlowGraph
 from asyncflow.store import ArtifactRef, Datastore, SQLiteMetadataStore, TaskRecord
+from asyncflow.store.metadata import ROW_VALUE_MAX
 
 from .flows.wide import WideFlow, WideMergeFlow
 
@@ -134,12 +135,16 @@ def test_a_join_missing_an_attribute_hints_from_one_page_of_inputs(
     store.close()
 
 
-def test_a_parent_sent_to_a_worker_keeps_every_field_but_its_bytes_and_items() -> None:
+def test_a_parent_sent_to_a_worker_keeps_every_field_but_large_bytes_and_items() -> None:
     frames = (ForeachFrame("start", "x", 1, 2, "b"),)
-    parent = TaskResult("pick", 7, "F/1/pick/7", {"n": _ref("n", 7)}, frames,
+    big = dataclasses.replace(_ref("big", 8), data=bytes(ROW_VALUE_MAX + 1))
+    parent = TaskResult("pick", 7, "F/1/pick/7", {"n": _ref("n", 7), "big": big}, frames,
                         foreach_items=[1, 2], chosen="left", iteration=3)  # fmt: skip
     (sent,) = spec_input(TaskInput("left", (parent,), frames, iteration=4)).parents
-    assert sent.artifacts["n"].data is None and sent.foreach_items is None
+    assert sent.foreach_items is None
+    # small inline bytes go along (a task inheriting one commits them in its row)
+    assert sent.artifacts["n"] == parent.artifacts["n"]
+    assert sent.artifacts["big"] == dataclasses.replace(big, data=None)
     kept = [f.name for f in dataclasses.fields(TaskResult)
             if f.name not in ("artifacts", "foreach_items")]  # fmt: skip
     assert [getattr(sent, name) for name in kept] == [getattr(parent, name) for name in kept]

@@ -80,7 +80,7 @@ def test_verify_reports_every_bad_blob_with_its_artifacts(tmp_path: Path) -> Non
     store.blobs.delete(gone.key)
     assert isinstance(store.metadata, SQLiteMetadataStore)
     with store.metadata._write() as cur:
-        cur.execute("UPDATE inline_blobs SET data = X'0000' WHERE key = ?", (small.key,))
+        cur.execute("UPDATE artifacts SET data = X'0000' WHERE key = ?", (small.key,))
 
     report = verify(store)
     task = f"F/{run_id}/s/1"

@@ -18,6 +18,7 @@ from asyncflow.store import (
     SQLiteMetadataStore,
     TaskRecord,
 )
+from asyncflow.store.metadata import ROW_VALUE_MAX
 
 from .servers import Postgres
 
@@ -217,7 +218,7 @@ def test_artifacts_of_many_tasks_in_one_query_with_inline_bytes(
     their bytes (a value many tasks share read once), tasks of other runs and tasks
     without artifacts left out."""
     run, other = (meta.create_run("P", "ann", {}, [], []).run_id for _ in range(2))
-    shared = _artifact("same", "k" * 64, b"\x01shared")
+    shared = _artifact("same", "k" * 64, b"\x01" * (ROW_VALUE_MAX + 1))  # kept once, by key
     for task_id in (1, 2, 3):
         refs = [_artifact("out", f"{task_id}" * 64, b"\x02" + bytes([task_id])), shared,
                 _artifact("big", "b" * 64)]  # fmt: skip
@@ -227,9 +228,9 @@ def test_artifacts_of_many_tasks_in_one_query_with_inline_bytes(
 
     fetched = Fetched(meta, monkeypatch)
     found = meta.list_artifacts_of_tasks("P", run, [3, 1, 4, 99])
-    # a row per distinct record (the shared `same` and `big` once, each `out`), then the
-    # bytes of the 3 inline values: not a row per task and artifact
-    assert [n for _, n in fetched.queries] == [4, 3]
+    # a row per distinct record (the shared `same` and `big` once, each `out` with its
+    # bytes), then the bytes of the one value kept by key: not a row per task and artifact
+    assert [n for _, n in fetched.queries] == [4, 1]
     assert found[1][2] is found[3][2]  # tasks with the same record share one ref
     assert sorted(found) == [1, 3]  # no artifact, no such task: absent
     for task_id in (1, 3):
@@ -238,7 +239,7 @@ def test_artifacts_of_many_tasks_in_one_query_with_inline_bytes(
         assert refs == meta.list_artifacts("P", run, task_id)  # the same records
         big, out, same = refs
         assert (out.inline, out.data) == (True, b"\x02" + bytes([task_id]))
-        assert same.data == b"\x01shared" and same.metadata == {"n": 1}
+        assert same.data == b"\x01" * (ROW_VALUE_MAX + 1) and same.metadata == {"n": 1}
         assert (big.inline, big.data, big.size) == (False, None, 9)
     assert meta.list_artifacts_of_tasks("P", other, [1])[1][0].name == "x"
     assert meta.list_artifacts_of_tasks("P", run, []) == {}
@@ -262,7 +263,8 @@ def test_artifacts_of_tasks_found_by_key_not_by_scanning(
     meta = SQLiteMetadataStore(tmp_path / "meta.db")
     run = meta.create_run("P", "ann", {}, [], []).run_id
     for task_id in (2, 3):
-        refs = [_artifact("out", f"{task_id}" * 64, b"\x02"), _artifact("big", "b" * 64)]
+        refs = [_artifact("out", f"{task_id}" * 64, b"\x02" * (ROW_VALUE_MAX + 1)),
+                _artifact("big", "b" * 64)]  # fmt: skip
         meta.commit_task(TaskRecord("P", run, "work", task_id, "successful"), refs)
     seen: list[tuple[str, Sequence[Any]]] = []
     read = meta._read

@@ -173,9 +173,9 @@ async def test_a_store_error_while_cloning_fails_the_run_with_that_error(store_r
     failed = await Engine().run(ResumeFlow)
     start = Run(failed.pathspec)["start"].task
     assert start is not None
-    items = start["items"]  # inline: its bytes live in SQLite
+    items = start["items"]  # inline: its bytes live in SQLite (in its row: it is small)
     with sqlite3.connect(store_root / "metadata.db") as db:
-        db.execute("UPDATE inline_blobs SET data = x'00' WHERE key = ?", (items.sha,))
+        db.execute("UPDATE artifacts SET data = x'00' WHERE key = ?", (items.sha,))
 
     with pytest.raises(CorruptedBlobError) as info:  # itself, not inside an exception group
         await Engine().resume(ResumeFlow)

@@ -17,6 +17,7 @@ from ..events import Event
 from ..exceptions import RemoteTaskError
 from ..graph import StepNode
 from ..store import ArtifactRef, RunRecord
+from ..store.metadata import ROW_VALUE_MAX
 
 if TYPE_CHECKING:
     from ..engine.records import TaskInput
@@ -112,11 +113,14 @@ class AttemptOutcome:
 
 
 def without_data(refs: dict[str, ArtifactRef]) -> dict[str, ArtifactRef]:
-    """References without their cached inline bytes (a reader gets them from the store)."""
+    """References without their cached inline bytes (a reader gets them from the store),
+    but for the small ones: the store keeps those in each row that has the artifact (see
+    store/metadata.py, ``ROW_VALUE_MAX``), so a task that inherits one commits its bytes."""
     return {
-        name: ref if ref.data is None else dataclasses.replace(ref, data=None)
+        name: ref if ref.data is None or len(ref.data) <= ROW_VALUE_MAX
+        else dataclasses.replace(ref, data=None)
         for name, ref in refs.items()
-    }
+    }  # fmt: skip
 
 
 def spec_input(inp: TaskInput) -> TaskInput:

@@ -165,16 +165,31 @@ def _file_problem(store: Datastore, key: str, size: int | None, present: bool) -
 
 
 def _verify_inline(store: Datastore, report: VerifyReport) -> None:
-    for key, (size, users) in sorted(_usages(store, inline=True).items()):
-        report.checked_inline += 1
-        data = store.metadata.get_inline(key)
-        if data is None:
-            problem: str | None = "missing from the metadata database"
-        elif len(data) != size:
-            problem = f"corrupted: {plural(len(data), 'byte')} stored, {size} expected"
-        elif content_key([data]) != key:
-            problem = "corrupted: its content does not match its hash"
-        else:
-            problem = None
+    usages = _usages(store, inline=True)
+    in_rows: dict[str, set[str]] = defaultdict(set)  # each row's copy is checked alone
+    bad: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for key, pathspec, data in store.metadata.row_values():
+        in_rows[key].add(pathspec)
+        problem = _inline_problem(key, usages.get(key, (len(data), []))[0], data)
         if problem is not None:
-            report.problems.append(BlobProblem(key, problem, users, inline=True))
+            bad[key, problem].append(pathspec)
+    for key, (size, users) in sorted(usages.items()):
+        report.checked_inline += 1
+        problem = None
+        shared = [u for u in users if u not in in_rows.get(key, ())]
+        if shared:  # the users of the one copy kept by key
+            problem = _inline_problem(key, size, store.metadata.get_inline(key))
+        if problem is not None:
+            report.problems.append(BlobProblem(key, problem, shared, inline=True))
+    for (key, problem), users in sorted(bad.items()):
+        report.problems.append(BlobProblem(key, problem, users, inline=True))
+
+
+def _inline_problem(key: str, size: int, data: bytes | None) -> str | None:
+    if data is None:
+        return "missing from the metadata database"
+    if len(data) != size:
+        return f"corrupted: {plural(len(data), 'byte')} stored, {size} expected"
+    if content_key([data]) != key:
+        return "corrupted: its content does not match its hash"
+    return None

@@ -24,12 +24,15 @@ from .records import ArtifactRef, AttemptRecord, CardRecord, RunRecord, StepStat
 from .schema import MIGRATIONS, migrate
 
 __all__ = [
+    "ROW_VALUE_MAX",
     "MetadataStore",
     "SQLiteMetadataStore",
     "TaskCommit",
+    "artifact_ref",
     "artifacts_by_task",
     "attempt_of",
     "inline_keys",
+    "row_value",
     "step_stats_of",
     "unfinished",
 ]
@@ -39,6 +42,10 @@ TaskCommit = tuple[TaskRecord, Sequence[ArtifactRef], dict[str, str] | None]
 
 _ARTIFACT_COLUMNS = "name, key, encoding, size, type, metadata, inline"
 _ARTIFACT_COLUMNS_OF_A = ", ".join(f"a.{c}" for c in _ARTIFACT_COLUMNS.split(", "))
+#: Inline values up to this size are kept in their artifact's row, one copy per row; larger
+#: ones once in ``inline_blobs`` by key. A row copy costs no content-keyed index entry (a
+#: random page per task); the copies a foreach's tasks inherit stay this small each.
+ROW_VALUE_MAX = 256
 
 
 class MetadataStore(Protocol):
@@ -257,6 +264,10 @@ class MetadataStore(Protocol):
 
     def artifact_usages(self, inline: bool) -> Iterator[tuple[str, str, int]]:
         """``(key, artifact pathspec, size)`` of every committed artifact, by key."""
+        ...
+
+    def row_values(self) -> Iterator[tuple[str, str, bytes]]:
+        """``(key, artifact pathspec, bytes)`` of every inline value kept in its row."""
         ...
 
     def close(self) -> None:
@@ -567,13 +578,11 @@ class SQLiteMetadataStore:
     def list_artifacts(self, flow: str, run_id: int, task_id: int) -> list[ArtifactRef]:
         """Artifact records of a task, by name."""
         rows = self._read(
-            f"SELECT {_ARTIFACT_COLUMNS} FROM artifacts WHERE flow=? AND run_id=? AND task_id=? "
-            "ORDER BY name",
+            f"SELECT {_ARTIFACT_COLUMNS}, data FROM artifacts WHERE flow=? AND run_id=? "
+            "AND task_id=? ORDER BY name",
             (flow, run_id, task_id),
         )
-        return [
-            ArtifactRef(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), bool(r[6])) for r in rows
-        ]
+        return [artifact_ref(r) for r in rows]
 
     def list_artifacts_of_tasks(
         self, flow: str, run_id: int, task_ids: Sequence[int]
@@ -586,9 +595,9 @@ class SQLiteMetadataStore:
         # The ids and keys go in as JSON arrays (no limit on bound variables); CROSS JOIN
         # keeps json_each outermost, so each task's rows are found by primary key.
         rows = self._read(
-            f"SELECT json_group_array(a.task_id), {_ARTIFACT_COLUMNS_OF_A} FROM json_each(?) j "
-            "CROSS JOIN artifacts a ON a.run_id = ? AND a.task_id = j.value "
-            f"WHERE a.flow = ? GROUP BY {_ARTIFACT_COLUMNS_OF_A} ORDER BY a.name",
+            f"SELECT json_group_array(a.task_id), {_ARTIFACT_COLUMNS_OF_A}, a.data "
+            "FROM json_each(?) j CROSS JOIN artifacts a ON a.run_id = ? AND a.task_id = j.value "
+            f"WHERE a.flow = ? GROUP BY {_ARTIFACT_COLUMNS_OF_A}, a.data ORDER BY a.name",
             (json.dumps([int(t) for t in task_ids]), run_id, flow),
         )
         keys = inline_keys(rows)
@@ -646,8 +655,11 @@ class SQLiteMetadataStore:
             cur.execute(Q.fence_upsert, (run_id, task_id, attempt))
 
     def get_inline(self, key: str) -> bytes | None:
-        """The bytes of an inline blob, or None."""
-        rows = self._read("SELECT data FROM inline_blobs WHERE key=?", (key,))
+        """The bytes of an inline value, or None. A value kept in an artifact's row is
+        found by a scan: its readers get it with the row (see :data:`ROW_VALUE_MAX`)."""
+        rows = self._read("SELECT data FROM inline_blobs WHERE key=?", (key,)) or self._read(
+            "SELECT data FROM artifacts WHERE key=? AND data IS NOT NULL LIMIT 1", (key,)
+        )
         return bytes(rows[0][0]) if rows else None
 
     def set_tags(self, flow: str, run_id: int, tags: Sequence[str]) -> None:
@@ -707,6 +719,17 @@ class SQLiteMetadataStore:
         )
         for key, flow, run_id, step, task_id, name, size in rows:
             yield key, f"{flow}/{run_id}/{step}/{task_id}/{name}", size
+
+    def row_values(self) -> Iterator[tuple[str, str, bytes]]:
+        """``(key, artifact pathspec, bytes)`` of every inline value kept in its
+        artifact's row (see :data:`ROW_VALUE_MAX`), ordered by key."""
+        rows = self._read(
+            "SELECT a.key, a.flow, a.run_id, t.step, a.task_id, a.name, a.data "
+            "FROM artifacts a JOIN tasks t ON t.run_id = a.run_id AND t.task_id = a.task_id "
+            "WHERE a.data IS NOT NULL ORDER BY a.key, a.run_id, a.task_id, a.name"
+        )
+        for key, flow, run_id, step, task_id, name, data in rows:
+            yield key, f"{flow}/{run_id}/{step}/{task_id}/{name}", bytes(data)
 
 
 #: Connections a forked child inherited: referenced for ever, so it never closes them.
@@ -814,7 +837,7 @@ def _insert_task(
     _insert_logs(cur, task.run_id, task.task_id, task.attempt, logs or {})
     cur.executemany(
         "INSERT OR IGNORE INTO inline_blobs (key, data) VALUES (?, ?)",
-        [(a.key, a.data) for a in artifacts if a.inline and a.data is not None],
+        [(a.key, a.data) for a in artifacts if row_value(a) is None and a.data is not None],
     )
     cur.execute(
             Q.task_upsert,
@@ -823,10 +846,10 @@ def _insert_task(
              _dump(task.parents), task.exception, task.origin_task_id),
         )  # fmt: skip
     cur.executemany(
-            f"INSERT OR REPLACE INTO artifacts (flow, run_id, task_id, {_ARTIFACT_COLUMNS}) "
-            f"VALUES ({_marks(10)})",
+            f"INSERT OR REPLACE INTO artifacts (flow, run_id, task_id, {_ARTIFACT_COLUMNS}, "
+            f"data) VALUES ({_marks(11)})",
             [(task.flow, task.run_id, task.task_id, a.name, a.key, a.encoding, a.size, a.type,
-              _dump(a.metadata), int(a.inline)) for a in artifacts],
+              _dump(a.metadata), int(a.inline), row_value(a)) for a in artifacts],
         )  # fmt: skip
     _insert_attempt(cur, task.run_id, attempt_of(task))
     fault_point("commit-task")
@@ -907,8 +930,17 @@ def _marks(n: int) -> str:
 _ENCODER = json.JSONEncoder(sort_keys=True, default=repr)
 
 
+#: A long list is encoded this many items at a time: the encoder keeps a string per item
+#: until it joins them (a join's 100,000 parent ids: 4 MB for a 0.7 MB text).
+_DUMP_SLICE = 4096
+
+
 def _dump(value: Any) -> str:
-    return _ENCODER.encode(value)
+    if type(value) is not list or len(value) <= _DUMP_SLICE:
+        return _ENCODER.encode(value)
+    parts = (_ENCODER.encode(value[i : i + _DUMP_SLICE])[1:-1]
+             for i in range(0, len(value), _DUMP_SLICE))  # fmt: skip
+    return "[" + ", ".join(parts) + "]"
 
 
 def _run(row: tuple[Any, ...]) -> RunRecord:
@@ -938,10 +970,23 @@ def _tasks(rows: list[tuple[Any, ...]]) -> list[TaskRecord]:
     ]
 
 
+def row_value(ref: ArtifactRef) -> bytes | None:
+    """The bytes to keep in ``ref``'s row: an inline value up to :data:`ROW_VALUE_MAX`."""
+    data = ref.data
+    return data if ref.inline and data is not None and len(data) <= ROW_VALUE_MAX else None
+
+
+def artifact_ref(row: tuple[Any, ...]) -> ArtifactRef:
+    """A row of the artifact columns and ``data`` as a ref (with its row value, if any)."""
+    data = None if row[7] is None else bytes(row[7])
+    return ArtifactRef(row[0], row[1], row[2], int(row[3]), row[4], json.loads(row[5]),
+                       bool(row[6]), data)  # fmt: skip
+
+
 def inline_keys(rows: Sequence[tuple[Any, ...]]) -> list[str]:
-    """The distinct keys of the inline values among rows of the tasks' ids and the
-    artifact columns."""
-    return sorted({r[2] for r in rows if r[7]})
+    """The distinct keys of the inline values kept in ``inline_blobs`` among rows of the
+    tasks' ids, the artifact columns and ``data``."""
+    return sorted({r[2] for r in rows if r[7] and r[8] is None})
 
 
 def artifacts_by_task(
@@ -949,8 +994,9 @@ def artifacts_by_task(
     owners: Sequence[Sequence[int]],
     blobs: Sequence[tuple[Any, ...]],
 ) -> dict[int, list[ArtifactRef]]:
-    """Each task's refs from rows of the artifact columns (after a first column) by name,
-    the ids of the tasks that have each, and the ``(key, data)`` of the inline values.
+    """Each task's refs from rows of the artifact columns and ``data`` (after a first
+    column) by name, the ids of the tasks that have each, and the ``(key, data)`` of the
+    inline values kept in ``inline_blobs``.
 
     One row stands for every task with that very record (a foreach's tasks all inherit
     their parent's artifacts), and those tasks share one ref: fewer rows to read and one
@@ -961,8 +1007,8 @@ def artifacts_by_task(
     by_task: dict[int, list[ArtifactRef]] = {}
     for r, meta, task_ids in zip(rows, metadata, owners, strict=True):
         inline = bool(r[7])
-        ref = ArtifactRef(r[1], r[2], r[3], int(r[4]), r[5], meta, inline,
-                          data.get(r[2]) if inline else None)  # fmt: skip
+        value = bytes(r[8]) if r[8] is not None else data.get(r[2]) if inline else None
+        ref = ArtifactRef(r[1], r[2], r[3], int(r[4]), r[5], meta, inline, value)
         for task_id in task_ids:
             by_task.setdefault(int(task_id), []).append(ref)
     return by_task

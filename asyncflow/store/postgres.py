@@ -32,9 +32,11 @@ from .faults import fault_point
 from .forks import reset_in_children
 from .metadata import (
     TaskCommit,
+    artifact_ref,
     artifacts_by_task,
     attempt_of,
     inline_keys,
+    row_value,
     step_stats_of,
     unfinished,
 )
@@ -364,14 +366,11 @@ class PostgresMetadataStore:
     def list_artifacts(self, flow: str, run_id: int, task_id: int) -> list[ArtifactRef]:
         """Artifact records of a task, by name."""
         rows = self._read(
-            f"SELECT {_ARTIFACT_COLUMNS} FROM artifacts WHERE flow=%s AND run_id=%s "
+            f"SELECT {_ARTIFACT_COLUMNS}, data FROM artifacts WHERE flow=%s AND run_id=%s "
             "AND task_id=%s ORDER BY name",
             (flow, run_id, task_id),
         )
-        return [
-            ArtifactRef(r[0], r[1], r[2], int(r[3]), r[4], json.loads(r[5]), bool(r[6]))
-            for r in rows
-        ]
+        return [artifact_ref(r) for r in rows]
 
     def list_artifacts_of_tasks(
         self, flow: str, run_id: int, task_ids: Sequence[int]
@@ -381,9 +380,9 @@ class PostgresMetadataStore:
         if not task_ids:
             return {}
         rows = self._read(
-            f"SELECT array_agg(task_id), {_ARTIFACT_COLUMNS} FROM artifacts "
+            f"SELECT array_agg(task_id), {_ARTIFACT_COLUMNS}, data FROM artifacts "
             "WHERE flow=%s AND run_id=%s AND task_id = ANY(%s) "
-            f"GROUP BY {_ARTIFACT_COLUMNS} ORDER BY name",
+            f"GROUP BY {_ARTIFACT_COLUMNS}, data ORDER BY name",
             (flow, run_id, [int(t) for t in task_ids]),
         )
         keys = inline_keys(rows)
@@ -440,8 +439,10 @@ class PostgresMetadataStore:
             cur.execute(Q.fence_upsert, (run_id, task_id, attempt))
 
     def get_inline(self, key: str) -> bytes | None:
-        """The bytes of an inline value, or None."""
-        rows = self._read("SELECT data FROM inline_blobs WHERE key=%s", (key,))
+        """The bytes of an inline value, or None (one kept in a row: found by a scan)."""
+        rows = self._read("SELECT data FROM inline_blobs WHERE key=%s", (key,)) or self._read(
+            "SELECT data FROM artifacts WHERE key=%s AND data IS NOT NULL LIMIT 1", (key,)
+        )
         return bytes(rows[0][0]) if rows else None
 
     # -- gc and verify -------------------------------------------------------------------
@@ -487,6 +488,17 @@ class PostgresMetadataStore:
         )
         for key, flow, run_id, step, task_id, name, size in rows:
             yield key, f"{flow}/{run_id}/{step}/{task_id}/{name}", int(size)
+
+    def row_values(self) -> Iterator[tuple[str, str, bytes]]:
+        """``(key, artifact pathspec, bytes)`` of every inline value kept in its
+        artifact's row, ordered by key."""
+        rows = self._read(
+            "SELECT a.key, a.flow, a.run_id, t.step, a.task_id, a.name, a.data "
+            "FROM artifacts a JOIN tasks t ON t.run_id = a.run_id AND t.task_id = a.task_id "
+            "WHERE a.data IS NOT NULL ORDER BY a.key, a.run_id, a.task_id, a.name"
+        )
+        for key, flow, run_id, step, task_id, name, data in rows:
+            yield key, f"{flow}/{run_id}/{step}/{task_id}/{name}", bytes(data)
 
 
 class PostgresLeases:
@@ -589,9 +601,9 @@ class _Heartbeat:
 
 _INLINE_INSERT = "INSERT INTO inline_blobs (key, data) VALUES (%s, %s) ON CONFLICT DO NOTHING"
 _ARTIFACT_UPSERT = (
-    f"INSERT INTO artifacts (flow, run_id, task_id, {_ARTIFACT_COLUMNS}) "
-    f"VALUES ({', '.join(['%s'] * 10)}) ON CONFLICT (run_id, task_id, name) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _ARTIFACT_COLUMNS.split(", "))
+    f"INSERT INTO artifacts (flow, run_id, task_id, {_ARTIFACT_COLUMNS}, data) "
+    f"VALUES ({', '.join(['%s'] * 11)}) ON CONFLICT (run_id, task_id, name) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in (*_ARTIFACT_COLUMNS.split(", "), "data"))
 )
 
 
@@ -605,7 +617,7 @@ def _insert_tasks(cur: psycopg.Cursor[Any], batch: Sequence[TaskCommit], fenced:
         for stream, text in (logs or {}).items():
             cur.execute(Q.log_upsert, (task.run_id, task.task_id, task.attempt, stream, text))
         for a in refs:
-            if a.inline and a.data is not None:
+            if a.inline and a.data is not None and row_value(a) is None:
                 cur.execute(_INLINE_INSERT, (a.key, a.data))
         cur.execute(
             Q.task_upsert,
@@ -617,7 +629,7 @@ def _insert_tasks(cur: psycopg.Cursor[Any], batch: Sequence[TaskCommit], fenced:
             cur.execute(
                 _ARTIFACT_UPSERT,
                 (task.flow, task.run_id, task.task_id, a.name, a.key, a.encoding, a.size, a.type,
-                 _dump(a.metadata), a.inline),
+                 _dump(a.metadata), a.inline, row_value(a)),
             )  # fmt: skip
         _insert_attempt(cur, task.run_id, attempt_of(task))
     for _ in batch:  # every row sent, nothing committed: a crash here shows no task

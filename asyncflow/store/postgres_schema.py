@@ -159,6 +159,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, task_id)
     );
     """,
+    # 7: a small inline value in its artifact's row (as SQLite's schema 8): no content-keyed
+    # index entry per task; blob-file keys keep theirs for the collector.
+    """
+    ALTER TABLE artifacts ADD COLUMN data BYTEA;
+    DROP INDEX artifacts_by_key;
+    CREATE INDEX artifacts_by_blob_key ON artifacts(key) WHERE NOT inline;
+    """,
 ]
 
 

@@ -140,6 +140,14 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, task_id)
     );
     """,
+    # 8: a small inline value in its artifact's row (``data``), not in inline_blobs, and an
+    # index of blob-file keys only: a content hash indexed per task puts each task's rows
+    # on pages of their own, so the pages a commit dirties grew with the run.
+    """
+    ALTER TABLE artifacts ADD COLUMN data BLOB;
+    DROP INDEX artifacts_by_key;
+    CREATE INDEX artifacts_by_blob_key ON artifacts(key) WHERE inline = 0;
+    """,
 ]
 
 
