@@ -57,7 +57,8 @@ def test_run_log_and_attempt_queries_bind_one_argument_per_placeholder(queries: 
 
 
 def test_postgres_keeps_the_jsonb_tag_operator_and_locks_what_a_write_reads() -> None:
-    assert "tags ? %s OR system_tags ? %s" in POSTGRES_QUERIES.list_runs("F", ["a"], *[None] * 5)[0]
+    sql = POSTGRES_QUERIES.list_runs("F", ["a"], None, None, 0, None, None)[0]
+    assert "tags ? %s OR system_tags ? %s" in sql
     assert POSTGRES_QUERIES.fence_get.endswith(" FOR UPDATE")
     assert POSTGRES_QUERIES.tags_get.endswith(" FOR UPDATE")
     assert "FOR UPDATE" not in SQLITE_QUERIES.fence_get + SQLITE_QUERIES.tags_get
