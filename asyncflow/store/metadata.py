@@ -712,9 +712,7 @@ class SQLiteMetadataStore:
         """``(key, artifact pathspec, size)`` for every committed artifact stored
         inline (``inline=True``) or in a blob file, ordered by key."""
         rows = self._read(
-            "SELECT a.key, a.flow, a.run_id, t.step, a.task_id, a.name, a.size "
-            "FROM artifacts a JOIN tasks t ON t.run_id = a.run_id AND t.task_id = a.task_id "
-            "WHERE a.inline=? ORDER BY a.key, a.run_id, a.task_id, a.name",
+            Q.artifact_usages,
             (int(inline),),
         )
         for key, flow, run_id, step, task_id, name, size in rows:
@@ -723,11 +721,7 @@ class SQLiteMetadataStore:
     def row_values(self) -> Iterator[tuple[str, str, bytes]]:
         """``(key, artifact pathspec, bytes)`` of every inline value kept in its
         artifact's row (see :data:`ROW_VALUE_MAX`), ordered by key."""
-        rows = self._read(
-            "SELECT a.key, a.flow, a.run_id, t.step, a.task_id, a.name, a.data "
-            "FROM artifacts a JOIN tasks t ON t.run_id = a.run_id AND t.task_id = a.task_id "
-            "WHERE a.data IS NOT NULL ORDER BY a.key, a.run_id, a.task_id, a.name"
-        )
+        rows = self._read(Q.row_values)
         for key, flow, run_id, step, task_id, name, data in rows:
             yield key, f"{flow}/{run_id}/{step}/{task_id}/{name}", bytes(data)
 

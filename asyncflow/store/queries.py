@@ -132,6 +132,15 @@ class Queries:
         self.run_get = d.sql(f"SELECT {RUN_COLUMNS} FROM runs WHERE flow=? AND run_id=?")
         self.run_owner_get = d.sql("SELECT host, pid FROM run_owners WHERE run_id=?")
         self.flow_list = "SELECT name FROM flows ORDER BY name"
+        usage = (
+            "SELECT a.key, a.flow, a.run_id, t.step, a.task_id, a.name, {} FROM artifacts a "
+            "JOIN tasks t ON t.run_id = a.run_id AND t.task_id = a.task_id "
+            "WHERE {} ORDER BY a.key, a.run_id, a.task_id, a.name"
+        )
+        #: Every artifact stored inline or not (``?``), its size, for ``artifact_usages``.
+        self.artifact_usages = d.sql(usage.format("a.size", "a.inline=?"))
+        #: Every inline value kept in its artifact's row, its bytes, for ``row_values``.
+        self.row_values = usage.format("a.data", "a.data IS NOT NULL")
         self.tags_get = d.sql("SELECT tags FROM runs WHERE flow=? AND run_id=?") + d.for_update
         self.tags_set = d.sql("UPDATE runs SET tags=? WHERE flow=? AND run_id=?")
         self.run_finish = d.sql(
